@@ -1,0 +1,74 @@
+"""Request-scoped plumbing shared by every router: the database session and paging."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import Database, write_intent
+from app.core.errors import InvalidInput
+
+T = TypeVar("T")
+MAX_LIMIT = 500
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns, rolled back on any error.
+
+    ``scope="function"`` (below) makes the commit happen before the response is sent, so a
+    failed commit is never reported to the client as a success.
+    """
+    db: Database = request.app.state.db
+    write_intent.set(request.method not in _READ_METHODS)
+    async with db.transaction() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+class PageParams(BaseModel):
+    limit: int
+    offset: int
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: ``items``, the ``total`` matching, and the paging used."""
+
+    items: list[T]
+    total: int = Field(ge=0)
+    limit: int
+    offset: int
+
+
+def validity_day(
+    on: Annotated[dt.date | None, Query(description="Only units valid on this day (YYYY-MM-DD)")] = None,
+    year: Annotated[
+        int | None, Query(ge=1900, le=2100, description="Only units valid in this year (on 31 December)")
+    ] = None,
+) -> dt.date | None:
+    if on is not None and year is not None:
+        raise InvalidInput.field("query", "year", "Give either `on` or `year`, not both.")
+    if year is not None:
+        return dt.date(year, 12, 31)
+    return on
+
+
+ValidityDep = Annotated[dt.date | None, Depends(validity_day)]

@@ -1,0 +1,226 @@
+"""Typed domain errors and their rendering as RFC 9457 problem details.
+
+Every error the service answers — domain errors, request validation, unknown
+routes, wrong methods, and anything unexpected — leaves through one of the
+handlers here as ``application/problem+json``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.status import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger("ntm.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "/problems/"
+
+
+class FieldError(BaseModel):
+    """One bad input field: where it was, which one, and why it was refused."""
+
+    location: str = Field(description="`path`, `query`, `body` or `header`", examples=["query"])
+    field: str = Field(description="The field's name or dotted path inside the body", examples=["limit"])
+    message: str = Field(examples=["Input should be less than or equal to 500"])
+    type: str | None = Field(default=None, description="Machine-readable reason", examples=["less_than_equal"])
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "/problems/validation-error",
+                    "title": "Request validation failed",
+                    "status": 422,
+                    "detail": "1 field is invalid",
+                    "errors": [
+                        {
+                            "location": "query",
+                            "field": "limit",
+                            "message": "Input should be less than or equal to 500",
+                            "type": "less_than_equal",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    type: str = Field(default="about:blank", description="URI reference naming the kind of problem")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class AppError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    status: int = 500
+    title: str = "Internal Server Error"
+    slug: str = "internal-error"
+
+    def __init__(self, detail: str, *, errors: list[FieldError] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.extra = extra
+
+    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
+        body = Problem(
+            type=PROBLEM_BASE + self.slug,
+            title=self.title,
+            status=self.status,
+            detail=self.detail,
+            instance=instance,
+            errors=self.errors,
+        ).model_dump(exclude_none=True)
+        body.update(self.extra)
+        return body
+
+
+class NotFound(AppError):
+    status, title, slug = 404, "Not Found", "not-found"
+
+
+class Conflict(AppError):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class InvalidInput(AppError):
+    """Input that is well-formed but breaks a domain rule (422)."""
+
+    status, title, slug = 422, "Invalid input", "validation-error"
+
+    @classmethod
+    def field(cls, location: str, field: str, message: str, *, type: str | None = None) -> InvalidInput:
+        return cls(message, errors=[FieldError(location=location, field=field, message=message, type=type)])
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(request)"
+
+
+def validation_field_errors(exc: RequestValidationError) -> list[FieldError]:
+    out: list[FieldError] = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        location = str(loc[0]) if loc else "body"
+        rest = loc[1:] if loc and loc[0] in ("path", "query", "body", "header", "cookie") else loc
+        message = str(err.get("msg", "invalid value"))
+        if message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        out.append(FieldError(location=location, field=_field_path(rest), message=message, type=err.get("type")))
+    return out
+
+
+_STATUS_SLUGS = {404: "not-found", 405: "method-not-allowed", 409: "conflict", 413: "payload-too-large"}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return problem_response(exc.to_problem(instance=request.url.path))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = validation_field_errors(exc)
+        noun = "field is" if len(errors) == 1 else "fields are"
+        detail = f"{len(errors)} {noun} invalid: " + "; ".join(f"{e.field}: {e.message}" for e in errors)
+        return problem_response(
+            Problem(
+                type=PROBLEM_BASE + "validation-error",
+                title="Request validation failed",
+                status=422,
+                detail=detail,
+                instance=request.url.path,
+                errors=errors,
+            ).model_dump(exclude_none=True)
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        from http import HTTPStatus
+
+        try:
+            title = HTTPStatus(exc.status_code).phrase
+        except ValueError:
+            title = "Error"
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+        if exc.status_code == 404 and detail is None:
+            detail = f"No resource at {request.url.path}"
+        if exc.status_code == 405 and detail is None:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        slug = _STATUS_SLUGS.get(exc.status_code)
+        body = Problem(
+            type=PROBLEM_BASE + slug if slug else "about:blank",
+            title=title,
+            status=exc.status_code,
+            detail=detail,
+            instance=request.url.path,
+        ).model_dump(exclude_none=True)
+        return problem_response(body, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+        log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
+        return problem_response(
+            Conflict("The change conflicts with data stored meanwhile; reload and try again.").to_problem(
+                instance=request.url.path
+            )
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            Problem(
+                type=PROBLEM_BASE + "internal-error",
+                title="Internal Server Error",
+                status=HTTP_500_INTERNAL_SERVER_ERROR,
+                detail="The server could not complete the request; it has been logged.",
+                instance=request.url.path,
+            ).model_dump(exclude_none=True)
+        )
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting problem bodies for the given statuses."""
+    descriptions = {
+        400: "Malformed request",
+        404: "Unknown resource (for units: no unit has that code)",
+        405: "Method not allowed",
+        409: "Conflicts with stored data",
+        422: "Invalid input: the `errors` list names each bad field and why",
+        503: "Not ready",
+    }
+    return {
+        status: {
+            "model": Problem,
+            "description": descriptions.get(status, "Error"),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

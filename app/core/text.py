@@ -1,0 +1,30 @@
+"""Vietnamese text handling: NFC storage and accent/case-insensitive search keys."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACES = re.compile(r"\s+")
+
+
+def nfc(text: str) -> str:
+    """The canonical stored form: NFC, trimmed, inner white space collapsed."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def fold(text: str) -> str:
+    """Search key: no diacritics, lower case, ``đ`` → ``d``; ``Sán Chải`` → ``san chai``.
+
+    NFD splits each letter from its combining marks (whatever form the input came
+    in); the marks are dropped. ``đ`` is a letter of its own, not d plus a mark,
+    so it is mapped explicitly.
+    """
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", stripped.casefold()).strip()
+
+
+def like_escape(text: str, escape: str = "\\") -> str:
+    """Escape LIKE wildcards so user text matches literally."""
+    return text.replace(escape, escape * 2).replace("%", escape + "%").replace("_", escape + "_")

@@ -1,0 +1,67 @@
+"""Application factory: routers, error handlers, and the database engine's lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import __version__
+from app.core.config import Settings, get_settings
+from app.core.db import Database
+from app.core.errors import install_error_handlers
+from app.criteria.router import router as criteria_router
+from app.ops.router import router as ops_router
+from app.units.router import router as units_router
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+Tracks Vietnam's **New Rural Development programme** (Chương trình mục tiêu quốc gia xây dựng
+nông thôn mới, NTM): each commune (xã) is assessed every year against the national criteria set
+in force; district and provincial offices follow their plans (average criteria per commune,
+communes to reach the standard) and the communes at risk.
+
+* Unit codes are GSO codes; a unit is a code **plus** a validity period (the 2025 reform reused codes).
+* Every error is an RFC 9457 `application/problem+json` body; validation errors list each bad field.
+* Lists answer `{"items", "total", "limit", "offset"}`; `limit` is at most 500.
+
+Reference data (the Si Ma Cai district of Lào Cai and the units it became in 2025, the three
+national criteria sets) is built in. Demo assessments and targets, when loaded, are
+**illustrative**: chosen to reproduce the totals published for Si Ma Cai in 2020, not real
+per-commune results.
+"""
+
+TAGS = [
+    {"name": "Administrative units", "description": "Provinces, districts and communes with validity and lineage."},
+    {"name": "Criteria sets", "description": "National NTM criteria sets (bộ tiêu chí) and their criteria."},
+    {"name": "Operations", "description": "Health and readiness probes."},
+]
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    owns_database = database is None
+    db = database or Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_database:
+            await db.dispose()
+
+    app = FastAPI(
+        title="NTM Tracker",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.db = db
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(ops_router)
+    app.include_router(units_router, prefix=API_PREFIX)
+    app.include_router(criteria_router, prefix=API_PREFIX)
+    return app

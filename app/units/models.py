@@ -1,0 +1,224 @@
+"""Administrative units: tables and API shapes.
+
+A unit is a code *plus* a validity period: the 2025 reform reused codes (02809
+was Thị trấn Si Ma Cai until 2025-06-30 and is Xã Si Ma Cai from 2025-07-01).
+``valid_from`` null means "since before the records start"; ``valid_to`` null
+means "still valid".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+
+from pydantic import BaseModel, ValidationInfo, field_validator
+from pydantic import Field as PField
+from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.core.text import nfc
+
+
+class UnitLevel(StrEnum):
+    country = "country"
+    province = "province"
+    district = "district"
+    commune = "commune"
+
+
+class UnitKind(StrEnum):
+    quoc_gia = "quoc_gia"
+    tinh = "tinh"
+    thanh_pho_tw = "thanh_pho_tw"
+    huyen = "huyen"
+    thi_xa = "thi_xa"
+    thanh_pho = "thanh_pho"
+    quan = "quan"
+    xa = "xa"
+    thi_tran = "thi_tran"
+    phuong = "phuong"
+    dac_khu = "dac_khu"
+
+
+class Region(StrEnum):
+    """The seven NTM regions whose indicator thresholds differ."""
+
+    trung_du_mien_nui_phia_bac = "trung_du_mien_nui_phia_bac"
+    dong_bang_song_hong = "dong_bang_song_hong"
+    bac_trung_bo = "bac_trung_bo"
+    duyen_hai_nam_trung_bo = "duyen_hai_nam_trung_bo"
+    tay_nguyen = "tay_nguyen"
+    dong_nam_bo = "dong_nam_bo"
+    dong_bang_song_cuu_long = "dong_bang_song_cuu_long"
+
+
+KINDS_BY_LEVEL: dict[UnitLevel, frozenset[UnitKind]] = {
+    UnitLevel.country: frozenset({UnitKind.quoc_gia}),
+    UnitLevel.province: frozenset({UnitKind.tinh, UnitKind.thanh_pho_tw}),
+    UnitLevel.district: frozenset({UnitKind.huyen, UnitKind.thi_xa, UnitKind.thanh_pho, UnitKind.quan}),
+    UnitLevel.commune: frozenset({UnitKind.xa, UnitKind.thi_tran, UnitKind.phuong, UnitKind.dac_khu}),
+}
+# A commune sits under a district before the 2025 reform and under a province after it.
+PARENT_LEVELS: dict[UnitLevel, frozenset[UnitLevel]] = {
+    UnitLevel.country: frozenset(),
+    UnitLevel.province: frozenset({UnitLevel.country}),
+    UnitLevel.district: frozenset({UnitLevel.province}),
+    UnitLevel.commune: frozenset({UnitLevel.district, UnitLevel.province}),
+}
+CODE_PATTERNS: dict[UnitLevel, re.Pattern[str]] = {
+    UnitLevel.country: re.compile(r"^VN$"),
+    UnitLevel.province: re.compile(r"^\d{2}$"),
+    UnitLevel.district: re.compile(r"^\d{3}$"),
+    UnitLevel.commune: re.compile(r"^\d{5}$"),
+}
+CODE_REGEX = r"^(VN|\d{2}|\d{3}|\d{5})$"
+ROOT_CODE = "VN"
+
+
+def is_ntm_eligible(kind: str) -> bool:
+    """Only communes proper (xã) enter NTM figures; towns, wards and special zones never do."""
+    return kind == UnitKind.xa
+
+
+class AdminUnit(SQLModel, table=True):
+    __tablename__ = "admin_unit"
+    __table_args__ = (
+        UniqueConstraint("code", "valid_from"),
+        Index("ix_admin_unit_parent_code", "parent_code"),
+        Index("ix_admin_unit_level_kind", "level", "kind"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    code: str = Field(sa_column=Column(String(8), nullable=False, index=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    name_search: str = Field(sa_column=Column(String(200), nullable=False, index=True))
+    level: str = Field(sa_column=Column(String(16), nullable=False))
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    parent_code: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    region: str | None = Field(default=None, sa_column=Column(String(48), nullable=True))
+    valid_from: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    valid_to: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+
+    def valid_on(self, day: dt.date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (self.valid_to is None or day <= self.valid_to)
+
+
+class UnitLineage(SQLModel, table=True):
+    """One merger/split edge: the predecessor unit continued (wholly or partly) as the successor."""
+
+    __tablename__ = "unit_lineage"
+
+    predecessor_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("admin_unit.id", ondelete="CASCADE"), primary_key=True)
+    )
+    successor_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("admin_unit.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+
+
+# ---- API shapes ---------------------------------------------------------------------------
+
+
+class UnitBase(BaseModel):
+    name: str = PField(min_length=1, max_length=200, examples=["Xã Sán Chải"])
+    level: UnitLevel = PField(examples=["commune"])
+    kind: UnitKind = PField(examples=["xa"])
+    parent_code: str | None = PField(default=None, max_length=8, examples=["084"])
+    region: Region | None = PField(default=None, examples=["trung_du_mien_nui_phia_bac"])
+    valid_from: dt.date | None = PField(default=None, description="First day the unit exists; null = before records")
+    valid_to: dt.date | None = PField(default=None, description="Last day the unit exists; null while current")
+
+    @field_validator("name")
+    @classmethod
+    def _nfc_name(cls, value: str) -> str:
+        value = nfc(value)
+        if not value:
+            raise ValueError("name must not be blank")
+        return value
+
+
+class UnitCreate(UnitBase):
+    """A new unit. Codes follow the GSO shapes: `VN`, 2 digits (province), 3 (district), 5 (commune)."""
+
+    code: str = PField(max_length=8, pattern=CODE_REGEX, examples=["02812"])
+    predecessor_codes: list[str] = PField(
+        default_factory=list,
+        description="Units this one continues (each resolved to the unit with that code valid the day before "
+        "`valid_from`); they get this unit as a successor",
+        examples=[["02812", "02800"]],
+    )
+
+    @field_validator("kind")
+    @classmethod
+    def _kind_fits_level(cls, kind: UnitKind, info: ValidationInfo) -> UnitKind:
+        level = info.data.get("level")
+        if level is not None and kind not in KINDS_BY_LEVEL[level]:
+            allowed = ", ".join(sorted(KINDS_BY_LEVEL[level]))
+            raise ValueError(f"kind {kind.value!r} does not fit level {level.value!r} (allowed: {allowed})")
+        return kind
+
+    @field_validator("parent_code")
+    @classmethod
+    def _parent_given(cls, parent: str | None, info: ValidationInfo) -> str | None:
+        level = info.data.get("level")
+        if level == UnitLevel.country and parent is not None:
+            raise ValueError("the national root has no parent")
+        if level is not None and level != UnitLevel.country and not parent:
+            raise ValueError(f"a {level.value} needs a parent_code")
+        return parent
+
+    @field_validator("valid_to")
+    @classmethod
+    def _ends_after_start(cls, valid_to: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        valid_from = info.data.get("valid_from")
+        if valid_to and valid_from and valid_to < valid_from:
+            raise ValueError("valid_to must not be before valid_from")
+        return valid_to
+
+    @field_validator("code")
+    @classmethod
+    def _code_fits_level(cls, code: str, info: ValidationInfo) -> str:
+        level = info.data.get("level")
+        if level is not None and not CODE_PATTERNS[level].match(code):
+            raise ValueError(f"code {code!r} does not have the shape of a {level.value} code")
+        return code
+
+
+class UnitUpdate(BaseModel):
+    """Fields that may change on an existing unit; omitted fields stay as they are."""
+
+    name: str | None = PField(default=None, min_length=1, max_length=200)
+    kind: UnitKind | None = None
+    region: Region | None = None
+    valid_to: dt.date | None = PField(default=None, description="Close the unit: its last valid day")
+
+    @field_validator("name")
+    @classmethod
+    def _nfc_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = nfc(value)
+        if not value:
+            raise ValueError("name must not be blank")
+        return value
+
+
+class UnitPublic(UnitBase):
+    code: str = PField(examples=["02812"])
+    ntm_eligible: bool = PField(description="True only for communes proper (kind `xa`)")
+    predecessor_codes: list[str] = PField(default_factory=list)
+    successor_codes: list[str] = PField(default_factory=list)
+
+
+class LineageEntry(BaseModel):
+    """A unit at one step of the lineage, with its distance from the asked unit."""
+
+    unit: UnitPublic
+    depth: int = PField(description="1 = direct predecessor/successor, 2 = one further, …")
+
+
+class UnitLineagePublic(BaseModel):
+    unit: UnitPublic
+    predecessors: list[LineageEntry]
+    successors: list[LineageEntry]

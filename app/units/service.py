@@ -1,0 +1,391 @@
+"""Persistence and rules for administrative units. Functions take the session first,
+flush but never commit (the request's unit of work commits)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.text import fold, like_escape, nfc
+from app.units import builtin
+from app.units.models import (
+    PARENT_LEVELS,
+    AdminUnit,
+    LineageEntry,
+    UnitCreate,
+    UnitKind,
+    UnitLevel,
+    UnitLineage,
+    UnitLineagePublic,
+    UnitPublic,
+    UnitUpdate,
+    KINDS_BY_LEVEL,
+    is_ntm_eligible,
+)
+
+
+def year_end(year: int) -> dt.date:
+    """Annual assessments describe 31 December: a unit is valid in Y when valid on that day."""
+    return dt.date(year, 12, 31)
+
+
+def valid_on(day: dt.date) -> ColumnElement[bool]:
+    return and_(
+        or_(AdminUnit.valid_from.is_(None), AdminUnit.valid_from <= day),
+        or_(AdminUnit.valid_to.is_(None), AdminUnit.valid_to >= day),
+    )
+
+
+def _overlaps(a_from: dt.date | None, a_to: dt.date | None, b_from: dt.date | None, b_to: dt.date | None) -> bool:
+    lo = dt.date.min
+    hi = dt.date.max
+    return (a_from or lo) <= (b_to or hi) and (b_from or lo) <= (a_to or hi)
+
+
+# ---- reading --------------------------------------------------------------------------------
+
+
+async def find(session: AsyncSession, code: str, *, on: dt.date) -> AdminUnit | None:
+    """The unit with this code valid on the day, if any."""
+    result = await session.execute(select(AdminUnit).where(AdminUnit.code == code, valid_on(on)))
+    return result.scalars().first()
+
+
+async def resolve(session: AsyncSession, code: str, *, on: dt.date | None = None) -> AdminUnit:
+    """The unit valid on ``on`` (default today) or, when none is, the latest that had the code."""
+    unit = await find(session, code, on=on or dt.date.today())
+    if unit is not None:
+        return unit
+    result = await session.execute(
+        select(AdminUnit)
+        .where(AdminUnit.code == code)
+        .order_by(AdminUnit.valid_from.is_(None), AdminUnit.valid_from.desc())
+        .limit(1)
+    )
+    unit = result.scalars().first()
+    if unit is None:
+        raise NotFound(f"No administrative unit has the code {code!r}.")
+    return unit
+
+
+async def resolve_in_year(session: AsyncSession, code: str, *, year: int) -> AdminUnit:
+    """The unit with this code valid in ``year``: 404 for an unknown code, 422 when none was valid then."""
+    unit = await find(session, code, on=year_end(year))
+    if unit is not None:
+        return unit
+    await resolve(session, code)  # raises 404 when the code is unknown altogether
+    raise InvalidInput.field(
+        "path", "code", f"Unit {code!r} did not exist in {year} (a unit is valid in a year when valid on 31 December)."
+    )
+
+
+async def list_units(
+    session: AsyncSession,
+    *,
+    level: UnitLevel | None = None,
+    kind: UnitKind | None = None,
+    parent: str | None = None,
+    q: str | None = None,
+    on: dt.date | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[AdminUnit], int]:
+    conditions: list[ColumnElement[bool]] = []
+    if level is not None:
+        conditions.append(AdminUnit.level == level.value)
+    if kind is not None:
+        conditions.append(AdminUnit.kind == kind.value)
+    if parent is not None:
+        conditions.append(AdminUnit.parent_code == parent)
+    if on is not None:
+        conditions.append(valid_on(on))
+    if q:
+        key = fold(q)
+        if key:
+            pattern = f"%{like_escape(key)}%"
+            conditions.append(
+                or_(AdminUnit.name_search.like(pattern, escape="\\"), AdminUnit.code.like(f"{like_escape(q.strip())}%", escape="\\"))
+            )
+    total = (await session.execute(select(func.count()).select_from(AdminUnit).where(*conditions))).scalar_one()
+    rows = await session.execute(
+        select(AdminUnit)
+        .where(*conditions)
+        .order_by(AdminUnit.code, AdminUnit.valid_from.is_not(None), AdminUnit.valid_from)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows.scalars()), total
+
+
+async def lineage_codes(
+    session: AsyncSession, units: Sequence[AdminUnit]
+) -> dict[int, tuple[list[str], list[str]]]:
+    """For each unit id: (predecessor codes, successor codes), sorted."""
+    ids = [u.id for u in units if u.id is not None]
+    out: dict[int, tuple[list[str], list[str]]] = {i: ([], []) for i in ids}
+    if not ids:
+        return out
+    pred = AdminUnit.__table__.alias("pred")
+    succ = AdminUnit.__table__.alias("succ")
+    edges = await session.execute(
+        select(UnitLineage.predecessor_id, UnitLineage.successor_id, pred.c.code, succ.c.code)
+        .join(pred, pred.c.id == UnitLineage.predecessor_id)
+        .join(succ, succ.c.id == UnitLineage.successor_id)
+        .where(or_(UnitLineage.predecessor_id.in_(ids), UnitLineage.successor_id.in_(ids)))
+    )
+    for pred_id, succ_id, pred_code, succ_code in edges:
+        if succ_id in out:
+            out[succ_id][0].append(pred_code)
+        if pred_id in out:
+            out[pred_id][1].append(succ_code)
+    for preds, succs in out.values():
+        preds.sort()
+        succs.sort()
+    return out
+
+
+def to_public(unit: AdminUnit, links: tuple[list[str], list[str]] | None = None) -> UnitPublic:
+    preds, succs = links or ([], [])
+    return UnitPublic(
+        code=unit.code,
+        name=unit.name,
+        level=UnitLevel(unit.level),
+        kind=UnitKind(unit.kind),
+        parent_code=unit.parent_code,
+        region=unit.region,
+        valid_from=unit.valid_from,
+        valid_to=unit.valid_to,
+        ntm_eligible=is_ntm_eligible(unit.kind),
+        predecessor_codes=preds,
+        successor_codes=succs,
+    )
+
+
+async def publish(session: AsyncSession, units: Sequence[AdminUnit]) -> list[UnitPublic]:
+    links = await lineage_codes(session, units)
+    return [to_public(u, links.get(u.id or -1)) for u in units]
+
+
+async def lineage(session: AsyncSession, unit: AdminUnit) -> UnitLineagePublic:
+    """Predecessors and successors, followed transitively across successive reforms."""
+
+    async def walk(start: int, *, forward: bool) -> list[tuple[int, int]]:
+        here, there = (
+            (UnitLineage.predecessor_id, UnitLineage.successor_id)
+            if forward
+            else (UnitLineage.successor_id, UnitLineage.predecessor_id)
+        )
+        seen: dict[int, int] = {}
+        frontier = [start]
+        depth = 0
+        while frontier:
+            depth += 1
+            rows = await session.execute(select(there).where(here.in_(frontier)))
+            frontier = [i for (i,) in rows if i not in seen and i != start]
+            for i in frontier:
+                seen[i] = depth
+        return list(seen.items())
+
+    back = await walk(unit.id, forward=False)  # type: ignore[arg-type]
+    ahead = await walk(unit.id, forward=True)  # type: ignore[arg-type]
+    ids = [i for i, _ in back + ahead]
+    by_id: dict[int, AdminUnit] = {}
+    if ids:
+        rows = await session.execute(select(AdminUnit).where(AdminUnit.id.in_(ids)))
+        by_id = {u.id: u for u in rows.scalars()}  # type: ignore[misc]
+    links = await lineage_codes(session, [unit, *by_id.values()])
+
+    def entries(pairs: Iterable[tuple[int, int]]) -> list[LineageEntry]:
+        items = [LineageEntry(unit=to_public(by_id[i], links.get(i)), depth=d) for i, d in pairs]
+        return sorted(items, key=lambda e: (e.depth, e.unit.code))
+
+    return UnitLineagePublic(
+        unit=to_public(unit, links.get(unit.id)),  # type: ignore[arg-type]
+        predecessors=entries(back),
+        successors=entries(ahead),
+    )
+
+
+# ---- writing --------------------------------------------------------------------------------
+
+
+async def _parent_for(session: AsyncSession, *, level: UnitLevel, parent_code: str, on: dt.date | None) -> AdminUnit:
+    candidates = list(
+        (await session.execute(select(AdminUnit).where(AdminUnit.code == parent_code))).scalars()
+    )
+    if not candidates:
+        raise NotFound(f"parent_code {parent_code!r}: no administrative unit has that code.")
+    if on is None:
+        live = [c for c in candidates if c.valid_from is None]
+    else:
+        live = [c for c in candidates if c.valid_on(on)]
+    if not live:
+        when = on.isoformat() if on else "before records start"
+        raise InvalidInput.field("body", "parent_code", f"Unit {parent_code!r} is not valid on {when}.")
+    parent = live[0]
+    if UnitLevel(parent.level) not in PARENT_LEVELS[level]:
+        allowed = " or ".join(sorted(PARENT_LEVELS[level]))
+        raise InvalidInput.field(
+            "body",
+            "parent_code",
+            f"A {level.value} must sit under a {allowed}; {parent_code!r} is a {parent.level}.",
+            type="wrong_parent_level",
+        )
+    return parent
+
+
+async def _check_no_overlap(
+    session: AsyncSession, code: str, valid_from: dt.date | None, valid_to: dt.date | None, *, exclude: int | None
+) -> None:
+    others = (await session.execute(select(AdminUnit).where(AdminUnit.code == code))).scalars()
+    for other in others:
+        if other.id != exclude and _overlaps(valid_from, valid_to, other.valid_from, other.valid_to):
+            period = f"{other.valid_from or '…'} – {other.valid_to or 'now'}"
+            raise Conflict(
+                f"Code {code!r} is already used by {other.name} ({period}); a code may be reused only "
+                "for a period that does not overlap."
+            )
+
+
+async def _predecessor(session: AsyncSession, code: str, *, before: dt.date | None, index: int) -> AdminUnit:
+    if before is None:
+        raise InvalidInput.field(
+            "body", "valid_from", "A unit with predecessors needs valid_from (the day the merger took effect)."
+        )
+    day = before - dt.timedelta(days=1)
+    unit = await find(session, code, on=day)
+    if unit is None:
+        raise InvalidInput.field(
+            "body", f"predecessor_codes[{index}]", f"No unit with code {code!r} was valid on {day.isoformat()}."
+        )
+    return unit
+
+
+async def create_unit(session: AsyncSession, *, data: UnitCreate) -> AdminUnit:
+    if data.parent_code is not None:
+        await _parent_for(session, level=data.level, parent_code=data.parent_code, on=data.valid_from)
+    await _check_no_overlap(session, data.code, data.valid_from, data.valid_to, exclude=None)
+    predecessors = [
+        await _predecessor(session, code, before=data.valid_from, index=i)
+        for i, code in enumerate(data.predecessor_codes)
+    ]
+    unit = AdminUnit(
+        code=data.code,
+        name=data.name,
+        name_search=fold(data.name),
+        level=data.level.value,
+        kind=data.kind.value,
+        parent_code=data.parent_code,
+        region=data.region.value if data.region else None,
+        valid_from=data.valid_from,
+        valid_to=data.valid_to,
+    )
+    session.add(unit)
+    await session.flush()
+    for pred in {p.id: p for p in predecessors}.values():
+        session.add(UnitLineage(predecessor_id=pred.id, successor_id=unit.id))  # type: ignore[arg-type]
+    await session.flush()
+    return unit
+
+
+async def update_unit(session: AsyncSession, unit: AdminUnit, *, data: UnitUpdate) -> AdminUnit:
+    changes = data.model_dump(exclude_unset=True)
+    if "name" in changes:
+        if changes["name"] is None:
+            raise InvalidInput.field("body", "name", "name cannot be null")
+        unit.name = changes["name"]
+        unit.name_search = fold(unit.name)
+    if "kind" in changes:
+        kind = changes["kind"]
+        if kind is None:
+            raise InvalidInput.field("body", "kind", "kind cannot be null")
+        if kind not in KINDS_BY_LEVEL[UnitLevel(unit.level)]:
+            raise InvalidInput.field(
+                "body", "kind", f"kind {kind.value!r} does not fit a unit of level {unit.level!r}."
+            )
+        unit.kind = kind.value
+    if "region" in changes:
+        unit.region = changes["region"].value if changes["region"] else None
+    if "valid_to" in changes:
+        valid_to = changes["valid_to"]
+        if valid_to is not None and unit.valid_from is not None and valid_to < unit.valid_from:
+            raise InvalidInput.field(
+                "body", "valid_to", f"valid_to {valid_to} is before the unit's valid_from {unit.valid_from}."
+            )
+        await _check_no_overlap(session, unit.code, unit.valid_from, valid_to, exclude=unit.id)
+        unit.valid_to = valid_to
+    await session.flush()
+    return unit
+
+
+# ---- reference data ------------------------------------------------------------------------
+
+
+async def upsert_units(session: AsyncSession, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
+    """Insert the units not present yet, matched on (code, valid_from). Returns (inserted, existing).
+
+    Existing rows are left as they are: reference loads never overwrite edits made since.
+    """
+    existing = {
+        (code, valid_from)
+        for code, valid_from in await session.execute(select(AdminUnit.code, AdminUnit.valid_from))
+    }
+    inserted = 0
+    seen = 0
+    for row in rows:
+        key = (row["code"], row["valid_from"])
+        if key in existing:
+            seen += 1
+            continue
+        name = nfc(row["name"])
+        session.add(AdminUnit(**{**row, "name": name, "name_search": fold(name)}))
+        existing.add(key)
+        inserted += 1
+    await session.flush()
+    return inserted, seen
+
+
+async def link_units(
+    session: AsyncSession, pairs: Iterable[tuple[str, str]], *, before: dt.date, after: dt.date
+) -> int:
+    """Add lineage edges between the unit valid on ``before`` and the one valid on ``after``.
+
+    Pairs naming units that are not loaded are skipped; existing edges stay. Returns edges added.
+    """
+    pairs = list(pairs)
+    if not pairs:
+        return 0
+    old_ids = await _ids_by_code(session, {p for p, _ in pairs}, on=before)
+    new_ids = await _ids_by_code(session, {s for _, s in pairs}, on=after)
+    present = {(p, s) for p, s in await session.execute(select(UnitLineage.predecessor_id, UnitLineage.successor_id))}
+    added = 0
+    for pred_code, succ_code in pairs:
+        pred_id, succ_id = old_ids.get(pred_code), new_ids.get(succ_code)
+        if pred_id is None or succ_id is None or (pred_id, succ_id) in present:
+            continue
+        session.add(UnitLineage(predecessor_id=pred_id, successor_id=succ_id))
+        present.add((pred_id, succ_id))
+        added += 1
+    await session.flush()
+    return added
+
+
+async def _ids_by_code(session: AsyncSession, codes: set[str], *, on: dt.date) -> dict[str, int]:
+    out: dict[str, int] = {}
+    code_list = sorted(codes)
+    for start in range(0, len(code_list), 500):
+        chunk = code_list[start : start + 500]
+        rows = await session.execute(select(AdminUnit.code, AdminUnit.id).where(AdminUnit.code.in_(chunk), valid_on(on)))
+        out.update({code: uid for code, uid in rows})
+    return out
+
+
+async def load_builtin(session: AsyncSession) -> None:
+    await upsert_units(session, builtin.UNITS)
+    await link_units(session, builtin.LINEAGE, before=builtin.LAST_PRE_REFORM_DAY, after=builtin.REFORM_DAY)
+
