@@ -99,6 +99,10 @@ class Conflict(AppError):
     status, title, slug = 409, "Conflict", "conflict"
 
 
+class NotReady(AppError):
+    status, title, slug = 503, "Service Unavailable", "not-ready"
+
+
 class InvalidInput(AppError):
     """Input that is well-formed but breaks a domain rule (422)."""
 

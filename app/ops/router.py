@@ -5,13 +5,11 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from app.core import migrations
 from app.core.db import Database
-from app.core.errors import Problem, problem_response, problem_responses
+from app.core.errors import NotReady, problem_responses
 
 router = APIRouter(tags=["Operations"])
 log = logging.getLogger("ntm.ops")
@@ -39,29 +37,17 @@ async def healthz() -> Health:
     summary="Readiness",
     responses={503: {**problem_responses(503)[503], "description": "Database unreachable or schema not at head"}},
 )
-async def readyz(request: Request) -> Readiness | JSONResponse:
+async def readyz(request: Request) -> Readiness:
     """Ready when the database answers and its schema is at the migrations' head revision."""
     db: Database = request.app.state.db
     head = migrations.head_revision()
     try:
-        async with db.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
         current = await migrations.current_revision(db.engine)
     except Exception as exc:  # any failure to reach the database means "not ready"
         log.warning("readiness check failed: %s", exc)
-        return problem_response(
-            Problem(
-                type="/problems/not-ready", title="Service Unavailable", status=503, detail="Database unreachable."
-            ).model_dump(exclude_none=True)
-        )
+        raise NotReady("Database unreachable.") from exc
     if current != head:
-        return problem_response(
-            Problem(
-                type="/problems/not-ready",
-                title="Service Unavailable",
-                status=503,
-                detail=f"Database schema is at {current or 'no revision'}, migrations head is {head}: "
-                "run `ntm db upgrade`.",
-            ).model_dump(exclude_none=True)
+        raise NotReady(
+            f"Database schema is at {current or 'no revision'}, migrations head is {head}: run `ntm db upgrade`."
         )
     return Readiness(status="ready", database=db.dialect, schema_revision=current, head_revision=head)

@@ -1,0 +1,80 @@
+"""Problem bodies for every error, and the operations endpoints."""
+
+from __future__ import annotations
+
+from tests.helpers import assert_problem
+
+
+async def test_unknown_route_is_404_problem(client):
+    body = assert_problem(await client.get("/api/v1/nowhere"), 404)
+    assert body["instance"] == "/api/v1/nowhere"
+
+
+async def test_wrong_method_is_405_problem(client):
+    assert_problem(await client.delete("/api/v1/units"), 405)
+
+
+async def test_malformed_json_is_422_problem(client):
+    response = await client.post(
+        "/api/v1/units", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    body = assert_problem(response, 422)
+    assert body["errors"][0]["location"] == "body"
+
+
+async def test_body_validation_lists_every_bad_field(client):
+    body = assert_problem(await client.post("/api/v1/units", json={"code": "x", "level": "moon"}), 422)
+    fields = {e["field"] for e in body["errors"]}
+    assert {"name", "level", "kind", "code"} <= fields
+    assert all(e["message"] for e in body["errors"])
+
+
+async def test_healthz(client):
+    response = await client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+async def test_readyz_when_schema_at_head(client, backend):
+    response = await client.get("/readyz")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ready" and body["schema_revision"] == body["head_revision"]
+    assert body["database"] == backend
+
+
+async def test_readyz_is_503_when_schema_not_at_head(backend, tmp_path):
+    from httpx import ASGITransport, AsyncClient
+
+    from app.main import create_app
+    from tests.conftest import fresh_database
+
+    async with fresh_database(backend, tmp_path, migrate=False) as empty:
+        app = create_app(empty.settings, database=empty)
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
+            body = assert_problem(await http.get("/readyz"), 503)
+    assert "ntm db upgrade" in body["detail"]
+
+
+async def test_readyz_is_503_when_database_unreachable(tmp_path):
+    from httpx import ASGITransport, AsyncClient
+
+    from app.core.config import Settings
+    from app.main import create_app
+
+    app = create_app(Settings(database_url="postgresql://nobody@127.0.0.1:1/none", _env_file=None))
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
+        body = assert_problem(await http.get("/readyz"), 503)
+    assert body["detail"] == "Database unreachable."
+
+
+async def test_openapi_documents_problem_responses_and_tags(client):
+    spec = (await client.get("/openapi.json")).json()
+    assert "Problem" in spec["components"]["schemas"]
+    get_unit = spec["paths"]["/api/v1/units/{code}"]["get"]
+    assert get_unit["summary"] and get_unit["tags"] == ["Administrative units"]
+    assert "application/problem+json" in get_unit["responses"]["404"]["content"]
+    assert "application/problem+json" in get_unit["responses"]["422"]["content"]
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            assert op.get("summary"), f"{method.upper()} {path} has no summary"
+            assert op.get("tags"), f"{method.upper()} {path} has no tag"
