@@ -11,8 +11,12 @@ from app import __version__
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import install_error_handlers
+from app.assessments.router import router as assessments_router
 from app.criteria.router import router as criteria_router
 from app.ops.router import router as ops_router
+from app.recognitions.router import router as recognitions_router
+from app.reports.router import router as reports_router
+from app.targets.router import router as targets_router
 from app.units.router import router as units_router
 
 API_PREFIX = "/api/v1"
@@ -36,6 +40,10 @@ per-commune results.
 TAGS = [
     {"name": "Administrative units", "description": "Provinces, districts and communes with validity and lineage."},
     {"name": "Criteria sets", "description": "National NTM criteria sets (bộ tiêu chí) and their criteria."},
+    {"name": "Assessments", "description": "Yearly criteria assessments of a commune (kết quả đánh giá tiêu chí)."},
+    {"name": "Recognitions", "description": "Recognition decisions (công nhận đạt chuẩn), apart from the count."},
+    {"name": "Targets", "description": "Yearly plans of a district, province or the nation (kế hoạch năm)."},
+    {"name": "Summaries and flags", "description": "Figures against the plan, per-commune flags, trend."},
     {"name": "Operations", "description": "Health and readiness probes."},
 ]
 
@@ -64,4 +72,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(ops_router)
     app.include_router(units_router, prefix=API_PREFIX)
     app.include_router(criteria_router, prefix=API_PREFIX)
+    app.include_router(assessments_router, prefix=API_PREFIX)
+    app.include_router(recognitions_router, prefix=API_PREFIX)
+    app.include_router(targets_router, prefix=API_PREFIX)
+    app.include_router(reports_router, prefix=API_PREFIX)
     return app

@@ -1,7 +1,13 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
+from app.assessments.models import Assessment, AssessmentCriterion
 from app.core.db import metadata
 from app.criteria.models import CriteriaSet, Criterion, Indicator
+from app.recognitions.models import Recognition
+from app.targets.models import Target
 from app.units.models import AdminUnit, UnitLineage
 
-__all__ = ["metadata", "AdminUnit", "UnitLineage", "CriteriaSet", "Criterion", "Indicator"]
+__all__ = [
+    "metadata", "AdminUnit", "UnitLineage", "CriteriaSet", "Criterion", "Indicator",
+    "Assessment", "AssessmentCriterion", "Recognition", "Target",
+]

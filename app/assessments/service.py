@@ -1,0 +1,267 @@
+"""Assessments: validation against the criteria set, storage, and reading back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.assessments.models import (
+    Assessment,
+    AssessmentCriterion,
+    AssessmentPublic,
+    AssessmentPut,
+    AssessmentStatus,
+    CriterionPatch,
+    CriterionResult,
+)
+from app.core.errors import FieldError, InvalidInput, NotFound
+from app.core.types import utcnow
+from app.criteria import service as criteria_service
+from app.criteria.models import CriteriaSet
+from app.units import service as units_service
+from app.units.models import AdminUnit, UnitLevel, is_ntm_eligible
+
+
+def met_bits(met: Sequence[int]) -> int:
+    """Criterion n met ⇔ bit n−1 set."""
+    bits = 0
+    for number in met:
+        bits |= 1 << (number - 1)
+    return bits
+
+
+async def resolve_commune(session: AsyncSession, code: str, year: int) -> AdminUnit:
+    """The commune with this code in ``year``, refusing anything that is not an assessable commune."""
+    unit = await units_service.resolve_in_year(session, code, year=year)
+    if unit.level != UnitLevel.commune:
+        raise InvalidInput.field(
+            "path", "code", f"{unit.name} ({code}) is a {unit.level}, not a commune; only communes are assessed."
+        )
+    if not is_ntm_eligible(unit.kind):
+        raise InvalidInput.field(
+            "path",
+            "code",
+            f"{unit.name} ({code}) is a {unit.kind} in {year}: towns, wards and special zones are urban units "
+            "and are never assessed against the NTM criteria.",
+        )
+    return unit
+
+
+async def _criteria_set_for(session: AsyncSession, year: int, code: str | None) -> CriteriaSet:
+    if code is None:
+        return await criteria_service.set_in_force(session, year)
+    cset = await session.get(CriteriaSet, code)
+    if cset is None:
+        raise InvalidInput.field("body", "criteria_set", f"No criteria set has the code {code!r}.")
+    if not cset.first_year <= year <= cset.last_year:
+        raise InvalidInput.field(
+            "body",
+            "criteria_set",
+            f"Criteria set {code} ({cset.decision}) is in force {cset.first_year}–{cset.last_year}, not in {year}.",
+        )
+    return cset
+
+
+def check_criteria(criteria: Sequence[CriterionResult], count: int, set_code: str) -> None:
+    """Every criterion 1..count exactly once; all problems reported together."""
+    errors: list[FieldError] = []
+    seen: dict[int, int] = {}
+    for i, item in enumerate(criteria):
+        if not 1 <= item.number <= count:
+            errors.append(
+                FieldError(
+                    location="body",
+                    field=f"criteria[{i}].number",
+                    message=f"criterion {item.number} is not in set {set_code}, which has criteria 1–{count}",
+                    type="criterion_out_of_set",
+                )
+            )
+        elif item.number in seen:
+            errors.append(
+                FieldError(
+                    location="body",
+                    field=f"criteria[{i}].number",
+                    message=f"criterion {item.number} appears twice (also at criteria[{seen[item.number]}])",
+                    type="criterion_duplicate",
+                )
+            )
+        else:
+            seen[item.number] = i
+    missing = [n for n in range(1, count + 1) if n not in seen]
+    if missing:
+        errors.append(
+            FieldError(
+                location="body",
+                field="criteria",
+                message=f"criteria {', '.join(map(str, missing))} of set {set_code} are missing; "
+                "every criterion must appear exactly once",
+                type="criterion_missing",
+            )
+        )
+    if errors:
+        raise InvalidInput("; ".join(e.message for e in errors), errors=errors)
+
+
+async def get(
+    session: AsyncSession, commune: AdminUnit, year: int, *, for_update: bool = False
+) -> Assessment | None:
+    stmt = select(Assessment).where(Assessment.unit_id == commune.id, Assessment.year == year)
+    if for_update:  # writers of one assessment queue up instead of overwriting each other
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def get_or_404(session: AsyncSession, commune: AdminUnit, year: int, *, for_update: bool = False) -> Assessment:
+    found = await get(session, commune, year, for_update=for_update)
+    if found is None:
+        raise NotFound(f"{commune.name} ({commune.code}) has no assessment for {year}.")
+    return found
+
+
+async def _criteria_rows(session: AsyncSession, assessment_ids: Sequence[int]) -> dict[int, list[CriterionResult]]:
+    out: dict[int, list[CriterionResult]] = {i: [] for i in assessment_ids}
+    if not assessment_ids:
+        return out
+    rows = await session.execute(
+        select(AssessmentCriterion)
+        .where(AssessmentCriterion.assessment_id.in_(assessment_ids))
+        .order_by(AssessmentCriterion.assessment_id, AssessmentCriterion.number)
+    )
+    for row in rows.scalars():
+        out[row.assessment_id].append(
+            CriterionResult(number=row.number, met=row.met, note=row.note, indicators=row.indicators)
+        )
+    return out
+
+
+def _public(assessment: Assessment, name: str, criteria: list[CriterionResult]) -> AssessmentPublic:
+    met = [c.number for c in criteria if c.met]
+    not_met = [c.number for c in criteria if not c.met]
+    return AssessmentPublic(
+        commune_code=assessment.commune_code,
+        commune_name=name,
+        year=assessment.year,
+        criteria_set=assessment.criteria_set,
+        criteria_count=assessment.criteria_count,
+        criteria=criteria,
+        met_count=assessment.met_count,
+        met=met,
+        not_met=not_met,
+        standard_reached=assessment.met_count == assessment.criteria_count,
+        status=AssessmentStatus(assessment.status),
+        version=assessment.version,
+        created_at=assessment.created_at,
+        updated_at=assessment.updated_at,
+        submitted_by=assessment.submitted_by,
+        submitted_at=assessment.submitted_at,
+        approved_by=assessment.approved_by,
+        approved_at=assessment.approved_at,
+    )
+
+
+async def publish(session: AsyncSession, assessment: Assessment, name: str) -> AssessmentPublic:
+    rows = await _criteria_rows(session, [assessment.id])  # type: ignore[list-item]
+    return _public(assessment, name, rows[assessment.id])  # type: ignore[index]
+
+
+async def put(
+    session: AsyncSession, *, commune: AdminUnit, year: int, data: AssessmentPut
+) -> tuple[Assessment, bool]:
+    """Create or replace the whole assessment. Returns (assessment, created)."""
+    cset = await _criteria_set_for(session, year, data.criteria_set)
+    check_criteria(data.criteria, cset.criteria_count, cset.code)
+    criteria = sorted(data.criteria, key=lambda c: c.number)
+    met = [c.number for c in criteria if c.met]
+    now = utcnow()
+    existing = await get(session, commune, year, for_update=True)
+    if existing is None:
+        assessment = Assessment(
+            unit_id=commune.id,  # type: ignore[arg-type]
+            commune_code=commune.code,
+            year=year,
+            criteria_set=cset.code,
+            criteria_count=cset.criteria_count,
+            met_count=len(met),
+            met_bits=met_bits(met),
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(assessment)
+        await session.flush()
+        created = True
+    else:
+        assessment = existing
+        current = (await _criteria_rows(session, [assessment.id]))[assessment.id]  # type: ignore[list-item,index]
+        if assessment.criteria_set == cset.code and current == criteria:
+            return assessment, False  # nothing changed: same version
+        await session.execute(delete(AssessmentCriterion).where(AssessmentCriterion.assessment_id == assessment.id))
+        assessment.criteria_set = cset.code
+        assessment.criteria_count = cset.criteria_count
+        assessment.met_count = len(met)
+        assessment.met_bits = met_bits(met)
+        assessment.version += 1
+        assessment.updated_at = now
+        created = False
+    session.add_all(
+        AssessmentCriterion(
+            assessment_id=assessment.id,  # type: ignore[arg-type]
+            number=c.number,
+            met=c.met,
+            note=c.note,
+            indicators=c.indicators,
+        )
+        for c in criteria
+    )
+    await session.flush()
+    return assessment, created
+
+
+async def patch_criterion(
+    session: AsyncSession, *, commune: AdminUnit, year: int, number: int, data: CriterionPatch
+) -> Assessment:
+    assessment = await get_or_404(session, commune, year, for_update=True)
+    if not 1 <= number <= assessment.criteria_count:
+        raise InvalidInput.field(
+            "path",
+            "number",
+            f"criterion {number} is not in set {assessment.criteria_set}, which has criteria "
+            f"1–{assessment.criteria_count}",
+        )
+    row = await session.get(AssessmentCriterion, (assessment.id, number))
+    if row is None:  # pragma: no cover - a stored assessment always has every criterion
+        raise NotFound(f"criterion {number} is not recorded")
+    changes = data.model_dump(exclude_unset=True)
+    new = {"met": data.met, "note": changes.get("note", row.note), "indicators": changes.get("indicators", row.indicators)}
+    if (row.met, row.note, row.indicators) == (new["met"], new["note"], new["indicators"]):
+        return assessment
+    row.met, row.note, row.indicators = new["met"], new["note"], new["indicators"]
+    bit = 1 << (number - 1)
+    assessment.met_bits = (assessment.met_bits | bit) if data.met else (assessment.met_bits & ~bit)
+    assessment.met_count = bin(assessment.met_bits).count("1")
+    assessment.version += 1
+    assessment.updated_at = utcnow()
+    await session.flush()
+    return assessment
+
+
+async def history(
+    session: AsyncSession, *, code: str, limit: int, offset: int
+) -> tuple[list[AssessmentPublic], int]:
+    """All assessments recorded under a commune code, newest first."""
+    total = (
+        await session.execute(select(func.count()).select_from(Assessment).where(Assessment.commune_code == code))
+    ).scalar_one()
+    rows = await session.execute(
+        select(Assessment, AdminUnit.name)
+        .join(AdminUnit, AdminUnit.id == Assessment.unit_id)
+        .where(Assessment.commune_code == code)
+        .order_by(Assessment.year.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    pairs = list(rows.tuples())
+    criteria = await _criteria_rows(session, [a.id for a, _ in pairs])  # type: ignore[misc]
+    return [_public(a, name, criteria[a.id]) for a, name in pairs], total  # type: ignore[index]

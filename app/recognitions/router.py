@@ -1,0 +1,40 @@
+"""/api/v1/communes/{code}/recognitions: NTM recognitions of a commune."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+
+from app.api.deps import Page, SessionDep
+from app.core.errors import problem_responses
+from app.recognitions import service
+from app.recognitions.models import RecognitionLevel, RecognitionPublic, RecognitionPut
+from app.units import service as units_service
+
+router = APIRouter(prefix="/communes/{code}/recognitions", tags=["Recognitions"])
+
+CommuneCode = Annotated[str, Path(pattern=r"^\d{5}$", description="GSO commune code", examples=["02812"])]
+
+
+@router.put(
+    "/{level}",
+    summary="Record a recognition",
+    responses={201: {"model": RecognitionPublic, "description": "Created"}, **problem_responses(404, 422)},
+)
+async def put_recognition(
+    session: SessionDep, code: CommuneCode, level: RecognitionLevel, data: RecognitionPut, response: Response
+) -> RecognitionPublic:
+    """Record (or correct) the commune's recognition at a level; a separate fact from its yearly count."""
+    recognition, created = await service.put(session, code=code, level=level, data=data)
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+    return service.to_public(recognition)
+
+
+@router.get("", summary="A commune's recognitions", responses=problem_responses(404, 422))
+async def list_recognitions(session: SessionDep, code: CommuneCode) -> Page[RecognitionPublic]:
+    """Every recognition recorded under this commune code, oldest first."""
+    await units_service.resolve(session, code)
+    items = await service.list_for(session, code)
+    return Page(items=items, total=len(items), limit=len(items), offset=0)

@@ -1,0 +1,288 @@
+"""The NTM calculation rules, as pure functions over plain values (no I/O, no framework).
+
+Contract rules 3–10 (``shared/docs/api-contract.md``). Averages are exact fractions until
+the moment they are published; published figures are rounded *half up* to one decimal, as
+offices do by hand (``16,05`` → ``16,1``), never with binary floats or banker's rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+ONE_DECIMAL = Decimal("0.1")
+EXACT_PLACES = Decimal("0.000001")
+
+
+def _to_fraction(value: Fraction | Decimal | int) -> Fraction:
+    return value if isinstance(value, Fraction) else Fraction(value)
+
+
+def round_half_up(value: Fraction | Decimal | int, places: int = 1) -> Decimal:
+    """Round half up (away from zero) to ``places`` decimals, exactly: 15.25 → 15.3, 15.45 → 15.5."""
+    x = _to_fraction(value)
+    scale = 10**places
+    scaled = x * scale
+    rounded = math.floor(abs(scaled) + Fraction(1, 2))
+    signed = rounded if scaled >= 0 else -rounded
+    return (Decimal(signed) / Decimal(scale)).quantize(Decimal(1).scaleb(-places))
+
+
+def exact_decimal(value: Fraction) -> Decimal:
+    """A fraction as a decimal with six places (for ``average_exact``; ≥ 4 decimals by contract)."""
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(EXACT_PLACES, ROUND_HALF_UP)
+
+
+def average(total: int, count: int) -> Fraction | None:
+    """Total criteria met over the communes counted (rule 3); None when no commune counts."""
+    return Fraction(total, count) if count else None
+
+
+def official_average(total: int, count: int) -> Decimal | None:
+    avg = average(total, count)
+    return None if avg is None else round_half_up(avg)
+
+
+def target_met(official: Decimal | None, target: Decimal) -> bool:
+    """Rule 4: offices compare the *published* (rounded) average with the plan."""
+    return official is not None and official >= target
+
+
+def gap(official: Decimal | None, target: Decimal) -> Decimal | None:
+    """Rule 4: how far the published average is below target, never negative."""
+    if official is None:
+        return None
+    return round_half_up(max(Fraction(0), Fraction(target) - Fraction(official)))
+
+
+def percent_of_target(total: int, count: int, target: Decimal) -> Decimal | None:
+    """Rule 4: exact average ÷ target × 100, rounded half up (139/9 against 15.5 → 99.6)."""
+    avg = average(total, count)
+    if avg is None or target <= 0:
+        return None
+    return round_half_up(avg / Fraction(target) * 100)
+
+
+def additional_needed(total: int, count: int, target: Decimal, max_total: int) -> int | None:
+    """Rule 5: the smallest k ≥ 0 with round_half_up((total + k) / count) ≥ target.
+
+    ``max_total`` is the most the communes could meet (each commune's criteria count);
+    None when even that falls short, or when no commune counts.
+    """
+    if count <= 0:
+        return None
+    goal = Fraction(target)
+    # (total + k)/count rounds to ≥ goal  ⇔  (total + k)/count ≥ goal − 1/20 (rounded figures step by 1/10)
+    threshold = (goal - Fraction(1, 20)) * count - total
+    k = max(0, math.ceil(threshold))
+    # guard the closed form against any target that is not on the 0.1 grid
+    while k > 0 and round_half_up(Fraction(total + k - 1, count)) >= target:
+        k -= 1
+    while round_half_up(Fraction(total + k, count)) < target:
+        k += 1
+        if total + k > max_total:
+            return None
+    return k if total + k <= max_total else None
+
+
+@dataclass(frozen=True)
+class BandEdge:
+    label: str
+    min: int
+    max: int
+
+
+def band_of(met_count: int, bands: Sequence[BandEdge]) -> str | None:
+    for band in bands:
+        if band.min <= met_count <= band.max:
+            return band.label
+    return None
+
+
+def band_counts(histogram: Mapping[int, int], bands: Sequence[BandEdge]) -> dict[str, int]:
+    """Rule 6: communes per band, from a histogram {met_count: communes}; every band present."""
+    counts = {band.label: 0 for band in bands}
+    for met_count, communes in histogram.items():
+        label = band_of(met_count, bands)
+        if label is not None:
+            counts[label] += communes
+    return counts
+
+
+# ---- per-commune flags (rule 10) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommuneStatus:
+    """A commune's standing in a year: its own assessment or the latest earlier one."""
+
+    year: int
+    criteria_set: str
+    criteria_count: int
+    met: frozenset[int]
+
+    @property
+    def met_count(self) -> int:
+        return len(self.met)
+
+    @property
+    def standard_reached(self) -> bool:
+        return self.met_count == self.criteria_count
+
+    def not_met(self) -> list[int]:
+        return [n for n in range(1, self.criteria_count + 1) if n not in self.met]
+
+
+FLAG_NAMES = (
+    "standard_target",
+    "standard_reached",
+    "at_risk",
+    "regressed",
+    "behind_plan",
+    "recognized_below_standard",
+    "carried_forward",
+    "missing",
+)
+
+
+@dataclass(frozen=True)
+class CommuneFlags:
+    flags: list[str]
+    missing_criteria: list[int] = field(default_factory=list)
+    lost_criteria: list[int] = field(default_factory=list)
+
+
+def commune_flags(
+    *,
+    year: int,
+    status: CommuneStatus | None,
+    previous: CommuneStatus | None,
+    set_criteria_count: int,
+    standard_target: bool,
+    commune_target: int | None,
+    recognized: bool,
+) -> CommuneFlags:
+    """Rule 10 for one commune in ``year``.
+
+    ``previous`` is its status in year − 1. Regression compares criteria only within one
+    criteria set: a re-assessment against a new set renumbers the criteria and is not a loss.
+    """
+    flags: list[str] = []
+    missing_criteria: list[int] = []
+    lost: list[int] = []
+    reached = status is not None and status.standard_reached
+    if standard_target:
+        flags.append("standard_target")
+    if reached:
+        flags.append("standard_reached")
+    if standard_target and not reached:
+        flags.append("at_risk")
+        missing_criteria = status.not_met() if status else list(range(1, set_criteria_count + 1))
+    if status is not None and previous is not None and previous.criteria_set == status.criteria_set:
+        lost = sorted(previous.met - status.met)
+        if lost:
+            flags.append("regressed")
+    if commune_target is not None and (status is None or status.met_count < commune_target):
+        flags.append("behind_plan")
+    if recognized and status is not None and not reached:
+        flags.append("recognized_below_standard")
+    if status is not None and status.year < year:
+        flags.append("carried_forward")
+    if status is None:
+        flags.append("missing")
+    return CommuneFlags(flags=flags, missing_criteria=missing_criteria, lost_criteria=lost)
+
+
+# ---- a unit's summary (rules 3–9) -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    average_criteria: Decimal
+    standard_communes: Sequence[str] = ()
+    min_additional_criteria: int | None = None
+
+
+@dataclass(frozen=True)
+class StatusGroup:
+    """Communes sharing a (met_count, criteria_count): the aggregate SQL returns one per group."""
+
+    met_count: int
+    criteria_count: int
+    communes: int
+
+
+@dataclass(frozen=True)
+class SummaryFigures:
+    commune_count: int
+    total_criteria_met: int
+    average_exact: Decimal | None
+    average: Decimal | None
+    target_average: Decimal | None
+    target_met: bool | None
+    gap: Decimal | None
+    percent_of_target: Decimal | None
+    additional_criteria_needed: int | None
+    bands: dict[str, int]
+    standard_communes_count: int
+    additional_criteria_gained: int | None
+    min_additional_criteria: int | None
+    min_additional_criteria_met: bool | None
+
+
+def summarize(
+    groups: Iterable[StatusGroup],
+    *,
+    bands: Sequence[BandEdge],
+    target: Target | None,
+    gained: int | None,
+) -> SummaryFigures:
+    """Rules 3–9 from the grouped statuses of a unit's communes.
+
+    ``gained`` is rule 9's total in Y − total in Y−1 over the same communes (None when
+    no commune has a status in both years).
+    """
+    groups = list(groups)
+    count = sum(g.communes for g in groups)
+    total = sum(g.met_count * g.communes for g in groups)
+    max_total = sum(g.criteria_count * g.communes for g in groups)
+    histogram: dict[int, int] = {}
+    for g in groups:
+        histogram[g.met_count] = histogram.get(g.met_count, 0) + g.communes
+    exact = average(total, count)
+    official = None if exact is None else round_half_up(exact)
+    figures = dict(
+        commune_count=count,
+        total_criteria_met=total,
+        average_exact=None if exact is None else exact_decimal(exact),
+        average=official,
+        bands=band_counts(histogram, bands),
+        standard_communes_count=sum(g.communes for g in groups if g.met_count == g.criteria_count),
+        additional_criteria_gained=gained,
+        target_average=None,
+        target_met=None,
+        gap=None,
+        percent_of_target=None,
+        additional_criteria_needed=None,
+        min_additional_criteria=None,
+        min_additional_criteria_met=None,
+    )
+    if target is not None:
+        goal = target.average_criteria
+        figures.update(
+            target_average=goal,
+            target_met=target_met(official, goal),
+            gap=gap(official, goal),
+            percent_of_target=percent_of_target(total, count, goal),
+            additional_criteria_needed=additional_needed(total, count, goal, max_total),
+            min_additional_criteria=target.min_additional_criteria,
+            min_additional_criteria_met=(
+                None
+                if target.min_additional_criteria is None or gained is None
+                else gained >= target.min_additional_criteria
+            ),
+        )
+    return SummaryFigures(**figures)

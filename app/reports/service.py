@@ -1,0 +1,135 @@
+"""Summaries, flags and trend: SQL aggregates (``queries``) through the pure rules (``rules``)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import InvalidInput
+from app.criteria import service as criteria_service
+from app.criteria.models import CriteriaSet
+from app.reports import queries, rules
+from app.reports.models import Coverage, FlagName, FlagRow, Summary, SummaryRow
+from app.targets import service as targets_service
+from app.targets.models import Target
+from app.units.models import AdminUnit
+
+
+def _bands(cset: CriteriaSet) -> list[rules.BandEdge]:
+    return [rules.BandEdge(label=b["label"], min=b["min"], max=b["max"]) for b in cset.bands]
+
+
+def _rule_target(target: Target | None) -> rules.Target | None:
+    if target is None:
+        return None
+    return rules.Target(
+        average_criteria=target.average_criteria,
+        standard_communes=tuple(target.standard_communes),
+        min_additional_criteria=target.min_additional_criteria,
+    )
+
+
+def _row(
+    unit: AdminUnit, year: int, cset: CriteriaSet, agg: queries.Aggregate, target: Target | None
+) -> SummaryRow:
+    figures = rules.summarize(agg.groups, bands=_bands(cset), target=_rule_target(target), gained=agg.gained)
+    return SummaryRow(
+        unit_code=unit.code,
+        unit_name=unit.name,
+        year=year,
+        criteria_set=cset.code,
+        eligible_count=figures.commune_count + len(agg.missing),
+        criteria_coverage=[
+            Coverage(number=n, communes_met=agg.coverage.get(n, 0)) for n in range(1, cset.criteria_count + 1)
+        ],
+        carried_forward=sorted(agg.carried_forward),
+        missing=sorted(agg.missing),
+        **figures.__dict__,
+    )
+
+
+def _merge(parts: list[queries.Aggregate]) -> queries.Aggregate:
+    total = queries.Aggregate()
+    gains = [p.gained for p in parts if p.gained is not None]
+    total.gained = sum(gains) if gains else None
+    for part in parts:
+        total.groups.extend(part.groups)
+        for n, v in part.coverage.items():
+            total.coverage[n] = total.coverage.get(n, 0) + v
+        total.carried_forward.extend(part.carried_forward)
+        total.missing.extend(part.missing)
+    return total
+
+
+async def summary(session: AsyncSession, unit: AdminUnit, year: int, *, with_children: bool = True) -> Summary:
+    cset = await criteria_service.set_in_force(session, year, location="query")
+    by_child = await queries.aggregate(
+        session, unit, year, coverage_set=cset.code, coverage_count=cset.criteria_count
+    )
+    children: list[SummaryRow] = []
+    if with_children:
+        kids = [k for k in await queries.direct_children(session, unit, year) if k.code in by_child]
+        targets = await targets_service.targets_for(session, [k.id for k in kids], year)  # type: ignore[misc]
+        children = [_row(k, year, cset, by_child[k.code], targets.get(k.id)) for k in kids]  # type: ignore[arg-type]
+    target = await targets_service.get(session, unit, year)
+    row = _row(unit, year, cset, _merge(list(by_child.values())), target)
+    return Summary(**row.model_dump(), children=children)
+
+
+async def flags(session: AsyncSession, unit: AdminUnit, year: int, *, only: FlagName | None = None) -> list[FlagRow]:
+    cset = await criteria_service.set_in_force(session, year, location="query")
+    target = await targets_service.get(session, unit, year)
+    standard = set(target.standard_communes) if target else set()
+    commune_targets = target.commune_targets if target else {}
+    bands = _bands(cset)
+    out: list[FlagRow] = []
+    for row in await queries.commune_rows(session, unit, year):
+        result = rules.commune_flags(
+            year=year,
+            status=row.status,
+            previous=row.previous,
+            set_criteria_count=cset.criteria_count,
+            standard_target=row.code in standard,
+            commune_target=commune_targets.get(row.code),
+            recognized=row.recognized,
+        )
+        if only is not None and only.value not in result.flags:
+            continue
+        out.append(
+            FlagRow(
+                commune_code=row.code,
+                name=row.name,
+                met_count=row.status.met_count if row.status else None,
+                target_met_count=commune_targets.get(row.code),
+                band=rules.band_of(row.status.met_count, bands) if row.status else None,
+                flags=[FlagName(f) for f in result.flags],
+                missing_criteria=result.missing_criteria,
+                lost_criteria=result.lost_criteria,
+            )
+        )
+    return out
+
+
+async def trend(
+    session: AsyncSession, unit: AdminUnit, *, first: int | None, last: int | None
+) -> list[SummaryRow]:
+    if first is None or last is None:
+        span = await queries.data_years(session, unit)
+        if span is None and (first is None or last is None):
+            return []
+        if span is not None:
+            first = span[0] if first is None else first
+            last = span[1] if last is None else last
+    assert first is not None and last is not None
+    if last < first:
+        raise InvalidInput.field("query", "to", f"`to` ({last}) is before `from` ({first}).")
+    if last - first > 50:
+        raise InvalidInput.field("query", "to", "A trend spans at most 51 years.")
+    rows: list[SummaryRow] = []
+    for year in range(first, last + 1):
+        if not unit.valid_on(queries.year_end(year)):
+            continue  # the unit did not exist that year (e.g. a district after the 2025 reform)
+        if not await criteria_service.list_sets(session, year=year):
+            continue
+        full = await summary(session, unit, year, with_children=False)
+        rows.append(SummaryRow(**full.model_dump(exclude={"children"})))
+    return rows

@@ -1,0 +1,85 @@
+"""Yearly plans (kế hoạch / chỉ tiêu năm) of a unit above the commune."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, field_validator
+from pydantic import Field as PField
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.core.types import JsonDecimal, UtcDateTime
+
+
+class Target(SQLModel, table=True):
+    __tablename__ = "target"
+    __table_args__ = (UniqueConstraint("unit_id", "year"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    unit_id: int = Field(sa_column=Column(Integer, ForeignKey("admin_unit.id"), nullable=False))
+    unit_code: str = Field(sa_column=Column(String(8), nullable=False))
+    year: int = Field(sa_column=Column(Integer, nullable=False))
+    # plans are published to one decimal: stored exactly as tenths (16.1 → 161)
+    average_tenths: int = Field(sa_column=Column(Integer, nullable=False))
+    standard_communes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    min_additional_criteria: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    commune_targets: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    updated_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+
+    @property
+    def average_criteria(self) -> Decimal:
+        return Decimal(self.average_tenths).scaleb(-1)
+
+
+class TargetPut(BaseModel):
+    average_criteria: Decimal = PField(
+        ge=0, max_digits=4, decimal_places=1, description="Planned average criteria per commune, one decimal",
+        examples=[16.1],
+    )
+    standard_communes: list[str] = PField(
+        default_factory=list, max_length=5000, description="Communes planned to reach the standard this year",
+        examples=[["02812"]],
+    )
+    min_additional_criteria: int | None = PField(
+        default=None, ge=0, le=100000, description="At least this many more criteria in total than last year",
+        examples=[6],
+    )
+    commune_targets: dict[str, int] = PField(
+        default_factory=dict, description="Planned criteria count per commune code", examples=[{"02812": 19}]
+    )
+
+    @field_validator("standard_communes")
+    @classmethod
+    def _codes(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if not (len(code) == 5 and code.isdigit()):
+                raise ValueError(f"{code!r} is not a five-digit commune code")
+        if len(set(value)) != len(value):
+            raise ValueError("a commune is named more than once")
+        return sorted(value)
+
+    @field_validator("commune_targets")
+    @classmethod
+    def _target_codes(cls, value: dict[str, int]) -> dict[str, int]:
+        for code, count in value.items():
+            if not (len(code) == 5 and code.isdigit()):
+                raise ValueError(f"{code!r} is not a five-digit commune code")
+            if count < 0:
+                raise ValueError(f"target for {code} must not be negative")
+        return dict(sorted(value.items()))
+
+
+class TargetPublic(BaseModel):
+    unit_code: str = PField(examples=["084"])
+    year: int = PField(examples=[2021])
+    criteria_set: str = PField(examples=["2016-2020"])
+    average_criteria: JsonDecimal = PField(examples=[16.1])
+    standard_communes: list[str]
+    min_additional_criteria: int | None
+    commune_targets: dict[str, int]
+    version: int
+    updated_at: dt.datetime

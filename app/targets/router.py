@@ -1,0 +1,44 @@
+"""/api/v1/units/{code}/targets/{year}: a unit's yearly plan."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+
+from app.api.deps import SessionDep
+from app.core.errors import problem_responses
+from app.targets import service
+from app.targets.models import TargetPublic, TargetPut
+from app.units.models import CODE_REGEX
+
+router = APIRouter(prefix="/units/{code}/targets", tags=["Targets"])
+
+UnitCode = Annotated[str, Path(pattern=CODE_REGEX, description="A unit above the commune", examples=["084"])]
+Year = Annotated[int, Path(ge=1900, le=2100, examples=[2021])]
+
+
+@router.put(
+    "/{year}",
+    summary="Set a unit's plan for a year",
+    responses={201: {"model": TargetPublic, "description": "Created"}, **problem_responses(404, 422)},
+)
+async def put_target(
+    session: SessionDep, code: UnitCode, year: Year, data: TargetPut, response: Response
+) -> TargetPublic:
+    """Planned average, communes to reach the standard, minimum gain, per-commune targets; 201 when new."""
+    unit = await service.resolve_unit_above_commune(session, code, year)
+    target, created = await service.put(session, unit=unit, year=year, data=data)
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+    response.headers["ETag"] = f'"{target.version}"'
+    return await service.publish(session, target)
+
+
+@router.get("/{year}", summary="A unit's plan for a year", responses=problem_responses(404, 422))
+async def get_target(session: SessionDep, code: UnitCode, year: Year, response: Response) -> TargetPublic:
+    """The unit's target for the year."""
+    unit = await service.resolve_unit_above_commune(session, code, year)
+    target = await service.get_or_404(session, unit, year)
+    response.headers["ETag"] = f'"{target.version}"'
+    return await service.publish(session, target)

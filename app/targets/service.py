@@ -1,0 +1,110 @@
+"""Targets: validation against the unit's communes and the criteria set, storage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import FieldError, InvalidInput, NotFound
+from app.core.types import utcnow
+from app.criteria import service as criteria_service
+from app.reports import queries
+from app.targets.models import Target, TargetPublic, TargetPut
+from app.units import service as units_service
+from app.units.models import AdminUnit, UnitLevel
+
+
+def ensure_above_commune(unit: AdminUnit) -> AdminUnit:
+    if unit.level == UnitLevel.commune:
+        raise InvalidInput.field(
+            "path",
+            "code",
+            f"{unit.name} ({unit.code}) is a commune; targets, summaries and flags belong to units above it.",
+        )
+    return unit
+
+
+async def resolve_unit_above_commune(session: AsyncSession, code: str, year: int) -> AdminUnit:
+    return ensure_above_commune(await units_service.resolve_in_year(session, code, year=year))
+
+
+async def get(session: AsyncSession, unit: AdminUnit, year: int) -> Target | None:
+    result = await session.execute(select(Target).where(Target.unit_id == unit.id, Target.year == year))
+    return result.scalars().first()
+
+
+async def targets_for(session: AsyncSession, unit_ids: Sequence[int], year: int) -> dict[int, Target]:
+    if not unit_ids:
+        return {}
+    rows = await session.execute(select(Target).where(Target.unit_id.in_(unit_ids), Target.year == year))
+    return {t.unit_id: t for t in rows.scalars()}
+
+
+async def put(session: AsyncSession, *, unit: AdminUnit, year: int, data: TargetPut) -> tuple[Target, bool]:
+    cset = await criteria_service.set_in_force(session, year)
+    errors: list[FieldError] = []
+    if data.average_criteria > cset.criteria_count:
+        errors.append(FieldError(location="body", field="average_criteria", type="above_maximum",
+                                 message=f"{data.average_criteria} is above the {cset.criteria_count} criteria of set "
+                                 f"{cset.code} in force in {year}"))
+    named = set(data.standard_communes) | set(data.commune_targets)
+    eligible = await queries.eligible_codes(session, unit, year, restrict_to=named) if named else set()
+    for i, code in enumerate(data.standard_communes):
+        if code not in eligible:
+            errors.append(FieldError(location="body", field=f"standard_communes[{i}]", type="not_in_unit",
+                                     message=f"{code} is not an eligible commune (xã) of {unit.name} in {year}"))
+    for code, count in data.commune_targets.items():
+        if code not in eligible:
+            errors.append(FieldError(location="body", field=f"commune_targets.{code}", type="not_in_unit",
+                                     message=f"{code} is not an eligible commune (xã) of {unit.name} in {year}"))
+        elif count > cset.criteria_count:
+            errors.append(FieldError(location="body", field=f"commune_targets.{code}", type="above_maximum",
+                                     message=f"{count} is above the {cset.criteria_count} criteria of set {cset.code}"))
+    if errors:
+        raise InvalidInput("; ".join(e.message for e in errors), errors=errors)
+
+    tenths = int(data.average_criteria * 10)
+    existing = await get(session, unit, year)
+    values = dict(
+        average_tenths=tenths,
+        standard_communes=list(data.standard_communes),
+        min_additional_criteria=data.min_additional_criteria,
+        commune_targets=dict(data.commune_targets),
+    )
+    if existing is None:
+        target = Target(unit_id=unit.id, unit_code=unit.code, year=year, version=1, updated_at=utcnow(), **values)  # type: ignore[arg-type]
+        session.add(target)
+        await session.flush()
+        return target, True
+    if all(getattr(existing, k) == v for k, v in values.items()):
+        return existing, False
+    for key, value in values.items():
+        setattr(existing, key, value)
+    existing.version += 1
+    existing.updated_at = utcnow()
+    await session.flush()
+    return existing, False
+
+
+async def get_or_404(session: AsyncSession, unit: AdminUnit, year: int) -> Target:
+    target = await get(session, unit, year)
+    if target is None:
+        raise NotFound(f"{unit.name} ({unit.code}) has no target for {year}.")
+    return target
+
+
+async def publish(session: AsyncSession, target: Target) -> TargetPublic:
+    cset = await criteria_service.set_in_force(session, target.year)
+    return TargetPublic(
+        unit_code=target.unit_code,
+        year=target.year,
+        criteria_set=cset.code,
+        average_criteria=target.average_criteria,
+        standard_communes=target.standard_communes,
+        min_additional_criteria=target.min_additional_criteria,
+        commune_targets=target.commune_targets,
+        version=target.version,
+        updated_at=target.updated_at,
+    )
