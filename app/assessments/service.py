@@ -262,6 +262,6 @@ async def history(
         .limit(limit)
         .offset(offset)
     )
-    pairs = list(rows.tuples())
+    pairs = list(rows.all())
     criteria = await _criteria_rows(session, [a.id for a, _ in pairs])  # type: ignore[misc]
     return [_public(a, name, criteria[a.id]) for a, name in pairs], total  # type: ignore[index]

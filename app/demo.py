@@ -1,0 +1,83 @@
+"""Illustrative demo data for Si Ma Cai district (Lào Cai), 2020–2021.
+
+ILLUSTRATIVE, NOT REAL RESULTS: per-commune counts were never published. They are
+chosen so that the service reproduces what the district published (source article,
+December 2020): 139 criteria over the 9 communes in 2020 (average 15,4 = 99,6% of a
+15,5 plan; Sán Chải named for the standard and not reached), and for 2021 a plan of
+16,1 with Sán Chải and at least 6 more criteria, which these 2021 figures reach
+(145 criteria, Sán Chải at 19).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.assessments import service as assessments
+from app.assessments.models import AssessmentPut, CriterionResult
+from app.recognitions import service as recognitions
+from app.recognitions.models import RecognitionLevel, RecognitionPut
+from app.targets import service as targets
+from app.targets.models import TargetPut
+
+# Criteria a mountain commune most often still lacks, hardest first: income, poverty,
+# environment, transport, production, culture facilities, housing, schools, …
+HARDEST_FIRST = [10, 11, 17, 2, 13, 6, 9, 5, 14, 15, 7, 12, 3, 16, 8, 1, 4, 18, 19]
+
+COUNTS = {
+    #        2020  2021
+    "02800": (16, 16),  # Nàn Sán
+    "02803": (15, 16),  # Thào Chư Phìn
+    "02806": (15, 16),  # Bản Mế
+    "02812": (17, 19),  # Sán Chải: the 2021 standard commune
+    "02818": (14, 15),  # Lùng Thẩn
+    "02821": (15, 15),  # Cán Cấu (loses Y tế, gains Giao thông in 2021)
+    "02824": (16, 16),  # Sín Chéng
+    "02827": (16, 16),  # Quan Hồ Thẩn
+    "02836": (15, 16),  # Nàn Xín
+}
+# A regression to show the flag: Cán Cấu loses criterion 15 in 2021 and meets 2 instead.
+SWAPS_2021 = {"02821": ({15}, {2})}
+
+
+def _not_met(count: int) -> set[int]:
+    return set(HARDEST_FIRST[: 19 - count])
+
+
+def demo_criteria(code: str, year: int) -> list[CriterionResult]:
+    count = COUNTS[code][0 if year == 2020 else 1]
+    missing = _not_met(count)
+    if year == 2021 and code in SWAPS_2021:
+        lost, regained = SWAPS_2021[code]
+        missing = (missing | lost) - regained
+    return [CriterionResult(number=n, met=n not in missing) for n in range(1, 20)]
+
+
+async def load_demo(session: AsyncSession) -> None:
+    """Load (or re-load unchanged) the illustrative 2020–2021 data; idempotent."""
+    for year in (2020, 2021):
+        for code in COUNTS:
+            commune = await assessments.resolve_commune(session, code, year)
+            await assessments.put(
+                session, commune=commune, year=year, data=AssessmentPut(criteria=demo_criteria(code, year))
+            )
+    district_2020 = await targets.resolve_unit_above_commune(session, "084", 2020)
+    await targets.put(
+        session, unit=district_2020, year=2020,
+        data=TargetPut(average_criteria=Decimal("15.5"), standard_communes=["02812"]),
+    )
+    district_2021 = await targets.resolve_unit_above_commune(session, "084", 2021)
+    await targets.put(
+        session, unit=district_2021, year=2021,
+        data=TargetPut(
+            average_criteria=Decimal("16.1"), standard_communes=["02812"], min_additional_criteria=6,
+            commune_targets={"02812": 19, "02818": 15},
+        ),
+    )
+    await recognitions.put(
+        session, code="02812", level=RecognitionLevel.chuan,
+        data=RecognitionPut(recognition_year=2021, decision_no="(minh họa) 01/QĐ-UBND",
+                            decision_date=dt.date(2022, 1, 5)),
+    )
