@@ -1,0 +1,16 @@
+"""The README's commands are the ones CI runs."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    ci_lines = [line for line in (ROOT / ".ci/run").read_text().splitlines() if line.strip().endswith("pytest")]
+    assert len(ci_lines) == 1, ci_lines
+    assert ci_lines[0].strip() in (ROOT / "README.md").read_text()
+
+
+def test_readme_start_command_serves_the_demo():
+    readme = (ROOT / "README.md").read_text()
+    assert "python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]' && .venv/bin/ntm serve --demo" in readme
