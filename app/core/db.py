@@ -17,6 +17,7 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 
+from app.core.cache import ResponseCache
 from app.core.config import Settings
 
 # Stable constraint names, so migrations name what they create and can drop it again.
@@ -73,6 +74,7 @@ class Database:
         self.settings = settings
         self.engine = engine or create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+        self.cache = ResponseCache(self.engine.url)
 
     @property
     def dialect(self) -> str:
@@ -88,6 +90,10 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+            finally:
+                if write_intent.get():
+                    self.cache.bump()
 
     async def dispose(self) -> None:
+        await self.cache.close()
         await self.engine.dispose()

@@ -1,6 +1,9 @@
 """SQL for the reports: a unit's eligible communes in a year and their statuses, aggregated
-in the database so that a national figure reads one narrow row per commune and returns
-one row per group. No rule is decided here: the grouped numbers go to ``rules``.
+in the database so that a national figure reads one narrow row per commune and returns one
+row per group. No rule is decided here: the grouped numbers go to ``rules``.
+
+The statements are built once, with bind parameters, and reused: building SQLAlchemy
+expressions per request costs more than running them on a district.
 """
 
 from __future__ import annotations
@@ -9,8 +12,21 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from sqlalchemy import ColumnElement, Select, Subquery, Table, and_, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import CTE
 
@@ -22,58 +38,88 @@ from app.units.service import year_end
 
 UNITS: Table = AdminUnit.__table__  # type: ignore[assignment]
 ASSESSMENTS: Table = Assessment.__table__  # type: ignore[assignment]
+RECOGNITIONS: Table = Recognition.__table__  # type: ignore[assignment]
+
+# Bind parameters shared by the statements below.
+P_PARENT = bindparam("parent", type_=UNITS.c.code.type)
+P_DAY = bindparam("day", type_=UNITS.c.valid_from.type)
+P_YEAR = bindparam("year", type_=ASSESSMENTS.c.year.type)
+P_PREV = bindparam("prev_year", type_=ASSESSMENTS.c.year.type)
 
 
-def _valid(table: Table | CTE, day: dt.date) -> ColumnElement[bool]:
+def _valid(table: Table, day: ColumnElement[dt.date]) -> ColumnElement[bool]:
     c = table.c
-    return and_(
-        or_(c.valid_from.is_(None), c.valid_from <= day), or_(c.valid_to.is_(None), c.valid_to >= day)
-    )
+    return and_(or_(c.valid_from.is_(None), c.valid_from <= day), or_(c.valid_to.is_(None), c.valid_to >= day))
 
 
-def tree(unit: AdminUnit, year: int) -> CTE:
-    """Every unit below ``unit`` in ``year`` (parent links valid that year), with ``top``:
-    the code of the direct child of ``unit`` it sits under (itself, for direct children)."""
-    day = year_end(year)
+def _tree() -> CTE:
+    """Every unit below ``:parent`` on ``:day`` (parent links valid that day), with ``top``: the
+    code of the direct child of ``:parent`` it sits under."""
     anchor = select(
         UNITS.c.id, UNITS.c.code, UNITS.c.name, UNITS.c.kind, UNITS.c.level, UNITS.c.code.label("top")
-    ).where(UNITS.c.parent_code == unit.code, _valid(UNITS, day))
+    ).where(UNITS.c.parent_code == P_PARENT, _valid(UNITS, P_DAY))
     below = anchor.cte("tree", recursive=True)
     child = UNITS.alias("child")
     return below.union_all(
         select(child.c.id, child.c.code, child.c.name, child.c.kind, child.c.level, below.c.top)
         .join(below, child.c.parent_code == below.c.code)
-        .where(_valid(child, day), below.c.level != UnitLevel.commune.value)
+        .where(_valid(child, P_DAY), below.c.level != UnitLevel.commune.value)
     )
 
 
-def eligible(unit: AdminUnit, year: int) -> Subquery:
-    """Rule 1: communes proper (xã) below the unit that exist in the year."""
-    t = tree(unit, year)
-    return select(t.c.id, t.c.code, t.c.name, t.c.top).where(t.c.kind == UnitKind.xa.value).subquery("elig")
-
-
-def _latest_year(elig: Subquery, year: int) -> ColumnElement[int]:
-    later = ASSESSMENTS.alias("latest")
+def _latest(elig: CTE, year: ColumnElement[int], name: str) -> ColumnElement[int]:
+    """Rule 2: the year of the commune's assessment for ``year``, or of its latest earlier one."""
+    later = ASSESSMENTS.alias(name)
     return (
-        select(func.max(later.c.year))
-        .where(later.c.unit_id == elig.c.id, later.c.year <= year)
-        .scalar_subquery()
+        select(func.max(later.c.year)).where(later.c.unit_id == elig.c.id, later.c.year <= year).scalar_subquery()
     )
 
 
-def statuses(elig: Subquery, year: int) -> Select:
-    """Rule 2: each commune's assessment for the year, or its latest earlier one."""
-    a = ASSESSMENTS.alias("a")
+def _statuses() -> Select:
+    """One row per eligible commune (rule 1): its status in :year and in :prev_year (rule 2)."""
+    tree = _tree()
+    elig = (
+        select(tree.c.id, tree.c.code, tree.c.name, tree.c.top)
+        .where(tree.c.kind == UnitKind.xa.value)
+        .cte("elig")
+    )
+    lat = select(
+        elig.c.id, elig.c.code, elig.c.name, elig.c.top,
+        _latest(elig, P_YEAR, "ly").label("ly"), _latest(elig, P_PREV, "py").label("py"),
+    ).cte("lat")
+    cur = ASSESSMENTS.alias("cur")
+    prev = ASSESSMENTS.alias("prev")
     return (
         select(
-            elig.c.id, elig.c.code, elig.c.top, a.c.year, a.c.criteria_set, a.c.criteria_count, a.c.met_count,
-            a.c.met_bits,
+            lat.c.id, lat.c.code, lat.c.name, lat.c.top, lat.c.ly,
+            cur.c.criteria_set, cur.c.criteria_count, cur.c.met_count, cur.c.met_bits,
+            prev.c.criteria_set.label("prev_set"), prev.c.criteria_count.label("prev_count"),
+            prev.c.met_count.label("prev_met"), prev.c.met_bits.label("prev_bits"),
         )
-        .select_from(elig)
-        .join(a, a.c.unit_id == elig.c.id)
-        .where(a.c.year == _latest_year(elig, year))
+        .select_from(lat)
+        .outerjoin(cur, and_(cur.c.unit_id == lat.c.id, cur.c.year == lat.c.ly))
+        .outerjoin(prev, and_(prev.c.unit_id == lat.c.id, prev.c.year == lat.c.py))
     )
+
+
+@lru_cache(maxsize=8)
+def _aggregate_stmt(coverage_count: int) -> Select:
+    st = _statuses().subquery("st")
+    listed = or_(st.c.ly.is_(None), st.c.ly < P_YEAR)
+    both = and_(st.c.met_count.is_not(None), st.c.prev_met.is_not(None))
+    bits = [
+        func.sum(st.c.met_bits.op(">>")(literal_column(str(n - 1))).op("&")(literal_column("1")))
+        for n in range(1, coverage_count + 1)
+    ]
+    # communes that are carried forward or missing come back one per row, with their code
+    listed_code = case((listed, st.c.code), else_=None).label("listed_code")
+    return select(
+        st.c.top, st.c.met_count, st.c.criteria_count, st.c.criteria_set, listed_code,
+        func.count().label("communes"),
+        func.sum(case((both, st.c.met_count - st.c.prev_met), else_=0)).label("gain"),
+        func.sum(case((both, 1), else_=0)).label("gain_communes"),
+        *bits,
+    ).group_by(st.c.top, st.c.met_count, st.c.criteria_count, st.c.criteria_set, listed_code)
 
 
 @dataclass
@@ -82,62 +128,63 @@ class Aggregate:
 
     groups: list[StatusGroup] = field(default_factory=list)
     coverage: dict[int, int] = field(default_factory=dict)
-    gained: int | None = None
+    gain: int = 0
+    gain_communes: int = 0
     carried_forward: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+
+    @property
+    def gained(self) -> int | None:
+        """Rule 9 over the communes with a status in both years; None when there are none."""
+        return self.gain if self.gain_communes else None
+
+    def add(self, other: Aggregate) -> None:
+        self.groups.extend(other.groups)
+        for n, v in other.coverage.items():
+            self.coverage[n] = self.coverage.get(n, 0) + v
+        self.gain += other.gain
+        self.gain_communes += other.gain_communes
+        self.carried_forward.extend(other.carried_forward)
+        self.missing.extend(other.missing)
+
+
+def _params(unit: AdminUnit, year: int) -> dict[str, object]:
+    return {"parent": unit.code, "day": year_end(year), "year": year, "prev_year": year - 1}
 
 
 async def aggregate(
     session: AsyncSession, unit: AdminUnit, year: int, *, coverage_set: str, coverage_count: int
 ) -> dict[str, Aggregate]:
-    """Per direct child (``top``): status groups, per-criterion coverage, gain over Y−1, lists."""
-    elig = eligible(unit, year)
+    """Per direct child of the unit (``top``): status groups, coverage, gain over Y−1, listed communes."""
     out: dict[str, Aggregate] = defaultdict(Aggregate)
-
-    st = statuses(elig, year).subquery("st")
-    bits = [
-        func.sum(st.c.met_bits.op(">>")(literal_column(str(n - 1))).op("&")(literal_column("1")))
-        for n in range(1, coverage_count + 1)
-    ]
-    grouped = await session.execute(
-        select(st.c.top, st.c.met_count, st.c.criteria_count, st.c.criteria_set, func.count(), *bits).group_by(
-            st.c.top, st.c.met_count, st.c.criteria_count, st.c.criteria_set
-        )
-    )
-    for top, met_count, criteria_count, set_code, communes, *sums in grouped:
+    rows = await session.execute(_aggregate_stmt(coverage_count), _params(unit, year))
+    for top, met_count, criteria_count, set_code, listed_code, communes, gain, gain_communes, *sums in rows:
         agg = out[top]
+        agg.gain += int(gain or 0)
+        agg.gain_communes += int(gain_communes or 0)
+        if met_count is None:
+            agg.missing.append(listed_code)
+            continue
+        if listed_code is not None:
+            agg.carried_forward.append(listed_code)
         agg.groups.append(StatusGroup(met_count=met_count, criteria_count=criteria_count, communes=communes))
         if set_code == coverage_set:
             for n, value in enumerate(sums, start=1):
                 agg.coverage[n] = agg.coverage.get(n, 0) + int(value or 0)
-
-    cur = statuses(elig, year).subquery("cur")
-    prev = statuses(elig, year - 1).subquery("prev")
-    gains = await session.execute(
-        select(cur.c.top, func.sum(cur.c.met_count) - func.sum(prev.c.met_count))
-        .join(prev, prev.c.id == cur.c.id)
-        .group_by(cur.c.top)
-    )
-    for top, gained in gains:
-        out[top].gained = int(gained)
-
-    latest = select(elig.c.code, elig.c.top, _latest_year(elig, year).label("latest")).subquery("lat")
-    listed = await session.execute(
-        select(latest.c.code, latest.c.top, latest.c.latest)
-        .where(or_(latest.c.latest.is_(None), latest.c.latest < year))
-        .order_by(latest.c.code)
-    )
-    for code, top, latest_year in listed:
-        (out[top].missing if latest_year is None else out[top].carried_forward).append(code)
     return out
 
 
-async def eligible_codes(
-    session: AsyncSession, unit: AdminUnit, year: int, *, restrict_to: Iterable[str]
-) -> set[str]:
-    elig = eligible(unit, year)
-    rows = await session.execute(select(elig.c.code).where(elig.c.code.in_(sorted(set(restrict_to)))))
-    return set(rows.scalars())
+_ELIGIBLE_CODES = (
+    lambda tree: select(tree.c.code).where(
+        tree.c.kind == UnitKind.xa.value, tree.c.code.in_(bindparam("codes", expanding=True))
+    )
+)(_tree())
+
+
+async def eligible_codes(session: AsyncSession, unit: AdminUnit, year: int, *, restrict_to: Iterable[str]) -> set[str]:
+    """Which of the given codes are eligible communes of the unit in the year."""
+    params = {"parent": unit.code, "day": year_end(year), "codes": sorted(set(restrict_to))}
+    return set((await session.execute(_ELIGIBLE_CODES, params)).scalars())
 
 
 def _status(year: int, set_code: str, count: int, bits: int) -> CommuneStatus:
@@ -157,45 +204,44 @@ class CommuneRow:
     recognized: bool
 
 
+def _commune_rows_stmt() -> Select:
+    st = _statuses().subquery("st")
+    recognized = exists().where(RECOGNITIONS.c.unit_id == st.c.id, RECOGNITIONS.c.recognition_year <= P_YEAR)
+    return select(st, recognized.label("recognized")).order_by(st.c.code)
+
+
+_COMMUNE_ROWS = _commune_rows_stmt()
+
+
 async def commune_rows(session: AsyncSession, unit: AdminUnit, year: int) -> list[CommuneRow]:
     """Each eligible commune with its status in Y and Y−1 and whether it was recognised by Y."""
-    elig = eligible(unit, year)
-    communes = list(await session.execute(select(elig.c.id, elig.c.code, elig.c.name).order_by(elig.c.code)))
-    by_year: dict[int, dict[int, CommuneStatus]] = {}
-    for y in (year, year - 1):
-        st = statuses(elig, y).subquery("st")
-        rows = await session.execute(select(st.c.id, st.c.year, st.c.criteria_set, st.c.criteria_count, st.c.met_bits))
-        by_year[y] = {uid: _status(sy, s, c, b) for uid, sy, s, c, b in rows}
-    recognized = set(
-        (
-            await session.execute(
-                select(Recognition.unit_id)
-                .join(elig, elig.c.id == Recognition.unit_id)
-                .where(Recognition.recognition_year <= year)
-            )
-        ).scalars()
-    )
-    return [
-        CommuneRow(
-            id=uid, code=code, name=name, status=by_year[year].get(uid), previous=by_year[year - 1].get(uid),
-            recognized=uid in recognized,
+    rows = await session.execute(_COMMUNE_ROWS, _params(unit, year))
+    out: list[CommuneRow] = []
+    for r in rows.mappings():
+        status = None if r["met_count"] is None else _status(r["ly"], r["criteria_set"], r["criteria_count"], r["met_bits"])
+        previous = (
+            None if r["prev_met"] is None else _status(year - 1, r["prev_set"], r["prev_count"], r["prev_bits"])
         )
-        for uid, code, name in communes
-    ]
+        out.append(CommuneRow(id=r["id"], code=r["code"], name=r["name"], status=status, previous=previous,
+                              recognized=bool(r["recognized"])))
+    return out
+
+
+_CHILDREN = (
+    select(AdminUnit)
+    .where(AdminUnit.parent_code == P_PARENT, AdminUnit.level != UnitLevel.commune.value, _valid(UNITS, P_DAY))
+    .order_by(AdminUnit.code)
+)
 
 
 async def direct_children(session: AsyncSession, unit: AdminUnit, year: int) -> list[AdminUnit]:
-    rows = await session.execute(
-        select(AdminUnit)
-        .where(AdminUnit.parent_code == unit.code, _valid(UNITS, year_end(year)))
-        .order_by(AdminUnit.code)
-    )
+    """Units directly below the unit in the year, communes excepted (a province's districts)."""
+    rows = await session.execute(_CHILDREN, {"parent": unit.code, "day": year_end(year)})
     return list(rows.scalars())
 
 
-async def data_years(session: AsyncSession, unit: AdminUnit) -> tuple[int, int] | None:
-    """First and last year with an assessment of any commune that was ever below the unit."""
-    anchor = select(UNITS.c.code, UNITS.c.level).where(UNITS.c.parent_code == unit.code)
+def _data_years_stmt() -> Select:
+    anchor = select(UNITS.c.code, UNITS.c.level).where(UNITS.c.parent_code == P_PARENT)
     below = anchor.cte("ever_below", recursive=True)
     child = UNITS.alias("child")
     below = below.union_all(
@@ -204,9 +250,15 @@ async def data_years(session: AsyncSession, unit: AdminUnit) -> tuple[int, int] 
         .where(below.c.level != UnitLevel.commune.value)
     )
     codes = select(below.c.code).where(below.c.level == UnitLevel.commune.value)
-    row = (
-        await session.execute(
-            select(func.min(Assessment.year), func.max(Assessment.year)).where(Assessment.commune_code.in_(codes))
-        )
-    ).one()
-    return None if row[0] is None else (row[0], row[1])
+    return select(func.min(ASSESSMENTS.c.year), func.max(ASSESSMENTS.c.year)).where(
+        ASSESSMENTS.c.commune_code.in_(codes)
+    )
+
+
+_DATA_YEARS = _data_years_stmt()
+
+
+async def data_years(session: AsyncSession, unit: AdminUnit) -> tuple[int, int] | None:
+    """First and last year with an assessment of any commune that was ever below the unit."""
+    first, last = (await session.execute(_DATA_YEARS, {"parent": unit.code})).one()
+    return None if first is None else (first, last)

@@ -1,12 +1,20 @@
-"""/api/v1/units/{code}/summary, /flags, /trend: how far a unit is from its plan."""
+"""/api/v1/units/{code}/summary, /flags, /trend: how far a unit is from its plan.
+
+Computed responses are cached per worker until the database changes (app/core/cache.py):
+a repeated request is answered without touching the database. ``X-Cache`` says which.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import Page, SessionDep
+from app.api.deps import Page
+from app.core.db import Database, write_intent
 from app.core.errors import problem_responses
 from app.reports import service
 from app.reports.models import FlagName, FlagRow, Summary, SummaryRow
@@ -21,39 +29,77 @@ UnitCode = Annotated[
 ]
 YearQuery = Annotated[int, Query(ge=1900, le=2100, description="The year", examples=[2021])]
 FLAGS_MAX = 5000
+CACHE_HEADER = {"X-Cache": {"description": "`hit` when served from the worker's cache, else `miss`",
+                            "schema": {"type": "string"}}}
 
 
-@router.get("/summary", summary="A unit's figures for a year", responses=problem_responses(404, 422))
-async def get_summary(session: SessionDep, code: UnitCode, year: YearQuery) -> Summary:
+async def _cached(request: Request, compute: Callable[[AsyncSession], Awaitable[BaseModel]]) -> Response:
+    """Serve the cached JSON for this exact request while the data is unchanged; else compute it."""
+    db: Database = request.app.state.db
+    key = (request.url.path, tuple(sorted(request.query_params.multi_items())))
+    generation = await db.cache.generation()
+    body = db.cache.get(key, generation)
+    if body is not None:
+        return Response(body, media_type="application/json", headers={"X-Cache": "hit"})
+    write_intent.set(False)
+    async with db.transaction() as session:
+        result = await compute(session)
+    body = result.model_dump_json().encode()
+    db.cache.put(key, generation, body)
+    return Response(body, media_type="application/json", headers={"X-Cache": "miss"})
+
+
+def _ok(model: type) -> dict[int | str, dict[str, object]]:
+    return {200: {"model": model, "headers": CACHE_HEADER}, **problem_responses(404, 422)}
+
+
+@router.get("/summary", summary="A unit's figures for a year", response_model=Summary, responses=_ok(Summary))
+async def get_summary(request: Request, code: UnitCode, year: YearQuery) -> Response:
     """Average criteria per commune (exact and official), plan, gap, criteria still needed, bands, coverage,
     gain over the previous year, carried-forward and missing communes; `children` per direct child unit."""
-    unit = await resolve_unit_above_commune(session, code, year)
-    return await service.summary(session, unit, year)
+
+    async def compute(session: AsyncSession) -> Summary:
+        unit = await resolve_unit_above_commune(session, code, year)
+        return await service.summary(session, unit, year)
+
+    return await _cached(request, compute)
 
 
-@router.get("/flags", summary="Per-commune flags for a year", responses=problem_responses(404, 422))
+@router.get(
+    "/flags", summary="Per-commune flags for a year", response_model=Page[FlagRow], responses=_ok(Page[FlagRow])
+)
 async def get_flags(
-    session: SessionDep,
+    request: Request,
     code: UnitCode,
     year: YearQuery,
     flag: Annotated[FlagName | None, Query(description="Only communes carrying this flag")] = None,
     limit: Annotated[int, Query(ge=1, le=FLAGS_MAX, description=f"Page size, at most {FLAGS_MAX}")] = 500,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> Page[FlagRow]:
+) -> Response:
     """One row per eligible commune, by code: its count, target, flags, missing and lost criteria."""
-    unit = await resolve_unit_above_commune(session, code, year)
-    rows = await service.flags(session, unit, year, only=flag)
-    return Page(items=rows[offset : offset + limit], total=len(rows), limit=limit, offset=offset)
+
+    async def compute(session: AsyncSession) -> Page[FlagRow]:
+        unit = await resolve_unit_above_commune(session, code, year)
+        rows = await service.flags(session, unit, year, only=flag)
+        return Page(items=rows[offset : offset + limit], total=len(rows), limit=limit, offset=offset)
+
+    return await _cached(request, compute)
 
 
-@router.get("/trend", summary="One summary row per year", responses=problem_responses(404, 422))
+@router.get(
+    "/trend", summary="One summary row per year", response_model=Page[SummaryRow], responses=_ok(Page[SummaryRow])
+)
 async def get_trend(
-    session: SessionDep,
+    request: Request,
     code: UnitCode,
     first: Annotated[int | None, Query(alias="from", ge=1900, le=2100, description="First year")] = None,
     last: Annotated[int | None, Query(alias="to", ge=1900, le=2100, description="Last year")] = None,
-) -> Page[SummaryRow]:
+) -> Response:
     """Summary rows for each year the unit existed, `from`–`to` (default: the years its communes have data)."""
-    unit = ensure_above_commune(await units_service.resolve(session, code))
-    rows = await service.trend(session, unit, first=first, last=last)
-    return Page(items=rows, total=len(rows), limit=len(rows), offset=0)
+
+    async def compute(session: AsyncSession) -> Page[SummaryRow]:
+        unit = ensure_above_commune(await units_service.resolve(session, code))
+        rows = await service.trend(session, unit, first=first, last=last)
+        return Page(items=rows, total=len(rows), limit=len(rows), offset=0)
+
+    return await _cached(request, compute)

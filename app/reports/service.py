@@ -49,14 +49,8 @@ def _row(
 
 def _merge(parts: list[queries.Aggregate]) -> queries.Aggregate:
     total = queries.Aggregate()
-    gains = [p.gained for p in parts if p.gained is not None]
-    total.gained = sum(gains) if gains else None
     for part in parts:
-        total.groups.extend(part.groups)
-        for n, v in part.coverage.items():
-            total.coverage[n] = total.coverage.get(n, 0) + v
-        total.carried_forward.extend(part.carried_forward)
-        total.missing.extend(part.missing)
+        total.add(part)
     return total
 
 

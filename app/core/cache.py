@@ -1,0 +1,140 @@
+"""A per-process cache of computed report responses, invalidated when the database changes.
+
+Summaries, flags and trends are read far more often than the data behind them changes.
+Each worker keeps the JSON it computed, tagged with the database's *generation*; an entry
+is served only while the generation is unchanged. The generation moves:
+
+* on SQLite, when ``PRAGMA data_version`` moves: SQLite changes it for every commit made
+  by any other connection, in this process or another, so every writer is seen at once;
+* on PostgreSQL, when a ``ntm_data_changed`` notification arrives: statement triggers on
+  every table send it at commit (migration ``notify triggers``), whoever wrote — the API,
+  another worker, ``psql``. While the listening connection is down nothing is cached.
+
+Commits made through this process also move it at once (``bump``), so a client always
+reads its own writes. Across PostgreSQL workers an entry can outlive a commit by the time
+the notification takes to arrive (well under a millisecond on one host).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+from sqlalchemy.engine import URL
+
+log = logging.getLogger("ntm.cache")
+
+CHANNEL = "ntm_data_changed"
+Generation = tuple[int, int]
+
+
+class ResponseCache:
+    """An LRU map of key → (generation, body)."""
+
+    def __init__(self, url: URL, *, max_entries: int = 4096) -> None:
+        self.url = url
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, tuple[Generation, bytes]] = OrderedDict()
+        self._local = 0
+        self._remote = 0
+        self._sqlite: sqlite3.Connection | None = None
+        self._pg: Any = None  # asyncpg connection listening for changes
+        self._pg_retry_at = 0.0
+        self._lock = asyncio.Lock()
+        self.enabled = url.get_backend_name() in ("sqlite", "postgresql") and url.database not in (None, "", ":memory:")
+
+    def bump(self) -> None:
+        """A commit through this process: everything cached before it is stale."""
+        self._local += 1
+
+    async def generation(self) -> Generation | None:
+        """The current generation, or None when changes cannot be seen (then nothing is cached)."""
+        if not self.enabled:
+            return None
+        if self.url.get_backend_name() == "sqlite":
+            return self._sqlite_generation()
+        return await self._pg_generation()
+
+    def get(self, key: Hashable, generation: Generation | None) -> bytes | None:
+        if generation is None:
+            return None
+        found = self._entries.get(key)
+        if found is None or found[0] != generation:
+            return None
+        self._entries.move_to_end(key)
+        return found[1]
+
+    def put(self, key: Hashable, generation: Generation | None, body: bytes) -> None:
+        if generation is None:
+            return
+        self._entries[key] = (generation, body)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    # ---- SQLite --------------------------------------------------------------------------
+
+    def _sqlite_generation(self) -> Generation | None:
+        try:
+            if self._sqlite is None:
+                self._sqlite = sqlite3.connect(
+                    f"file:{self.url.database}?mode=rw", uri=True, check_same_thread=False, isolation_level=None
+                )
+            (version,) = self._sqlite.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error as exc:
+            log.warning("report cache off: cannot read SQLite data_version: %s", exc)
+            self._sqlite = None
+            return None
+        return (self._local, version)
+
+    # ---- PostgreSQL ----------------------------------------------------------------------
+
+    async def _pg_generation(self) -> Generation | None:
+        if self._pg is None or self._pg.is_closed():
+            if time.monotonic() < self._pg_retry_at:
+                return None
+            async with self._lock:
+                if self._pg is None or self._pg.is_closed():
+                    await self._pg_listen()
+            if self._pg is None:
+                return None
+        return (self._local, self._remote)
+
+    async def _pg_listen(self) -> None:
+        import asyncpg
+
+        dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        try:
+            conn = await asyncpg.connect(dsn, timeout=5)
+            await conn.add_listener(CHANNEL, self._on_change)
+            conn.add_termination_listener(self._on_lost)
+        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+            log.warning("report cache off: cannot listen for changes: %s", exc)
+            self._pg = None
+            self._pg_retry_at = time.monotonic() + 5
+            return
+        self._pg = conn
+        # anything may have changed while nobody listened
+        self._entries.clear()
+        self._remote += 1
+
+    def _on_change(self, *_args: Any) -> None:
+        self._remote += 1
+
+    def _on_lost(self, *_args: Any) -> None:
+        log.warning("report cache off: change listener connection lost")
+        self._pg = None
+        self._remote += 1
+
+    async def close(self) -> None:
+        if self._pg is not None and not self._pg.is_closed():
+            await self._pg.close()
+        self._pg = None
+        if self._sqlite is not None:
+            self._sqlite.close()
+            self._sqlite = None
