@@ -14,8 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from typing import Any
+
 from sqlalchemy import (
     ColumnElement,
+    Date,
+    Integer,
     Select,
     Table,
     and_,
@@ -27,6 +31,8 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import CTE
 
@@ -43,8 +49,26 @@ RECOGNITIONS: Table = Recognition.__table__  # type: ignore[assignment]
 # Bind parameters shared by the statements below.
 P_PARENT = bindparam("parent", type_=UNITS.c.code.type)
 P_DAY = bindparam("day", type_=UNITS.c.valid_from.type)
-P_YEAR = bindparam("year", type_=ASSESSMENTS.c.year.type)
-P_PREV = bindparam("prev_year", type_=ASSESSMENTS.c.year.type)
+P_FIRST = bindparam("first", type_=Integer())
+P_LAST = bindparam("last", type_=Integer())
+
+
+class year_end_date(FunctionElement[dt.date]):
+    """31 December of an integer year, in SQL (the day annual figures describe)."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(year_end_date, "sqlite")
+def _year_end_sqlite(element: year_end_date, compiler: Any, **kw: Any) -> str:
+    # SQLite keeps dates as ISO text, which compares in date order
+    return f"printf('%04d-12-31', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(year_end_date, "postgresql")
+def _year_end_pg(element: year_end_date, compiler: Any, **kw: Any) -> str:
+    return f"make_date({compiler.process(element.clauses, **kw)}, 12, 31)"
 
 
 def _valid(table: Table, day: ColumnElement[dt.date]) -> ColumnElement[bool]:
@@ -52,18 +76,30 @@ def _valid(table: Table, day: ColumnElement[dt.date]) -> ColumnElement[bool]:
     return and_(or_(c.valid_from.is_(None), c.valid_from <= day), or_(c.valid_to.is_(None), c.valid_to >= day))
 
 
+def _years() -> CTE:
+    """The years :first … :last."""
+    years = select(P_FIRST.label("y")).cte("years", recursive=True)
+    return years.union_all(select((years.c.y + 1).label("y")).where(years.c.y < P_LAST))
+
+
 def _tree() -> CTE:
-    """Every unit below ``:parent`` on ``:day`` (parent links valid that day), with ``top``: the
-    code of the direct child of ``:parent`` it sits under."""
-    anchor = select(
-        UNITS.c.id, UNITS.c.code, UNITS.c.name, UNITS.c.kind, UNITS.c.level, UNITS.c.code.label("top")
-    ).where(UNITS.c.parent_code == P_PARENT, _valid(UNITS, P_DAY))
+    """For each year y of :first…:last, every unit below ``:parent`` on 31 December of y (parent
+    links valid then), with ``top``: the code of the direct child of ``:parent`` it sits under."""
+    years = _years()
+    anchor = (
+        select(
+            years.c.y, UNITS.c.id, UNITS.c.code, UNITS.c.name, UNITS.c.kind, UNITS.c.level,
+            UNITS.c.code.label("top"),
+        )
+        .select_from(years)
+        .join(UNITS, and_(UNITS.c.parent_code == P_PARENT, _valid(UNITS, year_end_date(years.c.y))))
+    )
     below = anchor.cte("tree", recursive=True)
     child = UNITS.alias("child")
     return below.union_all(
-        select(child.c.id, child.c.code, child.c.name, child.c.kind, child.c.level, below.c.top)
+        select(below.c.y, child.c.id, child.c.code, child.c.name, child.c.kind, child.c.level, below.c.top)
         .join(below, child.c.parent_code == below.c.code)
-        .where(_valid(child, P_DAY), below.c.level != UnitLevel.commune.value)
+        .where(_valid(child, year_end_date(below.c.y)), below.c.level != UnitLevel.commune.value)
     )
 
 
@@ -76,22 +112,22 @@ def _latest(elig: CTE, year: ColumnElement[int], name: str) -> ColumnElement[int
 
 
 def _statuses() -> Select:
-    """One row per eligible commune (rule 1): its status in :year and in :prev_year (rule 2)."""
+    """One row per year y and eligible commune (rule 1): its status in y and in y − 1 (rule 2)."""
     tree = _tree()
     elig = (
-        select(tree.c.id, tree.c.code, tree.c.name, tree.c.top)
+        select(tree.c.y, tree.c.id, tree.c.code, tree.c.name, tree.c.top)
         .where(tree.c.kind == UnitKind.xa.value)
         .cte("elig")
     )
     lat = select(
-        elig.c.id, elig.c.code, elig.c.name, elig.c.top,
-        _latest(elig, P_YEAR, "ly").label("ly"), _latest(elig, P_PREV, "py").label("py"),
+        elig.c.y, elig.c.id, elig.c.code, elig.c.name, elig.c.top,
+        _latest(elig, elig.c.y, "ly").label("ly"), _latest(elig, elig.c.y - 1, "py").label("py"),
     ).cte("lat")
     cur = ASSESSMENTS.alias("cur")
     prev = ASSESSMENTS.alias("prev")
     return (
         select(
-            lat.c.id, lat.c.code, lat.c.name, lat.c.top, lat.c.ly,
+            lat.c.y, lat.c.id, lat.c.code, lat.c.name, lat.c.top, lat.c.ly,
             cur.c.criteria_set, cur.c.criteria_count, cur.c.met_count, cur.c.met_bits,
             prev.c.criteria_set.label("prev_set"), prev.c.criteria_count.label("prev_count"),
             prev.c.met_count.label("prev_met"), prev.c.met_bits.label("prev_bits"),
@@ -105,7 +141,7 @@ def _statuses() -> Select:
 @lru_cache(maxsize=8)
 def _aggregate_stmt(coverage_count: int) -> Select:
     st = _statuses().subquery("st")
-    listed = or_(st.c.ly.is_(None), st.c.ly < P_YEAR)
+    listed = or_(st.c.ly.is_(None), st.c.ly < st.c.y)
     both = and_(st.c.met_count.is_not(None), st.c.prev_met.is_not(None))
     bits = [
         func.sum(st.c.met_bits.op(">>")(literal_column(str(n - 1))).op("&")(literal_column("1")))
@@ -113,13 +149,14 @@ def _aggregate_stmt(coverage_count: int) -> Select:
     ]
     # communes that are carried forward or missing come back one per row, with their code
     listed_code = case((listed, st.c.code), else_=None).label("listed_code")
+    keys = (st.c.y, st.c.top, st.c.met_count, st.c.criteria_count, st.c.criteria_set, listed_code)
     return select(
-        st.c.top, st.c.met_count, st.c.criteria_count, st.c.criteria_set, listed_code,
+        *keys,
         func.count().label("communes"),
         func.sum(case((both, st.c.met_count - st.c.prev_met), else_=0)).label("gain"),
         func.sum(case((both, 1), else_=0)).label("gain_communes"),
         *bits,
-    ).group_by(st.c.top, st.c.met_count, st.c.criteria_count, st.c.criteria_set, listed_code)
+    ).group_by(*keys)
 
 
 @dataclass
@@ -148,18 +185,17 @@ class Aggregate:
         self.missing.extend(other.missing)
 
 
-def _params(unit: AdminUnit, year: int) -> dict[str, object]:
-    return {"parent": unit.code, "day": year_end(year), "year": year, "prev_year": year - 1}
-
-
-async def aggregate(
-    session: AsyncSession, unit: AdminUnit, year: int, *, coverage_set: str, coverage_count: int
-) -> dict[str, Aggregate]:
-    """Per direct child of the unit (``top``): status groups, coverage, gain over Y−1, listed communes."""
-    out: dict[str, Aggregate] = defaultdict(Aggregate)
-    rows = await session.execute(_aggregate_stmt(coverage_count), _params(unit, year))
-    for top, met_count, criteria_count, set_code, listed_code, communes, gain, gain_communes, *sums in rows:
-        agg = out[top]
+async def aggregate_years(
+    session: AsyncSession, unit: AdminUnit, first: int, last: int, *, coverage: dict[int, tuple[str, int]]
+) -> dict[int, dict[str, Aggregate]]:
+    """For each year of first…last and each direct child of the unit (``top``): status groups,
+    coverage of the criteria of ``coverage[year]`` (set code, count), gain over the year before,
+    and the carried-forward and missing communes."""
+    width = max((count for _, count in coverage.values()), default=0)
+    out: dict[int, dict[str, Aggregate]] = defaultdict(lambda: defaultdict(Aggregate))
+    rows = await session.execute(_aggregate_stmt(width), {"parent": unit.code, "first": first, "last": last})
+    for y, top, met_count, criteria_count, set_code, listed_code, communes, gain, gain_communes, *sums in rows:
+        agg = out[y][top]
         agg.gain += int(gain or 0)
         agg.gain_communes += int(gain_communes or 0)
         if met_count is None:
@@ -168,8 +204,9 @@ async def aggregate(
         if listed_code is not None:
             agg.carried_forward.append(listed_code)
         agg.groups.append(StatusGroup(met_count=met_count, criteria_count=criteria_count, communes=communes))
+        coverage_set, coverage_count = coverage.get(y, (None, 0))
         if set_code == coverage_set:
-            for n, value in enumerate(sums, start=1):
+            for n, value in enumerate(sums[:coverage_count], start=1):
                 agg.coverage[n] = agg.coverage.get(n, 0) + int(value or 0)
     return out
 
@@ -183,7 +220,7 @@ _ELIGIBLE_CODES = (
 
 async def eligible_codes(session: AsyncSession, unit: AdminUnit, year: int, *, restrict_to: Iterable[str]) -> set[str]:
     """Which of the given codes are eligible communes of the unit in the year."""
-    params = {"parent": unit.code, "day": year_end(year), "codes": sorted(set(restrict_to))}
+    params = {"parent": unit.code, "first": year, "last": year, "codes": sorted(set(restrict_to))}
     return set((await session.execute(_ELIGIBLE_CODES, params)).scalars())
 
 
@@ -206,7 +243,7 @@ class CommuneRow:
 
 def _commune_rows_stmt() -> Select:
     st = _statuses().subquery("st")
-    recognized = exists().where(RECOGNITIONS.c.unit_id == st.c.id, RECOGNITIONS.c.recognition_year <= P_YEAR)
+    recognized = exists().where(RECOGNITIONS.c.unit_id == st.c.id, RECOGNITIONS.c.recognition_year <= st.c.y)
     return select(st, recognized.label("recognized")).order_by(st.c.code)
 
 
@@ -215,7 +252,7 @@ _COMMUNE_ROWS = _commune_rows_stmt()
 
 async def commune_rows(session: AsyncSession, unit: AdminUnit, year: int) -> list[CommuneRow]:
     """Each eligible commune with its status in Y and Y−1 and whether it was recognised by Y."""
-    rows = await session.execute(_COMMUNE_ROWS, _params(unit, year))
+    rows = await session.execute(_COMMUNE_ROWS, {"parent": unit.code, "first": year, "last": year})
     out: list[CommuneRow] = []
     for r in rows.mappings():
         status = None if r["met_count"] is None else _status(r["ly"], r["criteria_set"], r["criteria_count"], r["met_bits"])

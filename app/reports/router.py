@@ -34,11 +34,14 @@ CACHE_HEADER = {"X-Cache": {"description": "`hit` when served from the worker's 
 
 
 async def _cached(request: Request, compute: Callable[[AsyncSession], Awaitable[BaseModel]]) -> Response:
-    """Serve the cached JSON for this exact request while the data is unchanged; else compute it."""
+    """Serve the cached JSON for this exact request while the data is unchanged; else compute it.
+
+    ``Cache-Control: no-cache`` from the client forces a recomputation."""
     db: Database = request.app.state.db
     key = (request.url.path, tuple(sorted(request.query_params.multi_items())))
     generation = await db.cache.generation()
-    body = db.cache.get(key, generation)
+    fresh = "no-cache" in request.headers.get("cache-control", "").lower()
+    body = None if fresh else db.cache.get(key, generation)
     if body is not None:
         return Response(body, media_type="application/json", headers={"X-Cache": "hit"})
     write_intent.set(False)

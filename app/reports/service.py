@@ -12,6 +12,7 @@ from app.reports.models import Coverage, FlagName, FlagRow, Summary, SummaryRow
 from app.targets import service as targets_service
 from app.targets.models import Target
 from app.units.models import AdminUnit
+from app.units.service import year_end
 
 
 def _bands(cset: CriteriaSet) -> list[rules.BandEdge]:
@@ -54,18 +55,17 @@ def _merge(parts: list[queries.Aggregate]) -> queries.Aggregate:
     return total
 
 
-async def summary(session: AsyncSession, unit: AdminUnit, year: int, *, with_children: bool = True) -> Summary:
+async def summary(session: AsyncSession, unit: AdminUnit, year: int) -> Summary:
+    """The unit's figures for the year, with a row per direct child unit."""
     cset = await criteria_service.set_in_force(session, year, location="query")
-    by_child = await queries.aggregate(
-        session, unit, year, coverage_set=cset.code, coverage_count=cset.criteria_count
+    by_year = await queries.aggregate_years(
+        session, unit, year, year, coverage={year: (cset.code, cset.criteria_count)}
     )
-    children: list[SummaryRow] = []
-    if with_children:
-        kids = [k for k in await queries.direct_children(session, unit, year) if k.code in by_child]
-        targets = await targets_service.targets_for(session, [k.id for k in kids], year)  # type: ignore[misc]
-        children = [_row(k, year, cset, by_child[k.code], targets.get(k.id)) for k in kids]  # type: ignore[arg-type]
-    target = await targets_service.get(session, unit, year)
-    row = _row(unit, year, cset, _merge(list(by_child.values())), target)
+    by_child = by_year.get(year, {})
+    kids = [k for k in await queries.direct_children(session, unit, year) if k.code in by_child]
+    targets = await targets_service.targets_for(session, [unit.id, *(k.id for k in kids)], year)  # type: ignore[list-item]
+    children = [_row(k, year, cset, by_child[k.code], targets.get(k.id)) for k in kids]  # type: ignore[arg-type]
+    row = _row(unit, year, cset, _merge(list(by_child.values())), targets.get(unit.id))  # type: ignore[arg-type]
     return Summary(**row.model_dump(), children=children)
 
 
@@ -118,12 +118,21 @@ async def trend(
         raise InvalidInput.field("query", "to", f"`to` ({last}) is before `from` ({first}).")
     if last - first > 50:
         raise InvalidInput.field("query", "to", "A trend spans at most 51 years.")
-    rows: list[SummaryRow] = []
-    for year in range(first, last + 1):
-        if not unit.valid_on(queries.year_end(year)):
-            continue  # the unit did not exist that year (e.g. a district after the 2025 reform)
-        if not await criteria_service.list_sets(session, year=year):
-            continue
-        full = await summary(session, unit, year, with_children=False)
-        rows.append(SummaryRow(**full.model_dump(exclude={"children"})))
-    return rows
+    sets = await criteria_service.list_sets(session)
+    in_force = {
+        year: cset
+        for year in range(first, last + 1)
+        if unit.valid_on(year_end(year))  # e.g. no district rows after the 2025 reform
+        and (cset := next((s for s in sets if s.first_year <= year <= s.last_year), None)) is not None
+    }
+    if not in_force:
+        return []
+    lo, hi = min(in_force), max(in_force)
+    targets = await targets_service.targets_by_year(session, unit, lo, hi)
+    by_year = await queries.aggregate_years(
+        session, unit, lo, hi, coverage={y: (c.code, c.criteria_count) for y, c in in_force.items()}
+    )
+    return [
+        _row(unit, year, cset, _merge(list(by_year.get(year, {}).values())), targets.get(year))
+        for year, cset in sorted(in_force.items())
+    ]

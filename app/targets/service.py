@@ -42,6 +42,13 @@ async def targets_for(session: AsyncSession, unit_ids: Sequence[int], year: int)
     return {t.unit_id: t for t in rows.scalars()}
 
 
+async def targets_by_year(session: AsyncSession, unit: AdminUnit, first: int, last: int) -> dict[int, Target]:
+    rows = await session.execute(
+        select(Target).where(Target.unit_id == unit.id, Target.year >= first, Target.year <= last)
+    )
+    return {t.year: t for t in rows.scalars()}
+
+
 async def put(session: AsyncSession, *, unit: AdminUnit, year: int, data: TargetPut) -> tuple[Target, bool]:
     cset = await criteria_service.set_in_force(session, year)
     errors: list[FieldError] = []
