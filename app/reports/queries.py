@@ -30,6 +30,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -49,8 +50,6 @@ RECOGNITIONS: Table = Recognition.__table__  # type: ignore[assignment]
 # Bind parameters shared by the statements below.
 P_PARENT = bindparam("parent", type_=UNITS.c.code.type)
 P_DAY = bindparam("day", type_=UNITS.c.valid_from.type)
-P_FIRST = bindparam("first", type_=Integer())
-P_LAST = bindparam("last", type_=Integer())
 
 
 class year_end_date(FunctionElement[dt.date]):
@@ -76,31 +75,39 @@ def _valid(table: Table, day: ColumnElement[dt.date]) -> ColumnElement[bool]:
     return and_(or_(c.valid_from.is_(None), c.valid_from <= day), or_(c.valid_to.is_(None), c.valid_to >= day))
 
 
-def _years() -> CTE:
-    """The years :first … :last."""
-    years = select(P_FIRST.label("y")).cte("years", recursive=True)
-    return years.union_all(select((years.c.y + 1).label("y")).where(years.c.y < P_LAST))
+# Depth of the hierarchy below the national root: province → district → commune. Spelled out
+# as joins rather than a recursive CTE, whose row estimates lead PostgreSQL to hash whole tables.
+MAX_DEPTH = 3
 
 
-def _tree() -> CTE:
-    """For each year y of :first…:last, every unit below ``:parent`` on 31 December of y (parent
+def _years(count: int) -> CTE:
+    """The years ``:y0`` … ``:y{count-1}``, one row each."""
+    parts = [select(bindparam(f"y{i}", type_=Integer()).label("y")) for i in range(count)]
+    return (parts[0] if count == 1 else union_all(*parts)).cte("years")
+
+
+def year_params(first: int, last: int) -> dict[str, int]:
+    return {f"y{i}": year for i, year in enumerate(range(first, last + 1))}
+
+
+def _tree(year_count: int) -> CTE:
+    """For each year y, every unit below ``:parent`` on 31 December of y (following the parent
     links valid then), with ``top``: the code of the direct child of ``:parent`` it sits under."""
-    years = _years()
-    anchor = (
-        select(
-            years.c.y, UNITS.c.id, UNITS.c.code, UNITS.c.name, UNITS.c.kind, UNITS.c.level,
-            UNITS.c.code.label("top"),
+    years = _years(year_count)
+    levels = []
+    for depth in range(1, MAX_DEPTH + 1):
+        chain = [UNITS.alias(f"u{d}") for d in range(1, depth + 1)]
+        day = year_end_date(years.c.y)
+        joined = years.join(chain[0], and_(chain[0].c.parent_code == P_PARENT, _valid(chain[0], day)))
+        for parent, child in zip(chain, chain[1:]):
+            joined = joined.join(child, and_(child.c.parent_code == parent.c.code, _valid(child, day)))
+        last = chain[-1]
+        levels.append(
+            select(years.c.y, last.c.id, last.c.code, last.c.name, last.c.kind, chain[0].c.code.label("top"))
+            .select_from(joined)
         )
-        .select_from(years)
-        .join(UNITS, and_(UNITS.c.parent_code == P_PARENT, _valid(UNITS, year_end_date(years.c.y))))
-    )
-    below = anchor.cte("tree", recursive=True)
-    child = UNITS.alias("child")
-    return below.union_all(
-        select(below.c.y, child.c.id, child.c.code, child.c.name, child.c.kind, child.c.level, below.c.top)
-        .join(below, child.c.parent_code == below.c.code)
-        .where(_valid(child, year_end_date(below.c.y)), below.c.level != UnitLevel.commune.value)
-    )
+    # materialized: walked from :parent down the parent_code index, never from the (many) communes up
+    return union_all(*levels).cte("tree").prefix_with("MATERIALIZED")
 
 
 def _latest(elig: CTE, year: ColumnElement[int], name: str) -> ColumnElement[int]:
@@ -111,9 +118,9 @@ def _latest(elig: CTE, year: ColumnElement[int], name: str) -> ColumnElement[int
     )
 
 
-def _statuses() -> Select:
+def _statuses(year_count: int) -> Select:
     """One row per year y and eligible commune (rule 1): its status in y and in y − 1 (rule 2)."""
-    tree = _tree()
+    tree = _tree(year_count)
     elig = (
         select(tree.c.y, tree.c.id, tree.c.code, tree.c.name, tree.c.top)
         .where(tree.c.kind == UnitKind.xa.value)
@@ -122,7 +129,7 @@ def _statuses() -> Select:
     lat = select(
         elig.c.y, elig.c.id, elig.c.code, elig.c.name, elig.c.top,
         _latest(elig, elig.c.y, "ly").label("ly"), _latest(elig, elig.c.y - 1, "py").label("py"),
-    ).cte("lat")
+    ).cte("lat").prefix_with("MATERIALIZED")  # its years become plain keys for index lookups
     cur = ASSESSMENTS.alias("cur")
     prev = ASSESSMENTS.alias("prev")
     return (
@@ -138,9 +145,9 @@ def _statuses() -> Select:
     )
 
 
-@lru_cache(maxsize=8)
-def _aggregate_stmt(coverage_count: int) -> Select:
-    st = _statuses().subquery("st")
+@lru_cache(maxsize=64)
+def _aggregate_stmt(coverage_count: int, year_count: int) -> Select:
+    st = _statuses(year_count).subquery("st")
     listed = or_(st.c.ly.is_(None), st.c.ly < st.c.y)
     both = and_(st.c.met_count.is_not(None), st.c.prev_met.is_not(None))
     bits = [
@@ -193,7 +200,9 @@ async def aggregate_years(
     and the carried-forward and missing communes."""
     width = max((count for _, count in coverage.values()), default=0)
     out: dict[int, dict[str, Aggregate]] = defaultdict(lambda: defaultdict(Aggregate))
-    rows = await session.execute(_aggregate_stmt(width), {"parent": unit.code, "first": first, "last": last})
+    rows = await session.execute(
+        _aggregate_stmt(width, last - first + 1), {"parent": unit.code, **year_params(first, last)}
+    )
     for y, top, met_count, criteria_count, set_code, listed_code, communes, gain, gain_communes, *sums in rows:
         agg = out[y][top]
         agg.gain += int(gain or 0)
@@ -215,12 +224,12 @@ _ELIGIBLE_CODES = (
     lambda tree: select(tree.c.code).where(
         tree.c.kind == UnitKind.xa.value, tree.c.code.in_(bindparam("codes", expanding=True))
     )
-)(_tree())
+)(_tree(1))
 
 
 async def eligible_codes(session: AsyncSession, unit: AdminUnit, year: int, *, restrict_to: Iterable[str]) -> set[str]:
     """Which of the given codes are eligible communes of the unit in the year."""
-    params = {"parent": unit.code, "first": year, "last": year, "codes": sorted(set(restrict_to))}
+    params = {"parent": unit.code, "y0": year, "codes": sorted(set(restrict_to))}
     return set((await session.execute(_ELIGIBLE_CODES, params)).scalars())
 
 
@@ -242,7 +251,7 @@ class CommuneRow:
 
 
 def _commune_rows_stmt() -> Select:
-    st = _statuses().subquery("st")
+    st = _statuses(1).subquery("st")
     recognized = exists().where(RECOGNITIONS.c.unit_id == st.c.id, RECOGNITIONS.c.recognition_year <= st.c.y)
     return select(st, recognized.label("recognized")).order_by(st.c.code)
 
@@ -252,7 +261,7 @@ _COMMUNE_ROWS = _commune_rows_stmt()
 
 async def commune_rows(session: AsyncSession, unit: AdminUnit, year: int) -> list[CommuneRow]:
     """Each eligible commune with its status in Y and Y−1 and whether it was recognised by Y."""
-    rows = await session.execute(_COMMUNE_ROWS, {"parent": unit.code, "first": year, "last": year})
+    rows = await session.execute(_COMMUNE_ROWS, {"parent": unit.code, "y0": year})
     out: list[CommuneRow] = []
     for r in rows.mappings():
         status = None if r["met_count"] is None else _status(r["ly"], r["criteria_set"], r["criteria_count"], r["met_bits"])
