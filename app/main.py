@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -55,6 +56,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Everything alive after start-up (modules, compiled statements) lives as long as the
+        # process: keep it out of the collector's full passes, which otherwise add tens of ms
+        # to an occasional request.
+        gc.collect()
+        gc.freeze()
         yield
         if owns_database:
             await db.dispose()
