@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
+from app.core.cache import CachedReportsMiddleware
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import install_error_handlers
@@ -16,6 +17,7 @@ from app.assessments.router import router as assessments_router
 from app.criteria.router import router as criteria_router
 from app.ops.router import router as ops_router
 from app.recognitions.router import router as recognitions_router
+from app.reports.router import REPORT_PATHS
 from app.reports.router import router as reports_router
 from app.targets.router import router as targets_router
 from app.units.router import router as units_router
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.db = db
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(CachedReportsMiddleware, paths=REPORT_PATHS)
     app.include_router(ops_router)
     app.include_router(units_router, prefix=API_PREFIX)
     app.include_router(criteria_router, prefix=API_PREFIX)

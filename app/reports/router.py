@@ -1,7 +1,8 @@
 """/api/v1/units/{code}/summary, /flags, /trend: how far a unit is from its plan.
 
 Computed responses are cached per worker until the database changes (app/core/cache.py):
-a repeated request is answered without touching the database. ``X-Cache`` says which.
+a repeated request is answered without touching the database. ``X-Cache`` says which;
+``Cache-Control: no-cache`` forces a recomputation.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import Page
+from app.core.cache import cache_key
 from app.core.db import Database, write_intent
 from app.core.errors import problem_responses
 from app.reports import service
@@ -29,26 +31,23 @@ UnitCode = Annotated[
 ]
 YearQuery = Annotated[int, Query(ge=1900, le=2100, description="The year", examples=[2021])]
 FLAGS_MAX = 5000
+# what CachedReportsMiddleware may answer from the cache
+REPORT_PATHS = r"/api/v1/units/[^/]+/(summary|flags|trend)"
 CACHE_HEADER = {"X-Cache": {"description": "`hit` when served from the worker's cache, else `miss`",
                             "schema": {"type": "string"}}}
 
 
 async def _cached(request: Request, compute: Callable[[AsyncSession], Awaitable[BaseModel]]) -> Response:
-    """Serve the cached JSON for this exact request while the data is unchanged; else compute it.
-
-    ``Cache-Control: no-cache`` from the client forces a recomputation."""
+    """Compute the report and keep it in the worker's cache, tagged with the generation read
+    *before* computing: a commit meanwhile leaves the entry already stale. Hits never reach
+    here: ``CachedReportsMiddleware`` answers them before routing."""
     db: Database = request.app.state.db
-    key = (request.url.path, tuple(sorted(request.query_params.multi_items())))
     generation = await db.cache.generation()
-    fresh = "no-cache" in request.headers.get("cache-control", "").lower()
-    body = None if fresh else db.cache.get(key, generation)
-    if body is not None:
-        return Response(body, media_type="application/json", headers={"X-Cache": "hit"})
     write_intent.set(False)
     async with db.transaction() as session:
         result = await compute(session)
     body = result.model_dump_json().encode()
-    db.cache.put(key, generation, body)
+    db.cache.put(cache_key(request.url.path, request.url.query.encode("latin-1")), generation, body)
     return Response(body, media_type="application/json", headers={"X-Cache": "miss"})
 
 
