@@ -137,6 +137,7 @@ class ResponseCache:
 
     async def close(self) -> None:
         if self._pg is not None and not self._pg.is_closed():
+            self._pg.remove_termination_listener(self._on_lost)
             await self._pg.close()
         self._pg = None
         if self._sqlite is not None:

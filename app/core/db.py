@@ -65,7 +65,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=True,
         # Short OLTP queries: the JIT's compile time (tens of ms) would cost more than it saves.
-        connect_args={"server_settings": {"jit": "off"}},
+        connect_args={"server_settings": {"jit": "off", "plan_cache_mode": "force_custom_plan"}},
     )
 
 

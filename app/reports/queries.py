@@ -145,8 +145,8 @@ def _statuses(year_count: int) -> Select:
     )
 
 
-@lru_cache(maxsize=64)
-def _aggregate_stmt(coverage_count: int, year_count: int) -> Select:
+@lru_cache(maxsize=128)
+def _aggregate_stmt(coverage_count: int, year_count: int, by_child: bool) -> Select:
     st = _statuses(year_count).subquery("st")
     listed = or_(st.c.ly.is_(None), st.c.ly < st.c.y)
     both = and_(st.c.met_count.is_not(None), st.c.prev_met.is_not(None))
@@ -156,14 +156,17 @@ def _aggregate_stmt(coverage_count: int, year_count: int) -> Select:
     ]
     # communes that are carried forward or missing come back one per row, with their code
     listed_code = case((listed, st.c.code), else_=None).label("listed_code")
-    keys = (st.c.y, st.c.top, st.c.met_count, st.c.criteria_count, st.c.criteria_set, listed_code)
+    keys = (st.c.met_count, st.c.criteria_count, st.c.criteria_set, listed_code)
+    top = (st.c.top,) if by_child else ()
     return select(
+        st.c.y,
+        st.c.top if by_child else literal_column("''").label("top"),
         *keys,
         func.count().label("communes"),
         func.sum(case((both, st.c.met_count - st.c.prev_met), else_=0)).label("gain"),
         func.sum(case((both, 1), else_=0)).label("gain_communes"),
         *bits,
-    ).group_by(*keys)
+    ).group_by(st.c.y, *top, *keys)
 
 
 @dataclass
@@ -193,15 +196,21 @@ class Aggregate:
 
 
 async def aggregate_years(
-    session: AsyncSession, unit: AdminUnit, first: int, last: int, *, coverage: dict[int, tuple[str, int]]
+    session: AsyncSession,
+    unit: AdminUnit,
+    first: int,
+    last: int,
+    *,
+    coverage: dict[int, tuple[str, int]],
+    by_child: bool = False,
 ) -> dict[int, dict[str, Aggregate]]:
-    """For each year of first…last and each direct child of the unit (``top``): status groups,
-    coverage of the criteria of ``coverage[year]`` (set code, count), gain over the year before,
-    and the carried-forward and missing communes."""
+    """For each year of first…last: status groups, coverage of the criteria of ``coverage[year]``
+    (set code, count), gain over the year before, and the carried-forward and missing communes;
+    split by direct child of the unit (``top``) when ``by_child``, else all under ``""``."""
     width = max((count for _, count in coverage.values()), default=0)
     out: dict[int, dict[str, Aggregate]] = defaultdict(lambda: defaultdict(Aggregate))
     rows = await session.execute(
-        _aggregate_stmt(width, last - first + 1), {"parent": unit.code, **year_params(first, last)}
+        _aggregate_stmt(width, last - first + 1, by_child), {"parent": unit.code, **year_params(first, last)}
     )
     for y, top, met_count, criteria_count, set_code, listed_code, communes, gain, gain_communes, *sums in rows:
         agg = out[y][top]

@@ -40,7 +40,8 @@ def _row(
         criteria_set=cset.code,
         eligible_count=figures.commune_count + len(agg.missing),
         criteria_coverage=[
-            Coverage(number=n, communes_met=agg.coverage.get(n, 0)) for n in range(1, cset.criteria_count + 1)
+            Coverage.model_construct(number=n, communes_met=agg.coverage.get(n, 0))
+            for n in range(1, cset.criteria_count + 1)
         ],
         carried_forward=sorted(agg.carried_forward),
         missing=sorted(agg.missing),
@@ -58,11 +59,12 @@ def _merge(parts: list[queries.Aggregate]) -> queries.Aggregate:
 async def summary(session: AsyncSession, unit: AdminUnit, year: int) -> Summary:
     """The unit's figures for the year, with a row per direct child unit."""
     cset = await criteria_service.set_in_force(session, year, location="query")
+    kids = await queries.direct_children(session, unit, year)
     by_year = await queries.aggregate_years(
-        session, unit, year, year, coverage={year: (cset.code, cset.criteria_count)}
+        session, unit, year, year, coverage={year: (cset.code, cset.criteria_count)}, by_child=bool(kids)
     )
     by_child = by_year.get(year, {})
-    kids = [k for k in await queries.direct_children(session, unit, year) if k.code in by_child]
+    kids = [k for k in kids if k.code in by_child]
     targets = await targets_service.targets_for(session, [unit.id, *(k.id for k in kids)], year)  # type: ignore[list-item]
     children = [_row(k, year, cset, by_child[k.code], targets.get(k.id)) for k in kids]  # type: ignore[arg-type]
     row = _row(unit, year, cset, _merge(list(by_child.values())), targets.get(unit.id))  # type: ignore[arg-type]

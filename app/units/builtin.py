@@ -31,43 +31,25 @@ REGION_BY_PROVINCE: dict[str, str] = {
 }
 
 
-def _old(code: str, name: str, level: str, kind: str, parent: str | None) -> dict[str, Any]:
-    return {
-        "code": code,
-        "name": name,
-        "level": level,
-        "kind": kind,
-        "parent_code": parent,
-        "region": TDMNPB,
-        "valid_from": None,
-        "valid_to": LAST_PRE_REFORM_DAY,
-    }
+def unit_row(
+    code: str, name: str, level: str, kind: str, parent: str | None, *,
+    region: str | None, valid_from: dt.date | None, valid_to: dt.date | None,
+) -> dict[str, Any]:
+    """One unit as the reference loaders insert it."""
+    return {"code": code, "name": name, "level": level, "kind": kind, "parent_code": parent, "region": region,
+            "valid_from": valid_from, "valid_to": valid_to}
+
+
+def _old(code: str, name: str, level: str, kind: str, parent: str) -> dict[str, Any]:
+    return unit_row(code, name, level, kind, parent, region=TDMNPB, valid_from=None, valid_to=LAST_PRE_REFORM_DAY)
 
 
 def _new(code: str, name: str, level: str, kind: str, parent: str) -> dict[str, Any]:
-    return {
-        "code": code,
-        "name": name,
-        "level": level,
-        "kind": kind,
-        "parent_code": parent,
-        "region": TDMNPB,
-        "valid_from": REFORM_DAY,
-        "valid_to": None,
-    }
+    return unit_row(code, name, level, kind, parent, region=TDMNPB, valid_from=REFORM_DAY, valid_to=None)
 
 
 UNITS: list[dict[str, Any]] = [
-    {
-        "code": "VN",
-        "name": "Việt Nam",
-        "level": "country",
-        "kind": "quoc_gia",
-        "parent_code": None,
-        "region": None,
-        "valid_from": None,
-        "valid_to": None,
-    },
+    unit_row("VN", "Việt Nam", "country", "quoc_gia", None, region=None, valid_from=None, valid_to=None),
     _old("10", "Tỉnh Lào Cai", "province", "tinh", "VN"),
     _old("084", "Huyện Si Ma Cai", "district", "huyen", "10"),
     _old("02800", "Xã Nàn Sán", "commune", "xa", "084"),

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.text import nfc
 from app.units import service
-from app.units.builtin import LAST_PRE_REFORM_DAY, REFORM_DAY, REGION_BY_PROVINCE
+from app.units.builtin import LAST_PRE_REFORM_DAY, REFORM_DAY, REGION_BY_PROVINCE, unit_row
 
 try:
     from vietnamadminunits.converter.converter_2025 import (
@@ -60,16 +60,8 @@ def legacy_units(province: str | None = None) -> list[dict[str, Any]]:
     def add(code: str, name: str, level: str, kind: str, parent: str, region: str | None) -> None:
         units.setdefault(
             (level, code),
-            {
-                "code": code,
-                "name": nfc(name),
-                "level": level,
-                "kind": kind,
-                "parent_code": parent,
-                "region": region,
-                "valid_from": None,
-                "valid_to": LAST_PRE_REFORM_DAY,
-            },
+            unit_row(code, nfc(name), level, kind, parent, region=region, valid_from=None,
+                     valid_to=LAST_PRE_REFORM_DAY),
         )
 
     for r in rows:
@@ -97,16 +89,7 @@ def reform_units(province: str | None = None) -> list[dict[str, Any]]:
         ):
             units.setdefault(
                 (level, code),
-                {
-                    "code": code,
-                    "name": nfc(name),
-                    "level": level,
-                    "kind": kind,
-                    "parent_code": parent,
-                    "region": region,
-                    "valid_from": REFORM_DAY,
-                    "valid_to": None,
-                },
+                unit_row(code, nfc(name), level, kind, parent, region=region, valid_from=REFORM_DAY, valid_to=None),
             )
     return list(units.values())
 
