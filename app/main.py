@@ -6,7 +6,8 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.core.cache import CachedReportsMiddleware
@@ -14,6 +15,11 @@ from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import install_error_handlers
 from app.assessments.router import router as assessments_router
+from app.audit.router import router as audit_router
+from app.auth.deps import authenticate
+from app.auth.router import router as auth_router
+from app.auth.router import token_router
+from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.criteria.router import router as criteria_router
 from app.ops.router import router as ops_router
 from app.recognitions.router import router as recognitions_router
@@ -33,6 +39,8 @@ communes to reach the standard) and the communes at risk.
 * Unit codes are GSO codes; a unit is a code **plus** a validity period (the 2025 reform reused codes).
 * Every error is an RFC 9457 `application/problem+json` body; validation errors list each bad field.
 * Lists answer `{"items", "total", "limit", "offset"}`; `limit` is at most 500.
+* Every `/api/v1` route needs a bearer token (`POST /api/v1/auth/token`, or the **Authorize**
+  button) or an `X-API-Key`; reads are open to anonymous clients only when `NTM_PUBLIC_READ=true`.
 
 Reference data (the Si Ma Cai district of Lào Cai and the units it became in 2025, the three
 national criteria sets) is built in. Demo assessments and targets, when loaded, are
@@ -47,6 +55,7 @@ TAGS = [
     {"name": "Recognitions", "description": "Recognition decisions (công nhận đạt chuẩn), apart from the count."},
     {"name": "Targets", "description": "Yearly plans of a district, province or the nation (kế hoạch năm)."},
     {"name": "Summaries and flags", "description": "Figures against the plan, per-commune flags, trend."},
+    {"name": "Access", "description": "Sign-in, users, API keys and the audit trail."},
     {"name": "Operations", "description": "Health and readiness probes."},
 ]
 
@@ -74,15 +83,56 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         openapi_tags=TAGS,
         lifespan=lifespan,
     )
+    settings.signing_key  # noqa: B018 - refuses to start with a missing or placeholder secret in production
     app.state.db = db
     app.state.settings = settings
     install_error_handlers(app)
+    # outermost last: request ids and headers wrap everything, the body cap comes before any parsing
     app.add_middleware(CachedReportsMiddleware, paths=REPORT_PATHS)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID", "If-Match", "If-None-Match"],
+            expose_headers=["ETag", "X-Request-ID", "X-Cache", "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware)
     app.include_router(ops_router)
-    app.include_router(units_router, prefix=API_PREFIX)
-    app.include_router(criteria_router, prefix=API_PREFIX)
-    app.include_router(assessments_router, prefix=API_PREFIX)
-    app.include_router(recognitions_router, prefix=API_PREFIX)
-    app.include_router(targets_router, prefix=API_PREFIX)
-    app.include_router(reports_router, prefix=API_PREFIX)
+    app.include_router(token_router, prefix=API_PREFIX)
+    app.include_router(auth_router, prefix=API_PREFIX)
+    app.include_router(audit_router, prefix=API_PREFIX)
+    protected = [Depends(authenticate)]
+    for router in (units_router, criteria_router, assessments_router, recognitions_router, targets_router,
+                   reports_router):
+        app.include_router(router, prefix=API_PREFIX, dependencies=protected)
+    _document_security(app)
     return app
+
+
+def _document_security(app: FastAPI) -> None:
+    """Declare the two ways in (bearer token from the password flow, API key) on every API route."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = get_openapi(title=app.title, version=app.version, description=app.description,
+                           routes=app.routes, tags=app.openapi_tags)
+        spec.setdefault("components", {})["securitySchemes"] = {
+            "OAuth2Password": {"type": "oauth2", "flows": {"password": {"tokenUrl": f"{API_PREFIX}/auth/token",
+                                                                       "scopes": {}}}},
+            "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        }
+        for path, operations in spec["paths"].items():
+            if path.startswith(API_PREFIX) and path != f"{API_PREFIX}/auth/token":
+                for operation in operations.values():
+                    operation["security"] = [{"OAuth2Password": []}, {"ApiKey": []}]
+                    operation.setdefault("responses", {}).setdefault(
+                        "401", {"description": "Not authenticated",
+                                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]

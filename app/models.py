@@ -1,6 +1,8 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
 from app.assessments.models import Assessment, AssessmentCriterion
+from app.audit.models import AuditRecord
+from app.auth.models import ApiKey, LoginFailure, User
 from app.core.db import metadata
 from app.criteria.models import CriteriaSet, Criterion, Indicator
 from app.recognitions.models import Recognition
@@ -9,5 +11,5 @@ from app.units.models import AdminUnit, UnitLineage
 
 __all__ = [
     "metadata", "AdminUnit", "UnitLineage", "CriteriaSet", "Criterion", "Indicator",
-    "Assessment", "AssessmentCriterion", "Recognition", "Target",
+    "Assessment", "AssessmentCriterion", "Recognition", "Target", "User", "ApiKey", "LoginFailure", "AuditRecord",
 ]

@@ -18,14 +18,18 @@ from pathlib import Path
 import asyncpg
 import pytest
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import delete
+from fastapi import FastAPI
+from sqlalchemy import delete, text
 
+from app.auth.models import Role
 from app.core import migrations
 from app.core.config import Settings
 from app.core.db import Database
 from app.main import create_app
 from app.models import metadata
 from app.reference import load_reference
+
+from tests.users import ADMIN, bearer, make_user  # noqa: E402
 
 BACKENDS = ["sqlite", "postgresql"]
 PG_ADMIN_URL = os.environ.get("NTM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -88,16 +92,35 @@ async def database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> As
 
 @pytest.fixture
 async def db(database: Database) -> Database:
-    """The session's database emptied and reloaded with the built-in reference data."""
+    """The session's database emptied and reloaded with the built-in reference data and an admin."""
     async with database.transaction() as session:
-        for table in reversed(metadata.sorted_tables):
-            await session.execute(delete(table))
+        if database.dialect == "postgresql":  # TRUNCATE: the audit table refuses DELETE
+            names = ", ".join(t.name for t in metadata.sorted_tables)
+            await session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(metadata.sorted_tables):
+                await session.execute(delete(table))
         await load_reference(session)
+    await make_user(database, username=ADMIN, role=Role.admin)
     return database
 
 
 @pytest.fixture
-async def client(db: Database) -> AsyncIterator[AsyncClient]:
-    app = create_app(db.settings, database=db)
+def app(db: Database) -> FastAPI:
+    return create_app(db.settings, database=db)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    """A client signed in as the administrator."""
+    async with AsyncClient(
+        transport=ASGITransport(app=app), base_url="http://test", headers=bearer(app, ADMIN)
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+async def anon(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    """A client with no credentials."""
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
         yield http

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import Page, PageDep, SessionDep
 from app.assessments import service
 from app.assessments.models import AssessmentPublic, AssessmentPut, CriterionPatch
+from app.audit import service as audit
+from app.auth.deps import PrincipalDep, authorize
+from app.auth.rules import Action
 from app.core.errors import problem_responses
 from app.units import service as units_service
+from app.units.models import AdminUnit
+from app.units.service import year_end
 
 router = APIRouter(prefix="/communes/{code}/assessments", tags=["Assessments"])
 
@@ -23,21 +29,37 @@ def _etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
 
 
+WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
+
+
+async def _current(session: AsyncSession, commune: AdminUnit, year: int) -> AssessmentPublic | None:
+    found = await service.get(session, commune, year)
+    return None if found is None else await service.publish(session, found, commune.name)
+
+
 @router.put(
     "/{year}",
     summary="Create or replace a year's assessment",
-    responses={201: {"model": AssessmentPublic, "description": "Created"}, **problem_responses(404, 422)},
+    responses={201: {"model": AssessmentPublic, "description": "Created"}, **WRITE_ERRORS},
 )
 async def put_assessment(
-    session: SessionDep, code: CommuneCode, year: Year, data: AssessmentPut, response: Response
+    request: Request, session: SessionDep, principal: PrincipalDep, code: CommuneCode, year: Year,
+    data: AssessmentPut, response: Response,
 ) -> AssessmentPublic:
-    """Every criterion of the set in force (or the named set) exactly once; 201 when new, 200 when replaced."""
+    """Every criterion of the set in force (or the named set) exactly once; 201 when new, 200 when replaced.
+    An approved assessment is locked (409) until reopened."""
     commune = await service.resolve_commune(session, code, year)
+    actor, chain = await authorize(session, principal, Action.assessment_write, commune, on=year_end(year))
+    before = await _current(session, commune, year)
     assessment, created = await service.put(session, commune=commune, year=year, data=data)
     if created:
         response.status_code = status.HTTP_201_CREATED
     _etag(response, assessment.version)
-    return await service.publish(session, assessment, commune.name)
+    after = await service.publish(session, assessment, commune.name)
+    if before is None or before.version != after.version:
+        await audit.record(session, request, actor, "create" if created else "replace", "assessment",
+                           f"{code}/{year}", before, after, unit_chain=chain)
+    return after
 
 
 @router.get("/{year}", summary="A year's assessment", responses=problem_responses(404, 422))
@@ -57,14 +79,58 @@ async def list_assessments(session: SessionDep, code: CommuneCode, page: PageDep
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.patch(
-    "/{year}/criteria/{number}", summary="Change one criterion", responses=problem_responses(404, 422)
-)
+@router.patch("/{year}/criteria/{number}", summary="Change one criterion", responses=WRITE_ERRORS)
 async def patch_criterion(
-    session: SessionDep, code: CommuneCode, year: Year, number: Number, data: CriterionPatch, response: Response
+    request: Request, session: SessionDep, principal: PrincipalDep, code: CommuneCode, year: Year, number: Number,
+    data: CriterionPatch, response: Response,
 ) -> AssessmentPublic:
     """Set one criterion met or not (with an optional note and indicator values); counts follow."""
     commune = await service.resolve_commune(session, code, year)
+    actor, chain = await authorize(session, principal, Action.assessment_write, commune, on=year_end(year))
+    before = await _current(session, commune, year)
     assessment = await service.patch_criterion(session, commune=commune, year=year, number=number, data=data)
     _etag(response, assessment.version)
-    return await service.publish(session, assessment, commune.name)
+    after = await service.publish(session, assessment, commune.name)
+    if before is not None and before.version != after.version:
+        await audit.record(session, request, actor, "update_criterion", "assessment", f"{code}/{year}#{number}",
+                           before, after, unit_chain=chain)
+    return after
+
+
+async def _step(
+    request: Request, session: SessionDep, principal: PrincipalDep, code: str, year: int, step: str, action: Action,
+    response: Response,
+) -> AssessmentPublic:
+    commune = await service.resolve_commune(session, code, year)
+    actor, chain = await authorize(session, principal, action, commune, on=year_end(year))
+    before = await _current(session, commune, year)
+    assessment = await service.transition(session, commune=commune, year=year, step=step, actor=actor.actor)
+    _etag(response, assessment.version)
+    after = await service.publish(session, assessment, commune.name)
+    await audit.record(session, request, actor, step, "assessment", f"{code}/{year}", before, after, unit_chain=chain)
+    return after
+
+
+@router.post("/{year}/submit", summary="Submit for approval", responses=WRITE_ERRORS)
+async def submit(
+    request: Request, session: SessionDep, principal: PrincipalDep, code: CommuneCode, year: Year, response: Response
+) -> AssessmentPublic:
+    """draft → submitted (the commune itself or any office above it)."""
+    return await _step(request, session, principal, code, year, "submit", Action.assessment_submit, response)
+
+
+@router.post("/{year}/approve", summary="Approve", responses=WRITE_ERRORS)
+async def approve(
+    request: Request, session: SessionDep, principal: PrincipalDep, code: CommuneCode, year: Year, response: Response
+) -> AssessmentPublic:
+    """submitted → approved, by a district, province or admin user in scope who did not submit it (four eyes).
+    An approved assessment is locked."""
+    return await _step(request, session, principal, code, year, "approve", Action.assessment_review, response)
+
+
+@router.post("/{year}/reopen", summary="Reopen", responses=WRITE_ERRORS)
+async def reopen(
+    request: Request, session: SessionDep, principal: PrincipalDep, code: CommuneCode, year: Year, response: Response
+) -> AssessmentPublic:
+    """submitted or approved → draft, by a district, province or admin user in scope."""
+    return await _step(request, session, principal, code, year, "reopen", Action.assessment_review, response)

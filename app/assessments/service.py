@@ -16,7 +16,7 @@ from app.assessments.models import (
     CriterionPatch,
     CriterionResult,
 )
-from app.core.errors import FieldError, InvalidInput, NotFound
+from app.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from app.core.types import utcnow
 from app.criteria import service as criteria_service
 from app.criteria.models import CriteriaSet
@@ -176,6 +176,8 @@ async def put(
     met = [c.number for c in criteria if c.met]
     now = utcnow()
     existing = await get(session, commune, year, for_update=True)
+    if existing is not None:
+        ensure_editable(existing)
     if existing is None:
         assessment = Assessment(
             unit_id=commune.id,  # type: ignore[arg-type]
@@ -223,6 +225,7 @@ async def patch_criterion(
     session: AsyncSession, *, commune: AdminUnit, year: int, number: int, data: CriterionPatch
 ) -> Assessment:
     assessment = await get_or_404(session, commune, year, for_update=True)
+    ensure_editable(assessment)
     if not 1 <= number <= assessment.criteria_count:
         raise InvalidInput.field(
             "path",
@@ -265,3 +268,46 @@ async def history(
     pairs = list(rows.all())
     criteria = await _criteria_rows(session, [a.id for a, _ in pairs])  # type: ignore[misc]
     return [_public(a, name, criteria[a.id]) for a, name in pairs], total  # type: ignore[index]
+
+
+def ensure_editable(assessment: Assessment) -> None:
+    if assessment.status == AssessmentStatus.approved:
+        raise Conflict(
+            f"The {assessment.year} assessment of {assessment.commune_code} is approved and locked; "
+            "reopen it first (POST …/reopen)."
+        )
+
+
+async def transition(
+    session: AsyncSession, *, commune: AdminUnit, year: int, step: str, actor: str
+) -> Assessment:
+    """The approval workflow: draft → submitted (submit) → approved (approve); reopen → draft.
+
+    Four eyes: the approver must not be the one who submitted.
+    """
+    assessment = await get_or_404(session, commune, year, for_update=True)
+    status = AssessmentStatus(assessment.status)
+    now = utcnow()
+    if step == "submit":
+        if status != AssessmentStatus.draft:
+            raise Conflict(f"Only a draft can be submitted; this assessment is {status.value}.")
+        assessment.status = AssessmentStatus.submitted.value
+        assessment.submitted_by, assessment.submitted_at = actor, now
+    elif step == "approve":
+        if status != AssessmentStatus.submitted:
+            raise Conflict(f"Only a submitted assessment can be approved; this one is {status.value}.")
+        if assessment.submitted_by == actor:
+            raise Forbidden(f"{actor} submitted this assessment and may not also approve it (four-eyes rule).")
+        assessment.status = AssessmentStatus.approved.value
+        assessment.approved_by, assessment.approved_at = actor, now
+    elif step == "reopen":
+        if status == AssessmentStatus.draft:
+            raise Conflict("The assessment is already a draft.")
+        assessment.status = AssessmentStatus.draft.value
+        assessment.submitted_by = assessment.submitted_at = assessment.approved_by = assessment.approved_at = None
+    else:  # pragma: no cover - the router only passes the three steps
+        raise ValueError(step)
+    assessment.version += 1
+    assessment.updated_at = now
+    await session.flush()
+    return assessment

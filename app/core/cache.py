@@ -44,6 +44,7 @@ class ResponseCache:
         self.url = url
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, tuple[Generation, bytes]] = OrderedDict()
+        self._active: dict[str, Generation] = {}
         self._local = 0
         self._remote = 0
         self._sqlite: sqlite3.Connection | None = None
@@ -51,6 +52,17 @@ class ResponseCache:
         self._pg_retry_at = 0.0
         self._lock = asyncio.Lock()
         self.enabled = url.get_backend_name() in ("sqlite", "postgresql") and url.database not in (None, "", ":memory:")
+
+    def note_active(self, username: str, generation: Generation | None) -> None:
+        """The user was found enabled in the database at this generation."""
+        if generation is not None:
+            if len(self._active) > 10_000:
+                self._active.clear()
+            self._active[username] = generation
+
+    def is_active(self, username: str, generation: Generation | None) -> bool:
+        """Still known enabled: no commit (which could have disabled it) since it was checked."""
+        return generation is not None and self._active.get(username) == generation
 
     def bump(self) -> None:
         """A commit through this process: everything cached before it is stale."""
@@ -170,8 +182,9 @@ class CachedReportsMiddleware:
             cache: ResponseCache = scope["app"].state.db.cache
             headers = dict(scope["headers"])
             if not wants_fresh(headers.get(b"cache-control", b"").decode("latin-1")):
-                body = cache.get(cache_key(scope["path"], scope["query_string"]), await cache.generation())
-                if body is not None:
+                generation = await cache.generation()
+                body = cache.get(cache_key(scope["path"], scope["query_string"]), generation)
+                if body is not None and self._may_read(scope["app"].state.settings, headers, cache, generation):
                     await send({
                         "type": "http.response.start",
                         "status": 200,
@@ -184,3 +197,21 @@ class CachedReportsMiddleware:
                     await send({"type": "http.response.body", "body": body})
                     return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    def _may_read(settings: Any, headers: dict[bytes, bytes], cache: ResponseCache, generation: Generation | None) -> bool:
+        """Reads are open, or the bearer token is good and its user was found enabled since the
+        last commit. Anything else (API keys, doubtful tokens) goes the full way through routing."""
+        if settings.public_read:
+            return True
+        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return False
+        from app.auth.service import token_subject
+        from app.core.errors import AppError
+
+        try:
+            username = token_subject(settings, token.strip())
+        except AppError:
+            return False
+        return cache.is_active(username, generation)

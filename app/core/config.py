@@ -32,6 +32,18 @@ def normalize_database_url(url: str) -> str:
     )
 
 
+DEVELOPMENT_KEY = "ntm-development-only-key-never-use-in-production-0000"
+_PLACEHOLDERS = {"", "secret", "changeme", "change-me", "change_me", "please-change", "xxx", "todo"}
+
+
+class InsecureConfiguration(RuntimeError):
+    """The service refuses to start with this configuration."""
+
+
+def is_placeholder_secret(value: str) -> bool:
+    return value.strip().lower() in _PLACEHOLDERS or len(value) < 32 or value == DEVELOPMENT_KEY
+
+
 class Settings(BaseSettings):
     """All settings; each field is read from ``NTM_<FIELD>``."""
 
@@ -45,10 +57,33 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=15000, ge=0)
     log_level: str = "info"
 
+    # security (README "Security model")
+    secret_key: str = Field(default="", description="HMAC key signing access tokens; required in production")
+    access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    admin_username: str | None = None
+    admin_password: str | None = None
+    public_read: bool = False
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    login_max_failures: int = Field(default=10, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+
     @field_validator("database_url")
     @classmethod
     def _normalize_url(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @property
+    def signing_key(self) -> str:
+        """The token key: the configured secret, or outside production a fixed development key."""
+        if self.secret_key and not is_placeholder_secret(self.secret_key):
+            return self.secret_key
+        if self.env == "production":
+            raise InsecureConfiguration(
+                "NTM_SECRET_KEY is missing or a placeholder: set a random value of at least 32 characters "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), or NTM_ENV=development."
+            )
+        return DEVELOPMENT_KEY
 
     @property
     def is_sqlite(self) -> bool:

@@ -72,10 +72,16 @@ class AppError(Exception):
     title: str = "Internal Server Error"
     slug: str = "internal-error"
 
-    def __init__(self, detail: str, *, errors: list[FieldError] | None = None, **extra: Any) -> None:
+    headers: dict[str, str] | None = None
+
+    def __init__(
+        self, detail: str, *, errors: list[FieldError] | None = None, headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        self.headers = headers or type(self).headers
         self.extra = extra
 
     def to_problem(self, instance: str | None = None) -> dict[str, Any]:
@@ -89,6 +95,23 @@ class AppError(Exception):
         ).model_dump(exclude_none=True)
         body.update(self.extra)
         return body
+
+
+class Unauthorized(AppError):
+    status, title, slug = 401, "Unauthorized", "unauthorized"
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(AppError):
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class TooManyRequests(AppError):
+    status, title, slug = 429, "Too Many Requests", "too-many-requests"
+
+
+class PayloadTooLarge(AppError):
+    status, title, slug = 413, "Payload Too Large", "payload-too-large"
 
 
 class NotFound(AppError):
@@ -146,7 +169,7 @@ _STATUS_SLUGS = {404: "not-found", 405: "method-not-allowed", 409: "conflict", 4
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-        return problem_response(exc.to_problem(instance=request.url.path))
+        return problem_response(exc.to_problem(instance=request.url.path), headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -214,6 +237,9 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries documenting problem bodies for the given statuses."""
     descriptions = {
         400: "Malformed request",
+        401: "Not authenticated: no, expired or invalid credentials",
+        403: "Authenticated, but the role or the unit scope does not allow this",
+        429: "Too many failed logins for this username; see Retry-After",
         404: "Unknown resource (for units: no unit has that code)",
         405: "Method not allowed",
         409: "Conflicts with stored data",

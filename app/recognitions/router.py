@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 
 from app.api.deps import Page, SessionDep
+from app.assessments.service import resolve_commune
+from app.audit import service as audit
+from app.auth.deps import PrincipalDep, authorize
+from app.auth.rules import Action
 from app.core.errors import problem_responses
+from app.units.service import year_end
 from app.recognitions import service
 from app.recognitions.models import RecognitionLevel, RecognitionPublic, RecognitionPut
 from app.units import service as units_service
@@ -20,16 +25,24 @@ CommuneCode = Annotated[str, Path(pattern=r"^\d{5}$", description="GSO commune c
 @router.put(
     "/{level}",
     summary="Record a recognition",
-    responses={201: {"model": RecognitionPublic, "description": "Created"}, **problem_responses(404, 422)},
+    responses={201: {"model": RecognitionPublic, "description": "Created"}, **problem_responses(401, 403, 404, 422)},
 )
 async def put_recognition(
-    session: SessionDep, code: CommuneCode, level: RecognitionLevel, data: RecognitionPut, response: Response
+    request: Request, session: SessionDep, principal: PrincipalDep, code: CommuneCode, level: RecognitionLevel,
+    data: RecognitionPut, response: Response,
 ) -> RecognitionPublic:
     """Record (or correct) the commune's recognition at a level; a separate fact from its yearly count."""
+    commune = await resolve_commune(session, code, data.recognition_year)
+    actor, chain = await authorize(
+        session, principal, Action.recognition_write, commune, on=year_end(data.recognition_year)
+    )
     recognition, created = await service.put(session, code=code, level=level, data=data)
     if created:
         response.status_code = status.HTTP_201_CREATED
-    return service.to_public(recognition)
+    after = service.to_public(recognition)
+    await audit.record(session, request, actor, "create" if created else "replace", "recognition",
+                       f"{code}/{level.value}", None, after, unit_chain=chain)
+    return after
 
 
 @router.get("", summary="A commune's recognitions", responses=problem_responses(404, 422))

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 
 from app.api.deps import SessionDep
+from app.audit import service as audit
+from app.auth.deps import PrincipalDep, authorize
+from app.auth.rules import Action
 from app.core.errors import problem_responses
+from app.units.service import year_end
 from app.targets import service
 from app.targets.models import TargetPublic, TargetPut
 from app.units.models import CODE_REGEX
@@ -21,18 +25,26 @@ Year = Annotated[int, Path(ge=1900, le=2100, examples=[2021])]
 @router.put(
     "/{year}",
     summary="Set a unit's plan for a year",
-    responses={201: {"model": TargetPublic, "description": "Created"}, **problem_responses(404, 422)},
+    responses={201: {"model": TargetPublic, "description": "Created"}, **problem_responses(401, 403, 404, 422)},
 )
 async def put_target(
-    session: SessionDep, code: UnitCode, year: Year, data: TargetPut, response: Response
+    request: Request, session: SessionDep, principal: PrincipalDep, code: UnitCode, year: Year, data: TargetPut,
+    response: Response,
 ) -> TargetPublic:
     """Planned average, communes to reach the standard, minimum gain, per-commune targets; 201 when new."""
     unit = await service.resolve_unit_above_commune(session, code, year)
+    actor, chain = await authorize(session, principal, Action.target_write, unit, on=year_end(year))
+    existing = await service.get(session, unit, year)
+    before = await service.publish(session, existing) if existing else None
     target, created = await service.put(session, unit=unit, year=year, data=data)
     if created:
         response.status_code = status.HTTP_201_CREATED
     response.headers["ETag"] = f'"{target.version}"'
-    return await service.publish(session, target)
+    after = await service.publish(session, target)
+    if before is None or before.version != after.version:
+        await audit.record(session, request, actor, "create" if created else "replace", "target", f"{code}/{year}",
+                           before, after, unit_chain=chain)
+    return after
 
 
 @router.get("/{year}", summary="A unit's plan for a year", responses=problem_responses(404, 422))

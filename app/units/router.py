@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 
 from app.api.deps import Page, PageDep, SessionDep, ValidityDep
+from app.audit import service as audit
+from app.auth.deps import PrincipalDep, require
+from app.auth.rules import Action
 from app.core.errors import problem_responses
 from app.units import service
-from app.units.models import CODE_REGEX, UnitCreate, UnitKind, UnitLevel, UnitLineagePublic, UnitPublic, UnitUpdate
+from app.units.models import CODE_REGEX, AdminUnit, UnitCreate, UnitKind, UnitLevel, UnitLineagePublic, UnitPublic, UnitUpdate
 
 router = APIRouter(prefix="/units", tags=["Administrative units"])
 
@@ -61,17 +64,35 @@ async def get_lineage(session: SessionDep, code: CodePath, on: OnQuery = None) -
     "",
     summary="Create a unit",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
-async def create_unit(session: SessionDep, data: UnitCreate) -> UnitPublic:
+async def create_unit(request: Request, session: SessionDep, principal: PrincipalDep, data: UnitCreate) -> UnitPublic:
     """Create a unit (admin). A reused code needs a validity period that does not overlap the old one."""
+    actor = require(principal, Action.administer)
     unit = await service.create_unit(session, data=data)
-    return (await service.publish(session, [unit]))[0]
+    public = (await service.publish(session, [unit]))[0]
+    await audit.record(session, request, actor, "create", "unit", _key(unit), None, public,
+                       unit_chain=await service.chain(session, unit))
+    return public
 
 
-@router.patch("/{code}", summary="Rename, re-kind or close a unit", responses=problem_responses(404, 409, 422))
-async def update_unit(session: SessionDep, code: CodePath, data: UnitUpdate, on: OnQuery = None) -> UnitPublic:
+@router.patch(
+    "/{code}", summary="Rename, re-kind or close a unit", responses=problem_responses(401, 403, 404, 409, 422)
+)
+async def update_unit(
+    request: Request, session: SessionDep, principal: PrincipalDep, code: CodePath, data: UnitUpdate,
+    on: OnQuery = None,
+) -> UnitPublic:
     """Change the unit valid on `on` (default today, else the latest with the code); `valid_to` closes it."""
+    actor = require(principal, Action.administer)
     unit = await service.resolve(session, code, on=on)
+    before = (await service.publish(session, [unit]))[0]
     unit = await service.update_unit(session, unit, data=data)
-    return (await service.publish(session, [unit]))[0]
+    after = (await service.publish(session, [unit]))[0]
+    await audit.record(session, request, actor, "update", "unit", _key(unit), before, after,
+                       unit_chain=await service.chain(session, unit))
+    return after
+
+
+def _key(unit: AdminUnit) -> str:
+    return f"{unit.code}@{unit.valid_from or '-'}"

@@ -389,3 +389,21 @@ async def load_builtin(session: AsyncSession) -> None:
     await upsert_units(session, builtin.UNITS)
     await link_units(session, builtin.LINEAGE, before=builtin.LAST_PRE_REFORM_DAY, after=builtin.REFORM_DAY)
 
+
+
+async def chain(session: AsyncSession, unit: AdminUnit, *, on: dt.date | None = None) -> list[str]:
+    """The unit's code and its ancestors' codes, nearest first, following parent links valid on
+    ``on`` (default: a day the unit itself was valid)."""
+    day = on or (unit.valid_to if unit.valid_to and unit.valid_to < dt.date.today() else dt.date.today())
+    if unit.valid_from and day < unit.valid_from:
+        day = unit.valid_from
+    codes = [unit.code]
+    current = unit
+    while current.parent_code is not None and len(codes) < 8:
+        parent = await find(session, current.parent_code, on=day)
+        if parent is None:
+            codes.append(current.parent_code)
+            break
+        codes.append(parent.code)
+        current = parent
+    return codes

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from app.core.db import Database
 from app.main import create_app
 from tests.builders import load_demo, put_assessment
+from tests.users import ADMIN, bearer
 
 SUMMARY = "/api/v1/units/084/summary"
 
@@ -55,7 +56,9 @@ async def test_write_through_another_worker_invalidates(db, client):
     other_worker = Database(db.settings)  # its own engine, pool and cache, like another process
     app = create_app(db.settings, database=other_worker)
     try:
-        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://other") as other:
+        async with AsyncClient(
+            transport=ASGITransport(app=app), base_url="http://other", headers=bearer(app, ADMIN)
+        ) as other:
             assert (await client.get(SUMMARY, params={"year": 2021})).json()["total_criteria_met"] == 145
             assert (await client.get(SUMMARY, params={"year": 2021})).headers["x-cache"] == "hit"
             await put_assessment(other, code="02800", year=2021, met=18)

@@ -1,0 +1,138 @@
+"""Users, API keys and failed logins; the principal a request acts as."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import Field as PField
+from sqlalchemy import Boolean, Column, Index, Integer, String
+from sqlmodel import Field, SQLModel
+
+from app.core.types import UtcDateTime
+from app.units.models import CODE_REGEX
+
+
+class Role(StrEnum):
+    admin = "admin"
+    province = "province"
+    district = "district"
+    commune = "commune"
+    viewer = "viewer"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    username: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    password_hash: str = Field(sa_column=Column(String(255), nullable=False))
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    unit_code: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    disabled: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    created_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    name: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    prefix: str = Field(sa_column=Column(String(16), nullable=False, unique=True))
+    key_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    unit_code: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    created_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    revoked_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
+
+
+class LoginFailure(SQLModel, table=True):
+    """One failed password login, kept to slow and then refuse guessing (per username)."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_username_at", "username", "at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    username: str = Field(sa_column=Column(String(64), nullable=False))
+    at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts as: a user, or a system through an API key (``api-key:<name>``)."""
+
+    actor: str
+    role: Role
+    unit_code: str | None
+
+
+# ---- API shapes ---------------------------------------------------------------------------
+
+USERNAME = r"^[a-zA-Z0-9_.@-]{3,64}$"
+
+
+class _Strict(BaseModel):
+    # fields a client must not set (ids, hashes, audit fields) are refused, never applied
+    model_config = ConfigDict(extra="forbid")
+
+
+class UserCreate(_Strict):
+    username: str = PField(pattern=USERNAME, examples=["can.bo.sanchai"])
+    password: str = PField(min_length=10, max_length=200, examples=["a long passphrase"])
+    role: Role
+    unit_code: str | None = PField(default=None, pattern=CODE_REGEX, examples=["02812"])
+
+    @field_validator("unit_code")
+    @classmethod
+    def _unit_for_role(cls, value: str | None, info):  # type: ignore[no-untyped-def]
+        role = info.data.get("role")
+        if role is not None and role != Role.admin and value is None:
+            raise ValueError(f"a {role.value} user must be bound to a unit")
+        return value
+
+
+class UserUpdate(_Strict):
+    role: Role | None = None
+    unit_code: str | None = PField(default=None, pattern=CODE_REGEX)
+    disabled: bool | None = None
+    password: str | None = PField(default=None, min_length=10, max_length=200)
+
+
+class UserPublic(BaseModel):
+    username: str
+    role: Role
+    unit_code: str | None
+    disabled: bool
+    created_at: dt.datetime
+
+
+class ApiKeyCreate(_Strict):
+    name: str = PField(pattern=r"^[a-z0-9][a-z0-9_.-]{2,63}$", examples=["lao-cai-sync"])
+    role: Role
+    unit_code: str | None = PField(default=None, pattern=CODE_REGEX, examples=["10"])
+
+
+class ApiKeyPublic(BaseModel):
+    id: int
+    name: str
+    role: Role
+    unit_code: str | None
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = PField(description="Shown this once; send it as `X-API-Key`")
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = PField(description="Seconds")
+
+
+def valid_username(name: str) -> bool:
+    return re.fullmatch(USERNAME, name) is not None

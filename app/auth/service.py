@@ -1,0 +1,225 @@
+"""Credentials: password hashing, access tokens, API keys, the login throttle, and finding
+the principal behind a request."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from functools import lru_cache
+
+import jwt
+from pwdlib import PasswordHash
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import ApiKey, ApiKeyCreate, LoginFailure, Principal, Role, User, UserCreate, UserUpdate
+from app.auth.rules import ROLE_UNIT_LEVEL
+from app.core.config import Settings
+from app.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from app.core.types import utcnow
+from app.units import service as units_service
+
+ALGORITHM = "HS256"
+API_KEY_PREFIX = "ntm_"
+
+
+@lru_cache
+def _hasher() -> PasswordHash:
+    return PasswordHash.recommended()  # argon2id
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+# A hash to verify against when the username is unknown, so both cases take the same time.
+_DUMMY_HASH: str | None = None
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    global _DUMMY_HASH
+    if password_hash is None:
+        _DUMMY_HASH = _DUMMY_HASH or hash_password(secrets.token_urlsafe(16))
+        _hasher().verify(password, _DUMMY_HASH)
+        return False
+    return _hasher().verify(password, password_hash)
+
+
+def issue_token(settings: Settings, username: str) -> tuple[str, int]:
+    lifetime = settings.access_token_minutes * 60
+    now = utcnow()
+    claims = {"sub": username, "iat": now, "exp": now + dt.timedelta(seconds=lifetime), "typ": "access"}
+    return jwt.encode(claims, settings.signing_key, algorithm=ALGORITHM), lifetime
+
+
+def token_subject(settings: Settings, token: str) -> str:
+    """The username a token was issued to; 401 for a tampered, expired or unsigned token."""
+    try:
+        claims = jwt.decode(
+            token, settings.signing_key, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]}
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("The access token has expired; sign in again.") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("The access token is not valid.") from exc
+    if claims.get("typ") != "access" or not isinstance(claims["sub"], str):
+        raise Unauthorized("The access token is not valid.")
+    return claims["sub"]
+
+
+def _key_hash(key: str) -> str:
+    # API keys carry 256 random bits: a plain SHA-256 is enough to store them safely.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def principal_for_token(session: AsyncSession, settings: Settings, token: str) -> Principal:
+    username = token_subject(settings, token)
+    user = (await session.execute(select(User).where(User.username == username))).scalars().first()
+    if user is None or user.disabled:
+        raise Unauthorized("The account is unknown or disabled.")
+    return Principal(actor=user.username, role=Role(user.role), unit_code=user.unit_code)
+
+
+async def principal_for_key(session: AsyncSession, key: str) -> Principal:
+    parts = key.split("_")
+    if len(parts) != 3 or not key.startswith(API_KEY_PREFIX):
+        raise Unauthorized("The API key is not valid.", headers={"WWW-Authenticate": "ApiKey"})
+    found = (await session.execute(select(ApiKey).where(ApiKey.prefix == parts[1]))).scalars().first()
+    if found is None or found.revoked_at is not None or not hmac.compare_digest(found.key_hash, _key_hash(key)):
+        raise Unauthorized("The API key is not valid or has been revoked.", headers={"WWW-Authenticate": "ApiKey"})
+    return Principal(actor=f"api-key:{found.name}", role=Role(found.role), unit_code=found.unit_code)
+
+
+# ---- login ------------------------------------------------------------------------------------
+
+
+async def login(session: AsyncSession, settings: Settings, username: str, password: str) -> User | None:
+    """The user when the password is right; None (and a failure recorded) otherwise.
+
+    After ``login_max_failures`` failures within ``login_window_minutes`` the username is refused
+    with 429 until the oldest failure leaves the window, right password or not.
+    """
+    now = utcnow()
+    window_start = now - dt.timedelta(minutes=settings.login_window_minutes)
+    await session.execute(delete(LoginFailure).where(LoginFailure.at < window_start))
+    failures, oldest = (
+        await session.execute(
+            select(func.count(), func.min(LoginFailure.at)).where(
+                LoginFailure.username == username, LoginFailure.at >= window_start
+            )
+        )
+    ).one()
+    if failures >= settings.login_max_failures:
+        oldest_at = oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.UTC)
+        retry = max(1, int((oldest_at + dt.timedelta(minutes=settings.login_window_minutes) - now).total_seconds()) + 1)
+        raise TooManyRequests(
+            f"Too many failed sign-ins for {username!r}; try again in {retry} s.", headers={"Retry-After": str(retry)}
+        )
+    user = (await session.execute(select(User).where(User.username == username))).scalars().first()
+    ok = verify_password(password, user.password_hash if user else None)
+    if ok and user is not None and not user.disabled:
+        return user
+    session.add(LoginFailure(username=username[:64], at=now))
+    await session.flush()
+    return None
+
+
+# ---- users and keys ---------------------------------------------------------------------------
+
+
+async def _check_binding(session: AsyncSession, role: Role, unit_code: str | None) -> None:
+    if role == Role.admin:
+        if unit_code not in (None, "VN"):
+            raise InvalidInput.field("body", "unit_code", "An admin is not bound to a unit.")
+        return
+    if unit_code is None:
+        raise InvalidInput.field("body", "unit_code", f"A {role.value} must be bound to a unit.")
+    unit = await units_service.resolve(session, unit_code)
+    level = ROLE_UNIT_LEVEL[role]
+    if level is not None and unit.level != level:
+        raise InvalidInput.field(
+            "body", "unit_code", f"A {role.value} user is bound to a {level}; {unit_code} is a {unit.level}."
+        )
+
+
+async def create_user(session: AsyncSession, data: UserCreate) -> User:
+    if (await session.execute(select(User.id).where(User.username == data.username))).first():
+        raise Conflict(f"The username {data.username!r} is taken.")
+    await _check_binding(session, data.role, data.unit_code)
+    user = User(
+        username=data.username, password_hash=hash_password(data.password), role=data.role.value,
+        unit_code=data.unit_code if data.role != Role.admin else None, created_at=utcnow(),
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def get_user(session: AsyncSession, username: str) -> User:
+    user = (await session.execute(select(User).where(User.username == username))).scalars().first()
+    if user is None:
+        raise NotFound(f"No user is called {username!r}.")
+    return user
+
+
+async def update_user(session: AsyncSession, user: User, data: UserUpdate) -> User:
+    changes = data.model_dump(exclude_unset=True)
+    role = Role(changes.get("role") or user.role)
+    unit_code = changes["unit_code"] if "unit_code" in changes else user.unit_code
+    if "role" in changes or "unit_code" in changes:
+        await _check_binding(session, role, unit_code)
+        user.role, user.unit_code = role.value, (unit_code if role != Role.admin else None)
+    if changes.get("disabled") is not None:
+        user.disabled = changes["disabled"]
+    if changes.get("password"):
+        user.password_hash = hash_password(changes["password"])
+    await session.flush()
+    return user
+
+
+async def list_users(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[User], int]:
+    total = (await session.execute(select(func.count()).select_from(User))).scalar_one()
+    rows = await session.execute(select(User).order_by(User.username).limit(limit).offset(offset))
+    return list(rows.scalars()), total
+
+
+async def create_key(session: AsyncSession, data: ApiKeyCreate) -> tuple[ApiKey, str]:
+    if (await session.execute(select(ApiKey.id).where(ApiKey.name == data.name))).first():
+        raise Conflict(f"An API key is already called {data.name!r}.")
+    await _check_binding(session, data.role, data.unit_code)
+    prefix = secrets.token_hex(6)
+    key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32).replace('_', '-')}"
+    row = ApiKey(name=data.name, prefix=prefix, key_hash=_key_hash(key), role=data.role.value,
+                 unit_code=data.unit_code if data.role != Role.admin else None, created_at=utcnow())
+    session.add(row)
+    await session.flush()
+    return row, key
+
+
+async def list_keys(session: AsyncSession) -> list[ApiKey]:
+    return list((await session.execute(select(ApiKey).order_by(ApiKey.id))).scalars())
+
+
+async def revoke_key(session: AsyncSession, key_id: int) -> ApiKey:
+    row = await session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"No API key has the id {key_id}.")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        await session.flush()
+    return row
+
+
+async def ensure_admin(session: AsyncSession, settings: Settings) -> bool:
+    """Create the first administrator from NTM_ADMIN_USERNAME/PASSWORD when missing."""
+    if not settings.admin_username or not settings.admin_password:
+        return False
+    exists = (await session.execute(select(User.id).where(User.username == settings.admin_username))).first()
+    if exists:
+        return False
+    session.add(User(username=settings.admin_username, password_hash=hash_password(settings.admin_password),
+                     role=Role.admin.value, unit_code=None, created_at=utcnow()))
+    await session.flush()
+    return True

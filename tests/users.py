@@ -1,0 +1,32 @@
+"""Users for tests: made directly in the database (one argon2 hash per run), signed in by token."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from fastapi import FastAPI
+
+from app.auth import service
+from app.auth.models import Role, User
+from app.core.db import Database
+from app.core.types import utcnow
+
+ADMIN = "admin"
+PASSWORD = "correct horse battery staple"
+
+
+@lru_cache
+def password_hash() -> str:
+    return service.hash_password(PASSWORD)
+
+
+async def make_user(db: Database, *, username: str, role: Role, unit_code: str | None = None,
+                    disabled: bool = False) -> None:
+    async with db.transaction() as session:
+        session.add(User(username=username, password_hash=password_hash(), role=role.value, unit_code=unit_code,
+                         disabled=disabled, created_at=utcnow()))
+
+
+def bearer(app: FastAPI, username: str) -> dict[str, str]:
+    token, _ = service.issue_token(app.state.settings, username)
+    return {"Authorization": f"Bearer {token}"}
