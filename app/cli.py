@@ -27,11 +27,15 @@ async def prepare(settings: Settings, *, demo: bool = False) -> None:
     """Migrate to head, load the reference data, and the demo data when asked."""
     from app.reference import load_reference
 
+    from app.auth.service import ensure_admin
+
     db = Database(settings)
     try:
         await migrations.upgrade(db.engine)
         async with db.transaction() as session:
             await load_reference(session)
+            if await ensure_admin(session, settings):
+                console.print(f"created administrator {settings.admin_username!r} (from NTM_ADMIN_USERNAME)")
         if demo:
             await _load_demo(db)
     finally:
@@ -39,10 +43,11 @@ async def prepare(settings: Settings, *, demo: bool = False) -> None:
 
 
 async def _load_demo(db: Database) -> None:
-    from app.demo import load_demo
+    from app.demo import load_demo, load_demo_users
 
     async with db.transaction() as session:
         await load_demo(session)
+        await load_demo_users(session)
 
 
 @cli.command()
@@ -53,9 +58,20 @@ def serve(
     demo: Annotated[bool, typer.Option("--demo", help="Also load the illustrative Si Ma Cai demo data")] = False,
 ) -> None:
     """Apply migrations, load reference (and demo) data, then serve the API with uvicorn."""
+    import os
+
     import uvicorn
 
+    from app.core.config import InsecureConfiguration
+
+    if demo:
+        os.environ["NTM_ENV"] = "development"  # the workers read it too: demo secrets are fine
     settings = Settings()
+    try:
+        settings.signing_key  # noqa: B018
+    except InsecureConfiguration as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
     console.print(f"[bold]NTM Tracker[/] database: {_redact(settings.database_url)}")
     asyncio.run(prepare(settings, demo=demo))
     console.print(f"Swagger UI: http://{host}:{port}/docs")
@@ -118,7 +134,7 @@ def seed_reference() -> None:
 def seed_demo() -> None:
     """Migrate, load reference data and the illustrative Si Ma Cai demo data (idempotent)."""
     asyncio.run(prepare(Settings(), demo=True))
-    console.print("demo data loaded (illustrative figures; see README)")
+    console.print("demo data and demo users loaded (illustrative figures; see README)")
 
 
 class Scheme(StrEnum):

@@ -81,3 +81,27 @@ async def load_demo(session: AsyncSession) -> None:
         data=RecognitionPut(recognition_year=2021, decision_no="(minh họa) 01/QĐ-UBND",
                             decision_date=dt.date(2022, 1, 5)),
     )
+
+
+# One documented user per role (README "Security model"); for demonstrations only.
+DEMO_USERS = [
+    ("admin", "demo-admin-password", "admin", None),
+    ("lao-cai", "demo-province-password", "province", "10"),
+    ("si-ma-cai", "demo-district-password", "district", "084"),
+    ("san-chai", "demo-commune-password", "commune", "02812"),
+    ("viewer", "demo-viewer-password", "viewer", "084"),
+]
+
+
+async def load_demo_users(session: AsyncSession) -> None:
+    """Create the demo users that are missing (existing accounts are left as they are)."""
+    from sqlalchemy import select
+
+    from app.auth import service as auth
+    from app.auth.models import Role, User, UserCreate
+
+    for username, password, role, unit in DEMO_USERS:
+        if (await session.execute(select(User.id).where(User.username == username))).first() is None:
+            await auth.create_user(
+                session, UserCreate(username=username, password=password, role=Role(role), unit_code=unit)
+            )

@@ -37,7 +37,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import CTE
 
-from app.assessments.models import Assessment
+from app.assessments.models import Assessment, AssessmentStatus
 from app.recognitions.models import Recognition
 from app.reports.rules import CommuneStatus, StatusGroup
 from app.units.models import AdminUnit, UnitKind, UnitLevel
@@ -110,15 +110,17 @@ def _tree(year_count: int) -> CTE:
     return union_all(*levels).cte("tree").prefix_with("MATERIALIZED")
 
 
-def _latest(elig: CTE, year: ColumnElement[int], name: str) -> ColumnElement[int]:
-    """Rule 2: the year of the commune's assessment for ``year``, or of its latest earlier one."""
+def _latest(elig: CTE, year: ColumnElement[int], name: str, approved_only: bool) -> ColumnElement[int]:
+    """Rule 2: the year of the commune's assessment for ``year``, or of its latest earlier one
+    (only approved assessments count when ``approved_only``)."""
     later = ASSESSMENTS.alias(name)
-    return (
-        select(func.max(later.c.year)).where(later.c.unit_id == elig.c.id, later.c.year <= year).scalar_subquery()
-    )
+    conditions = [later.c.unit_id == elig.c.id, later.c.year <= year]
+    if approved_only:
+        conditions.append(later.c.status == AssessmentStatus.approved.value)
+    return select(func.max(later.c.year)).where(*conditions).scalar_subquery()
 
 
-def _statuses(year_count: int) -> Select:
+def _statuses(year_count: int, approved_only: bool) -> Select:
     """One row per year y and eligible commune (rule 1): its status in y and in y − 1 (rule 2)."""
     tree = _tree(year_count)
     elig = (
@@ -128,7 +130,8 @@ def _statuses(year_count: int) -> Select:
     )
     lat = select(
         elig.c.y, elig.c.id, elig.c.code, elig.c.name, elig.c.top,
-        _latest(elig, elig.c.y, "ly").label("ly"), _latest(elig, elig.c.y - 1, "py").label("py"),
+        _latest(elig, elig.c.y, "ly", approved_only).label("ly"),
+        _latest(elig, elig.c.y - 1, "py", approved_only).label("py"),
     ).cte("lat").prefix_with("MATERIALIZED")  # its years become plain keys for index lookups
     cur = ASSESSMENTS.alias("cur")
     prev = ASSESSMENTS.alias("prev")
@@ -146,8 +149,8 @@ def _statuses(year_count: int) -> Select:
 
 
 @lru_cache(maxsize=128)
-def _aggregate_stmt(coverage_count: int, year_count: int, by_child: bool) -> Select:
-    st = _statuses(year_count).subquery("st")
+def _aggregate_stmt(coverage_count: int, year_count: int, by_child: bool, approved_only: bool) -> Select:
+    st = _statuses(year_count, approved_only).subquery("st")
     listed = or_(st.c.ly.is_(None), st.c.ly < st.c.y)
     both = and_(st.c.met_count.is_not(None), st.c.prev_met.is_not(None))
     bits = [
@@ -203,6 +206,7 @@ async def aggregate_years(
     *,
     coverage: dict[int, tuple[str, int]],
     by_child: bool = False,
+    approved_only: bool = False,
 ) -> dict[int, dict[str, Aggregate]]:
     """For each year of first…last: status groups, coverage of the criteria of ``coverage[year]``
     (set code, count), gain over the year before, and the carried-forward and missing communes;
@@ -210,7 +214,8 @@ async def aggregate_years(
     width = max((count for _, count in coverage.values()), default=0)
     out: dict[int, dict[str, Aggregate]] = defaultdict(lambda: defaultdict(Aggregate))
     rows = await session.execute(
-        _aggregate_stmt(width, last - first + 1, by_child), {"parent": unit.code, **year_params(first, last)}
+        _aggregate_stmt(width, last - first + 1, by_child, approved_only),
+        {"parent": unit.code, **year_params(first, last)},
     )
     for y, top, met_count, criteria_count, set_code, listed_code, communes, gain, gain_communes, *sums in rows:
         agg = out[y][top]
@@ -259,18 +264,18 @@ class CommuneRow:
     recognized: bool
 
 
-def _commune_rows_stmt() -> Select:
-    st = _statuses(1).subquery("st")
+@lru_cache(maxsize=2)
+def _commune_rows_stmt(approved_only: bool) -> Select:
+    st = _statuses(1, approved_only).subquery("st")
     recognized = exists().where(RECOGNITIONS.c.unit_id == st.c.id, RECOGNITIONS.c.recognition_year <= st.c.y)
     return select(st, recognized.label("recognized")).order_by(st.c.code)
 
 
-_COMMUNE_ROWS = _commune_rows_stmt()
-
-
-async def commune_rows(session: AsyncSession, unit: AdminUnit, year: int) -> list[CommuneRow]:
+async def commune_rows(
+    session: AsyncSession, unit: AdminUnit, year: int, *, approved_only: bool = False
+) -> list[CommuneRow]:
     """Each eligible commune with its status in Y and Y−1 and whether it was recognised by Y."""
-    rows = await session.execute(_COMMUNE_ROWS, {"parent": unit.code, "y0": year})
+    rows = await session.execute(_commune_rows_stmt(approved_only), {"parent": unit.code, "y0": year})
     out: list[CommuneRow] = []
     for r in rows.mappings():
         status = None if r["met_count"] is None else _status(r["ly"], r["criteria_set"], r["criteria_count"], r["met_bits"])

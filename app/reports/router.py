@@ -30,6 +30,9 @@ UnitCode = Annotated[
     str, Path(pattern=CODE_REGEX, description="A district, province or `VN`", examples=["084"])
 ]
 YearQuery = Annotated[int, Query(ge=1900, le=2100, description="The year", examples=[2021])]
+ApprovedOnly = Annotated[
+    bool, Query(description="Count only approved assessments (a commune's latest approved one up to the year)")
+]
 FLAGS_MAX = 5000
 # what CachedReportsMiddleware may answer from the cache
 REPORT_PATHS = r"/api/v1/units/[^/]+/(summary|flags|trend)"
@@ -52,17 +55,17 @@ async def _cached(request: Request, compute: Callable[[AsyncSession], Awaitable[
 
 
 def _ok(model: type) -> dict[int | str, dict[str, object]]:
-    return {200: {"model": model, "headers": CACHE_HEADER}, **problem_responses(404, 422)}
+    return {200: {"model": model, "headers": CACHE_HEADER}, **problem_responses(401, 404, 422)}
 
 
 @router.get("/summary", summary="A unit's figures for a year", response_model=Summary, responses=_ok(Summary))
-async def get_summary(request: Request, code: UnitCode, year: YearQuery) -> Response:
+async def get_summary(request: Request, code: UnitCode, year: YearQuery, approved_only: ApprovedOnly = False) -> Response:
     """Average criteria per commune (exact and official), plan, gap, criteria still needed, bands, coverage,
     gain over the previous year, carried-forward and missing communes; `children` per direct child unit."""
 
     async def compute(session: AsyncSession) -> Summary:
         unit = await resolve_unit_above_commune(session, code, year)
-        return await service.summary(session, unit, year)
+        return await service.summary(session, unit, year, approved_only=approved_only)
 
     return await _cached(request, compute)
 
@@ -77,12 +80,13 @@ async def get_flags(
     flag: Annotated[FlagName | None, Query(description="Only communes carrying this flag")] = None,
     limit: Annotated[int, Query(ge=1, le=FLAGS_MAX, description=f"Page size, at most {FLAGS_MAX}")] = 500,
     offset: Annotated[int, Query(ge=0)] = 0,
+    approved_only: ApprovedOnly = False,
 ) -> Response:
     """One row per eligible commune, by code: its count, target, flags, missing and lost criteria."""
 
     async def compute(session: AsyncSession) -> Page[FlagRow]:
         unit = await resolve_unit_above_commune(session, code, year)
-        rows = await service.flags(session, unit, year, only=flag)
+        rows = await service.flags(session, unit, year, only=flag, approved_only=approved_only)
         return Page(items=rows[offset : offset + limit], total=len(rows), limit=limit, offset=offset)
 
     return await _cached(request, compute)
@@ -96,12 +100,13 @@ async def get_trend(
     code: UnitCode,
     first: Annotated[int | None, Query(alias="from", ge=1900, le=2100, description="First year")] = None,
     last: Annotated[int | None, Query(alias="to", ge=1900, le=2100, description="Last year")] = None,
+    approved_only: ApprovedOnly = False,
 ) -> Response:
     """Summary rows for each year the unit existed, `from`–`to` (default: the years its communes have data)."""
 
     async def compute(session: AsyncSession) -> Page[SummaryRow]:
         unit = ensure_above_commune(await units_service.resolve(session, code))
-        rows = await service.trend(session, unit, first=first, last=last)
+        rows = await service.trend(session, unit, first=first, last=last, approved_only=approved_only)
         return Page(items=rows, total=len(rows), limit=len(rows), offset=0)
 
     return await _cached(request, compute)

@@ -56,12 +56,13 @@ def _merge(parts: list[queries.Aggregate]) -> queries.Aggregate:
     return total
 
 
-async def summary(session: AsyncSession, unit: AdminUnit, year: int) -> Summary:
+async def summary(session: AsyncSession, unit: AdminUnit, year: int, *, approved_only: bool = False) -> Summary:
     """The unit's figures for the year, with a row per direct child unit."""
     cset = await criteria_service.set_in_force(session, year, location="query")
     kids = await queries.direct_children(session, unit, year)
     by_year = await queries.aggregate_years(
-        session, unit, year, year, coverage={year: (cset.code, cset.criteria_count)}, by_child=bool(kids)
+        session, unit, year, year, coverage={year: (cset.code, cset.criteria_count)}, by_child=bool(kids),
+        approved_only=approved_only,
     )
     by_child = by_year.get(year, {})
     kids = [k for k in kids if k.code in by_child]
@@ -71,14 +72,16 @@ async def summary(session: AsyncSession, unit: AdminUnit, year: int) -> Summary:
     return Summary(**row.model_dump(), children=children)
 
 
-async def flags(session: AsyncSession, unit: AdminUnit, year: int, *, only: FlagName | None = None) -> list[FlagRow]:
+async def flags(
+    session: AsyncSession, unit: AdminUnit, year: int, *, only: FlagName | None = None, approved_only: bool = False
+) -> list[FlagRow]:
     cset = await criteria_service.set_in_force(session, year, location="query")
     target = await targets_service.get(session, unit, year)
     standard = set(target.standard_communes) if target else set()
     commune_targets = target.commune_targets if target else {}
     bands = _bands(cset)
     out: list[FlagRow] = []
-    for row in await queries.commune_rows(session, unit, year):
+    for row in await queries.commune_rows(session, unit, year, approved_only=approved_only):
         result = rules.commune_flags(
             year=year,
             status=row.status,
@@ -106,7 +109,7 @@ async def flags(session: AsyncSession, unit: AdminUnit, year: int, *, only: Flag
 
 
 async def trend(
-    session: AsyncSession, unit: AdminUnit, *, first: int | None, last: int | None
+    session: AsyncSession, unit: AdminUnit, *, first: int | None, last: int | None, approved_only: bool = False
 ) -> list[SummaryRow]:
     if first is None or last is None:
         span = await queries.data_years(session, unit)
@@ -132,7 +135,8 @@ async def trend(
     lo, hi = min(in_force), max(in_force)
     targets = await targets_service.targets_by_year(session, unit, lo, hi)
     by_year = await queries.aggregate_years(
-        session, unit, lo, hi, coverage={y: (c.code, c.criteria_count) for y, c in in_force.items()}
+        session, unit, lo, hi, coverage={y: (c.code, c.criteria_count) for y, c in in_force.items()},
+        approved_only=approved_only,
     )
     return [
         _row(unit, year, cset, _merge(list(by_year.get(year, {}).values())), targets.get(year))
