@@ -97,6 +97,33 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+BENCH_USER = "bench-viewer"
+AUTH_HEADERS: dict[str, str] = {}  # set per run: every request signs in like a real client
+
+
+async def _bench_user(url: str) -> dict[str, str]:
+    """A viewer account for the load (made if missing) and its bearer header."""
+    from sqlalchemy import select
+
+    from app.auth import service
+    from app.auth.models import Role, User
+    from app.core.config import Settings
+    from app.core.db import Database
+    from app.core.types import utcnow
+
+    settings = Settings(database_url=url, env="development")
+    db = Database(settings)
+    try:
+        async with db.transaction() as session:
+            if (await session.execute(select(User.id).where(User.username == BENCH_USER))).first() is None:
+                session.add(User(username=BENCH_USER, password_hash=service.hash_password("bench-viewer-password"),
+                                 role=Role.viewer.value, unit_code="VN", created_at=utcnow()))
+    finally:
+        await db.dispose()
+    token, _ = service.issue_token(settings.model_copy(update={"access_token_minutes": 24 * 60}), BENCH_USER)
+    return {"Authorization": f"Bearer {token}"}
+
+
 def wrk(name: str, base: str, paths: list[str], *, connections: int, duration: float, no_cache: bool) -> Load:
     with tempfile.TemporaryDirectory() as tmp:
         paths_file = Path(tmp) / "paths.txt"
@@ -106,6 +133,8 @@ def wrk(name: str, base: str, paths: list[str], *, connections: int, duration: f
         cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", "-s", str(script)]
         if no_cache:
             cmd += ["-H", "Cache-Control: no-cache"]
+        for header, value in AUTH_HEADERS.items():
+            cmd += ["-H", f"{header}: {value}"]
         out = subprocess.run(
             [*cmd, base], capture_output=True, text=True, check=True, env={**os.environ, "NTM_BENCH_PATHS": str(paths_file)}
         ).stdout
@@ -119,7 +148,7 @@ def wrk(name: str, base: str, paths: list[str], *, connections: int, duration: f
 
 
 async def _httpx_load(base: str, paths: list[str], connections: int, duration: float, no_cache: bool) -> tuple[list[float], int]:
-    headers = {"Cache-Control": "no-cache"} if no_cache else {}
+    headers = {**AUTH_HEADERS, **({"Cache-Control": "no-cache"} if no_cache else {})}
     latencies: list[float] = []
     errors = 0
     stop = time.perf_counter() + duration
@@ -190,9 +219,11 @@ def run_backend(backend: str, *, duration: float, connections: int, reuse: bool)
         counts = asyncio.run(dataset.load(url, fresh=False))
         print(f"  dataset: {counts} in {time.perf_counter() - started:.1f} s", flush=True)
 
+    AUTH_HEADERS.update(asyncio.run(_bench_user(url)))
     minimal_port, app_port = free_port(), free_port()
     minimal = serve("bench.minimal_app:app", minimal_port, {})
-    service = serve("app.main:create_app", app_port, {"NTM_DATABASE_URL": url}, factory=True)
+    service = serve("app.main:create_app", app_port, {"NTM_DATABASE_URL": url, "NTM_ENV": "development"},
+                    factory=True)
     try:
         base_min = f"http://127.0.0.1:{minimal_port}"
         base = f"http://127.0.0.1:{app_port}"
@@ -201,7 +232,7 @@ def run_backend(backend: str, *, duration: float, connections: int, reuse: bool)
         national = [f"/api/v1/units/VN/summary?year={YEAR}"]
         flags = [f"/api/v1/units/{100 + d}/flags?year={YEAR}" for d in range(dataset.DISTRICTS)]
         trend = [f"/api/v1/units/{100 + d}/trend?from=2016&to=2025" for d in range(dataset.DISTRICTS)]
-        with httpx.Client(base_url=base, timeout=60) as http:  # warm the worker: statements and report cache
+        with httpx.Client(base_url=base, timeout=60, headers=AUTH_HEADERS) as http:  # warm: statements, cache
             for path in districts + provinces + national + flags + trend:
                 response = http.get(path)
                 response.raise_for_status()
