@@ -78,7 +78,7 @@ def build(seed: int = 20201215) -> dict[str, list[dict[str, Any]]]:
     assessments: list[dict[str, Any]] = []
     criteria: list[dict[str, Any]] = []
     aid = 0
-    for dcode, communes in communes_of.items():
+    for communes in communes_of.values():
         for cid, ccode in communes:
             met = set(rng.sample(range(1, 20), rng.randint(5, 15)))
             for year in YEARS:

@@ -107,6 +107,7 @@ async def _bench_user(url: str) -> dict[str, str]:
 
     from app.auth import service
     from app.auth.models import Role, User
+    from app.core import migrations
     from app.core.config import Settings
     from app.core.db import Database
     from app.core.types import utcnow
@@ -114,6 +115,7 @@ async def _bench_user(url: str) -> dict[str, str]:
     settings = Settings(database_url=url, env="development")
     db = Database(settings)
     try:
+        await migrations.upgrade(db.engine)  # a reused dataset may predate the latest migration
         async with db.transaction() as session:
             if (await session.execute(select(User.id).where(User.username == BENCH_USER))).first() is None:
                 session.add(User(username=BENCH_USER, password_hash=service.hash_password("bench-viewer-password"),

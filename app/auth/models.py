@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
 from sqlalchemy import Boolean, Column, Index, Integer, String
 from sqlmodel import Field, SQLModel
@@ -83,15 +82,9 @@ class UserCreate(_Strict):
     username: str = PField(pattern=USERNAME, examples=["can.bo.sanchai"])
     password: str = PField(min_length=10, max_length=200, examples=["a long passphrase"])
     role: Role
-    unit_code: str | None = PField(default=None, pattern=CODE_REGEX, examples=["02812"])
-
-    @field_validator("unit_code")
-    @classmethod
-    def _unit_for_role(cls, value: str | None, info):  # type: ignore[no-untyped-def]
-        role = info.data.get("role")
-        if role is not None and role != Role.admin and value is None:
-            raise ValueError(f"a {role.value} user must be bound to a unit")
-        return value
+    unit_code: str | None = PField(
+        default=None, pattern=CODE_REGEX, description="Required for every role but admin", examples=["02812"]
+    )
 
 
 class UserUpdate(_Strict):
@@ -133,6 +126,3 @@ class Token(BaseModel):
     token_type: str = "bearer"
     expires_in: int = PField(description="Seconds")
 
-
-def valid_username(name: str) -> bool:
-    return re.fullmatch(USERNAME, name) is not None

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import time
 from functools import lru_cache
 
 import jwt
@@ -54,8 +55,16 @@ def issue_token(settings: Settings, username: str) -> tuple[str, int]:
     return jwt.encode(claims, settings.signing_key, algorithm=ALGORITHM), lifetime
 
 
+# Tokens already verified, by (key, token): their subject and expiry. A repeated request skips
+# the signature check and claim parsing; expiry is still enforced on every use.
+_VERIFIED: dict[tuple[str, str], tuple[str, float]] = {}
+
+
 def token_subject(settings: Settings, token: str) -> str:
     """The username a token was issued to; 401 for a tampered, expired or unsigned token."""
+    known = _VERIFIED.get((settings.signing_key, token))
+    if known is not None and known[1] > time.time():
+        return known[0]
     try:
         claims = jwt.decode(
             token, settings.signing_key, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]}
@@ -66,6 +75,9 @@ def token_subject(settings: Settings, token: str) -> str:
         raise Unauthorized("The access token is not valid.") from exc
     if claims.get("typ") != "access" or not isinstance(claims["sub"], str):
         raise Unauthorized("The access token is not valid.")
+    if len(_VERIFIED) > 10_000:
+        _VERIFIED.clear()
+    _VERIFIED[(settings.signing_key, token)] = (claims["sub"], float(claims["exp"]))
     return claims["sub"]
 
 

@@ -99,7 +99,7 @@ def _tree(year_count: int) -> CTE:
         chain = [UNITS.alias(f"u{d}") for d in range(1, depth + 1)]
         day = year_end_date(years.c.y)
         joined = years.join(chain[0], and_(chain[0].c.parent_code == P_PARENT, _valid(chain[0], day)))
-        for parent, child in zip(chain, chain[1:]):
+        for parent, child in zip(chain, chain[1:], strict=False):
             joined = joined.join(child, and_(child.c.parent_code == parent.c.code, _valid(child, day)))
         last = chain[-1]
         levels.append(
