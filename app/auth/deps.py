@@ -30,18 +30,23 @@ async def authenticate(request: Request) -> Principal | None:
     authorization = request.headers.get("authorization")
     api_key = request.headers.get("x-api-key")
     principal: Principal | None = None
-    if authorization or api_key:
-        generation = await db.cache.generation()
+    if api_key:
         write_intent.set(False)
         async with db.transaction() as session:
-            if api_key:
-                principal = await service.principal_for_key(session, api_key)
-            else:
-                scheme, _, token = (authorization or "").partition(" ")
-                if scheme.lower() != "bearer" or not token.strip():
-                    raise Unauthorized("Send `Authorization: Bearer <token>` from POST /api/v1/auth/token.")
-                principal = await service.principal_for_token(session, settings, token.strip())
-                db.cache.note_active(principal.actor, generation)
+            principal = await service.principal_for_key(session, api_key)
+    elif authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("Send `Authorization: Bearer <token>` from POST /api/v1/auth/token.")
+        username = service.token_subject(settings, token.strip())
+        generation = await db.cache.generation()
+        # the account as found since the last commit anywhere; else look it up again
+        principal = db.cache.active(username, generation)
+        if principal is None:
+            write_intent.set(False)
+            async with db.transaction() as session:
+                principal = await service.principal_for_user(session, username)
+            db.cache.note_active(username, generation, principal)
     elif not (settings.public_read and request.method in _READS):
         raise Unauthorized(
             "Sign in: POST /api/v1/auth/token for a bearer token, or send an `X-API-Key` header."

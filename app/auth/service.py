@@ -86,8 +86,8 @@ def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def principal_for_token(session: AsyncSession, settings: Settings, token: str) -> Principal:
-    username = token_subject(settings, token)
+async def principal_for_user(session: AsyncSession, username: str) -> Principal:
+    """The principal of an enabled account; 401 when unknown or disabled."""
     user = (await session.execute(select(User).where(User.username == username))).scalars().first()
     if user is None or user.disabled:
         raise Unauthorized("The account is unknown or disabled.")

@@ -44,7 +44,7 @@ class ResponseCache:
         self.url = url
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, tuple[Generation, bytes]] = OrderedDict()
-        self._active: dict[str, Generation] = {}
+        self._active: dict[str, tuple[Generation, Any]] = {}
         self._local = 0
         self._remote = 0
         self._sqlite: sqlite3.Connection | None = None
@@ -53,16 +53,18 @@ class ResponseCache:
         self._lock = asyncio.Lock()
         self.enabled = url.get_backend_name() in ("sqlite", "postgresql") and url.database not in (None, "", ":memory:")
 
-    def note_active(self, username: str, generation: Generation | None) -> None:
-        """The user was found enabled in the database at this generation."""
+    def note_active(self, username: str, generation: Generation | None, principal: Any) -> None:
+        """The user was found enabled in the database, as ``principal``, at this generation."""
         if generation is not None:
             if len(self._active) > 10_000:
                 self._active.clear()
-            self._active[username] = generation
+            self._active[username] = (generation, principal)
 
-    def is_active(self, username: str, generation: Generation | None) -> bool:
-        """Still known enabled: no commit (which could have disabled it) since it was checked."""
-        return generation is not None and self._active.get(username) == generation
+    def active(self, username: str, generation: Generation | None) -> Any:
+        """The principal last found for the user, while no commit (which could have disabled the
+        account or changed its role) has happened since; else None."""
+        found = self._active.get(username)
+        return found[1] if generation is not None and found is not None and found[0] == generation else None
 
     def bump(self) -> None:
         """A commit through this process: everything cached before it is stale."""
@@ -214,4 +216,4 @@ class CachedReportsMiddleware:
             username = token_subject(settings, token.strip())
         except AppError:
             return False
-        return cache.is_active(username, generation)
+        return cache.active(username, generation) is not None

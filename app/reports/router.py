@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import Page
-from app.core.cache import cache_key
+from app.core.cache import cache_key, wants_fresh
 from app.core.db import Database, write_intent
 from app.core.errors import problem_responses
 from app.reports import service
@@ -41,16 +41,23 @@ CACHE_HEADER = {"X-Cache": {"description": "`hit` when served from the worker's 
 
 
 async def _cached(request: Request, compute: Callable[[AsyncSession], Awaitable[BaseModel]]) -> Response:
-    """Compute the report and keep it in the worker's cache, tagged with the generation read
-    *before* computing: a commit meanwhile leaves the entry already stale. Hits never reach
-    here: ``CachedReportsMiddleware`` answers them before routing."""
+    """Answer from the worker's cache, or compute the report and keep it, tagged with the generation
+    read *before* computing (a commit meanwhile leaves the entry already stale).
+
+    Most hits never get here: ``CachedReportsMiddleware`` answers them before routing. Those that
+    do (API keys, a token not seen since the last commit) have just been authenticated."""
     db: Database = request.app.state.db
+    key = cache_key(request.url.path, request.url.query.encode("latin-1"))
     generation = await db.cache.generation()
+    if not wants_fresh(request.headers.get("cache-control", "")):
+        body = db.cache.get(key, generation)
+        if body is not None:
+            return Response(body, media_type="application/json", headers={"X-Cache": "hit"})
     write_intent.set(False)
     async with db.transaction() as session:
         result = await compute(session)
     body = result.model_dump_json().encode()
-    db.cache.put(cache_key(request.url.path, request.url.query.encode("latin-1")), generation, body)
+    db.cache.put(key, generation, body)
     return Response(body, media_type="application/json", headers={"X-Cache": "miss"})
 
 

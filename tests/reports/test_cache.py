@@ -78,3 +78,13 @@ async def test_plain_sql_write_invalidates(db, client):
     finally:
         await outsider.dispose()
     await _eventually_total(client, 144)
+
+
+async def test_api_key_clients_get_cache_hits_too(db, client, app):
+    await load_demo(db)
+    key = (await client.post("/api/v1/api-keys", json={"name": "sync", "role": "viewer", "unit_code": "084"})).json()["key"]
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://k", headers={"X-API-Key": key}) as system:
+        first = await system.get(SUMMARY, params={"year": 2021})
+        second = await system.get(SUMMARY, params={"year": 2021})
+    assert (first.headers["x-cache"], second.headers["x-cache"]) == ("miss", "hit")
+    assert first.json() == second.json()
