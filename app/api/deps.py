@@ -6,12 +6,13 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database, write_intent
 from app.core.errors import InvalidInput
+from app.core.preconditions import IfMatch
 
 T = TypeVar("T")
 MAX_LIMIT = 500
@@ -72,3 +73,19 @@ def validity_day(
 
 
 ValidityDep = Annotated[dt.date | None, Depends(validity_day)]
+
+
+def if_match(
+    request: Request,
+    header: Annotated[
+        str | None,
+        Header(alias="If-Match", description="The ETag you read; a stale one is refused with 412"),
+    ] = None,
+) -> IfMatch:
+    return IfMatch(header, required=request.app.state.settings.require_if_match)
+
+
+IfMatchDep = Annotated[IfMatch, Depends(if_match)]
+IfNoneMatch = Annotated[
+    str | None, Header(alias="If-None-Match", description="An ETag you hold: 304 when it is still current")
+]

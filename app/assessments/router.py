@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import Page, PageDep, SessionDep
+from app.api.deps import IfMatchDep, IfNoneMatch, Page, PageDep, SessionDep
 from app.assessments import service
 from app.assessments.models import AssessmentPublic, AssessmentPut, CriterionPatch
 from app.audit import service as audit
 from app.auth.deps import PrincipalDep, authorize
 from app.auth.rules import Action
 from app.core.errors import problem_responses
+from app.core.preconditions import etag, not_modified
 from app.units import service as units_service
 from app.units.models import AdminUnit
 from app.units.service import year_end
@@ -26,10 +27,10 @@ Number = Annotated[int, Path(ge=1, le=99, description="Criterion number in the a
 
 
 def _etag(response: Response, version: int) -> None:
-    response.headers["ETag"] = f'"{version}"'
+    response.headers["ETag"] = etag(version)
 
 
-WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
+WRITE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422, 428)
 
 
 async def _current(session: AsyncSession, commune: AdminUnit, year: int) -> AssessmentPublic | None:
@@ -44,14 +45,14 @@ async def _current(session: AsyncSession, commune: AdminUnit, year: int) -> Asse
 )
 async def put_assessment(
     request: Request, session: SessionDep, principal: PrincipalDep, code: CommuneCode, year: Year,
-    data: AssessmentPut, response: Response,
+    data: AssessmentPut, response: Response, precondition: IfMatchDep,
 ) -> AssessmentPublic:
     """Every criterion of the set in force (or the named set) exactly once; 201 when new, 200 when replaced.
     An approved assessment is locked (409) until reopened."""
     commune = await service.resolve_commune(session, code, year)
     actor, chain = await authorize(session, principal, Action.assessment_write, commune, on=year_end(year))
     before = await _current(session, commune, year)
-    assessment, created = await service.put(session, commune=commune, year=year, data=data)
+    assessment, created = await service.put(session, commune=commune, year=year, data=data, if_match=precondition)
     if created:
         response.status_code = status.HTTP_201_CREATED
     _etag(response, assessment.version)
@@ -62,11 +63,21 @@ async def put_assessment(
     return after
 
 
-@router.get("/{year}", summary="A year's assessment", responses=problem_responses(404, 422))
-async def get_assessment(session: SessionDep, code: CommuneCode, year: Year, response: Response) -> AssessmentPublic:
+@router.get(
+    "/{year}",
+    summary="A year's assessment",
+    response_model=AssessmentPublic,
+    responses={304: {"description": "Not modified (If-None-Match holds the current ETag)"},
+               **problem_responses(404, 422)},
+)
+async def get_assessment(
+    session: SessionDep, code: CommuneCode, year: Year, response: Response, if_none_match: IfNoneMatch = None
+) -> AssessmentPublic | Response:
     """The commune's assessment for the year (the commune that had this code that year)."""
     commune = await service.resolve_commune(session, code, year)
     assessment = await service.get_or_404(session, commune, year)
+    if not_modified(if_none_match, assessment.version):
+        return Response(status_code=304, headers={"ETag": etag(assessment.version)})
     _etag(response, assessment.version)
     return await service.publish(session, assessment, commune.name)
 
@@ -82,13 +93,15 @@ async def list_assessments(session: SessionDep, code: CommuneCode, page: PageDep
 @router.patch("/{year}/criteria/{number}", summary="Change one criterion", responses=WRITE_ERRORS)
 async def patch_criterion(
     request: Request, session: SessionDep, principal: PrincipalDep, code: CommuneCode, year: Year, number: Number,
-    data: CriterionPatch, response: Response,
+    data: CriterionPatch, response: Response, precondition: IfMatchDep,
 ) -> AssessmentPublic:
     """Set one criterion met or not (with an optional note and indicator values); counts follow."""
     commune = await service.resolve_commune(session, code, year)
     actor, chain = await authorize(session, principal, Action.assessment_write, commune, on=year_end(year))
     before = await _current(session, commune, year)
-    assessment = await service.patch_criterion(session, commune=commune, year=year, number=number, data=data)
+    assessment = await service.patch_criterion(
+        session, commune=commune, year=year, number=number, data=data, if_match=precondition
+    )
     _etag(response, assessment.version)
     after = await service.publish(session, assessment, commune.name)
     if before is not None and before.version != after.version:

@@ -17,6 +17,7 @@ from app.assessments.models import (
     CriterionResult,
 )
 from app.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from app.core.preconditions import IfMatch
 from app.core.types import utcnow
 from app.criteria import service as criteria_service
 from app.criteria.models import CriteriaSet
@@ -167,7 +168,7 @@ async def publish(session: AsyncSession, assessment: Assessment, name: str) -> A
 
 
 async def put(
-    session: AsyncSession, *, commune: AdminUnit, year: int, data: AssessmentPut
+    session: AsyncSession, *, commune: AdminUnit, year: int, data: AssessmentPut, if_match: IfMatch = IfMatch(None)
 ) -> tuple[Assessment, bool]:
     """Create or replace the whole assessment. Returns (assessment, created)."""
     cset = await _criteria_set_for(session, year, data.criteria_set)
@@ -176,6 +177,7 @@ async def put(
     met = [c.number for c in criteria if c.met]
     now = utcnow()
     existing = await get(session, commune, year, for_update=True)
+    if_match.check(existing.version if existing else None)  # checked under the row lock
     if existing is not None:
         ensure_editable(existing)
     if existing is None:
@@ -222,9 +224,11 @@ async def put(
 
 
 async def patch_criterion(
-    session: AsyncSession, *, commune: AdminUnit, year: int, number: int, data: CriterionPatch
+    session: AsyncSession, *, commune: AdminUnit, year: int, number: int, data: CriterionPatch,
+    if_match: IfMatch = IfMatch(None),
 ) -> Assessment:
     assessment = await get_or_404(session, commune, year, for_update=True)
+    if_match.check(assessment.version)
     ensure_editable(assessment)
     if not 1 <= number <= assessment.criteria_count:
         raise InvalidInput.field(

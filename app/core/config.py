@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     login_max_failures: int = Field(default=10, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
+    require_if_match: bool = False
 
     @field_validator("database_url")
     @classmethod

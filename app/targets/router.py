@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
-from app.api.deps import SessionDep
+from app.api.deps import IfMatchDep, IfNoneMatch, SessionDep
 from app.audit import service as audit
 from app.auth.deps import PrincipalDep, authorize
 from app.auth.rules import Action
 from app.core.errors import problem_responses
+from app.core.preconditions import etag, not_modified
 from app.units.service import year_end
 from app.targets import service
 from app.targets.models import TargetPublic, TargetPut
@@ -25,21 +26,21 @@ Year = Annotated[int, Path(ge=1900, le=2100, examples=[2021])]
 @router.put(
     "/{year}",
     summary="Set a unit's plan for a year",
-    responses={201: {"model": TargetPublic, "description": "Created"}, **problem_responses(401, 403, 404, 422)},
+    responses={201: {"model": TargetPublic, "description": "Created"}, **problem_responses(401, 403, 404, 412, 422, 428)},
 )
 async def put_target(
     request: Request, session: SessionDep, principal: PrincipalDep, code: UnitCode, year: Year, data: TargetPut,
-    response: Response,
+    response: Response, precondition: IfMatchDep,
 ) -> TargetPublic:
     """Planned average, communes to reach the standard, minimum gain, per-commune targets; 201 when new."""
     unit = await service.resolve_unit_above_commune(session, code, year)
     actor, chain = await authorize(session, principal, Action.target_write, unit, on=year_end(year))
     existing = await service.get(session, unit, year)
     before = await service.publish(session, existing) if existing else None
-    target, created = await service.put(session, unit=unit, year=year, data=data)
+    target, created = await service.put(session, unit=unit, year=year, data=data, if_match=precondition)
     if created:
         response.status_code = status.HTTP_201_CREATED
-    response.headers["ETag"] = f'"{target.version}"'
+    response.headers["ETag"] = etag(target.version)
     after = await service.publish(session, target)
     if before is None or before.version != after.version:
         await audit.record(session, request, actor, "create" if created else "replace", "target", f"{code}/{year}",
@@ -47,10 +48,20 @@ async def put_target(
     return after
 
 
-@router.get("/{year}", summary="A unit's plan for a year", responses=problem_responses(404, 422))
-async def get_target(session: SessionDep, code: UnitCode, year: Year, response: Response) -> TargetPublic:
+@router.get(
+    "/{year}",
+    summary="A unit's plan for a year",
+    response_model=TargetPublic,
+    responses={304: {"description": "Not modified (If-None-Match holds the current ETag)"},
+               **problem_responses(404, 422)},
+)
+async def get_target(
+    session: SessionDep, code: UnitCode, year: Year, response: Response, if_none_match: IfNoneMatch = None
+) -> TargetPublic | Response:
     """The unit's target for the year."""
     unit = await service.resolve_unit_above_commune(session, code, year)
     target = await service.get_or_404(session, unit, year)
-    response.headers["ETag"] = f'"{target.version}"'
+    if not_modified(if_none_match, target.version):
+        return Response(status_code=304, headers={"ETag": etag(target.version)})
+    response.headers["ETag"] = etag(target.version)
     return await service.publish(session, target)

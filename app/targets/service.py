@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import FieldError, InvalidInput, NotFound
+from app.core.preconditions import IfMatch
 from app.core.types import utcnow
 from app.criteria import service as criteria_service
 from app.reports import queries
@@ -30,9 +31,11 @@ async def resolve_unit_above_commune(session: AsyncSession, code: str, year: int
     return ensure_above_commune(await units_service.resolve_in_year(session, code, year=year))
 
 
-async def get(session: AsyncSession, unit: AdminUnit, year: int) -> Target | None:
-    result = await session.execute(select(Target).where(Target.unit_id == unit.id, Target.year == year))
-    return result.scalars().first()
+async def get(session: AsyncSession, unit: AdminUnit, year: int, *, for_update: bool = False) -> Target | None:
+    stmt = select(Target).where(Target.unit_id == unit.id, Target.year == year)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalars().first()
 
 
 async def targets_for(session: AsyncSession, unit_ids: Sequence[int], year: int) -> dict[int, Target]:
@@ -49,7 +52,9 @@ async def targets_by_year(session: AsyncSession, unit: AdminUnit, first: int, la
     return {t.year: t for t in rows.scalars()}
 
 
-async def put(session: AsyncSession, *, unit: AdminUnit, year: int, data: TargetPut) -> tuple[Target, bool]:
+async def put(
+    session: AsyncSession, *, unit: AdminUnit, year: int, data: TargetPut, if_match: IfMatch = IfMatch(None)
+) -> tuple[Target, bool]:
     cset = await criteria_service.set_in_force(session, year)
     errors: list[FieldError] = []
     if data.average_criteria > cset.criteria_count:
@@ -73,7 +78,8 @@ async def put(session: AsyncSession, *, unit: AdminUnit, year: int, data: Target
         raise InvalidInput("; ".join(e.message for e in errors), errors=errors)
 
     tenths = int(data.average_criteria * 10)
-    existing = await get(session, unit, year)
+    existing = await get(session, unit, year, for_update=True)
+    if_match.check(existing.version if existing else None)
     values = dict(
         average_tenths=tenths,
         standard_communes=list(data.standard_communes),
