@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,16 +35,34 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-class PageParams(BaseModel):
-    limit: int
-    offset: int
+class PageParams:
+    """The paging a list was asked for; ``of`` makes the page and its ``Link`` header (RFC 8288)."""
+
+    def __init__(self, limit: int, offset: int, request: Request, response: Response) -> None:
+        self.limit, self.offset = limit, offset
+        self._request, self._response = request, response
+
+    def of(self, items: list[T], total: int) -> Page[T]:
+        links = []
+        if self.offset + self.limit < total:
+            links.append((self.offset + self.limit, "next"))
+        if self.offset > 0:
+            links.append((max(0, self.offset - self.limit), "prev"))
+        if links:
+            url = self._request.url
+            self._response.headers["Link"] = ", ".join(
+                f'<{url.include_query_params(limit=self.limit, offset=offset)}>; rel="{rel}"' for offset, rel in links
+            )
+        return Page(items=items, total=total, limit=self.limit, offset=self.offset)
 
 
 def page_params(
+    request: Request,
+    response: Response,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}")] = 50,
     offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
 ) -> PageParams:
-    return PageParams(limit=limit, offset=offset)
+    return PageParams(limit, offset, request, response)
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]

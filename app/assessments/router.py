@@ -87,7 +87,7 @@ async def list_assessments(session: SessionDep, code: CommuneCode, page: PageDep
     """Every assessment recorded under this commune code, newest first."""
     await units_service.resolve(session, code)
     items, total = await service.history(session, code=code, limit=page.limit, offset=page.offset)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)
 
 
 @router.patch("/{year}/criteria/{number}", summary="Change one criterion", responses=WRITE_ERRORS)

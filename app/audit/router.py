@@ -36,4 +36,4 @@ async def list_audit(
         session, entity=entity, unit=unit, scope=scope, actor=actor, since=since, until=until,
         limit=page.limit, offset=page.offset,
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page.of(items, total)

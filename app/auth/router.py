@@ -65,7 +65,7 @@ async def list_users(session: SessionDep, principal: PrincipalDep, page: PageDep
     """Admin only."""
     require(principal, Action.administer)
     users, total = await service.list_users(session, limit=page.limit, offset=page.offset)
-    return Page(items=[user_public(u) for u in users], total=total, limit=page.limit, offset=page.offset)
+    return page.of([user_public(u) for u in users], total)
 
 
 @router.patch("/users/{username}", summary="Change a user", responses=problem_responses(401, 403, 404, 422))

@@ -43,7 +43,7 @@ async def list_units(
     units, total = await service.list_units(
         session, level=level, kind=kind, parent=parent, q=q, on=on, limit=page.limit, offset=page.offset
     )
-    return Page(items=await service.publish(session, units), total=total, limit=page.limit, offset=page.offset)
+    return page.of(await service.publish(session, units), total)
 
 
 @router.get("/{code}", summary="One unit", responses=problem_responses(404, 422))

@@ -242,3 +242,13 @@ async def test_patch_reopening_into_reused_code_period_is_409(client):
     assert_problem(
         await client.patch("/api/v1/units/02809", params={"on": "2020-01-01"}, json={"valid_to": None}), 409
     )
+
+
+async def test_list_pages_carry_link_headers(client):
+    first = await client.get("/api/v1/units", params={"limit": 5})
+    assert first.headers["link"] == '<http://test/api/v1/units?limit=5&offset=5>; rel="next"'
+    middle = await client.get("/api/v1/units", params={"limit": 5, "offset": 5})
+    assert 'offset=10>; rel="next"' in middle.headers["link"] and 'offset=0>; rel="prev"' in middle.headers["link"]
+    last = await client.get("/api/v1/units", params={"limit": 5, "offset": 15})
+    assert last.headers["link"] == '<http://test/api/v1/units?limit=5&offset=10>; rel="prev"'
+    assert "link" not in (await client.get("/api/v1/units", params={"limit": 500})).headers
