@@ -21,6 +21,7 @@ from app.auth.router import router as auth_router
 from app.auth.router import token_router
 from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.criteria.router import router as criteria_router
+from app.ops.metrics import Metrics, MetricsMiddleware
 from app.ops.router import router as ops_router
 from app.recognitions.router import router as recognitions_router
 from app.reports.router import REPORT_PATHS
@@ -56,7 +57,7 @@ TAGS = [
     {"name": "Targets", "description": "Yearly plans of a district, province or the nation (kế hoạch năm)."},
     {"name": "Summaries and flags", "description": "Figures against the plan, per-commune flags, trend."},
     {"name": "Access", "description": "Sign-in, users, API keys and the audit trail."},
-    {"name": "Operations", "description": "Health and readiness probes."},
+    {"name": "Operations", "description": "Health and readiness probes, Prometheus metrics."},
 ]
 
 
@@ -99,6 +100,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             expose_headers=["ETag", "X-Request-ID", "X-Cache", "Retry-After"],
         )
     app.add_middleware(RequestContextMiddleware)
+    app.state.metrics = Metrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.include_router(ops_router)
     app.include_router(token_router, prefix=API_PREFIX)
     app.include_router(auth_router, prefix=API_PREFIX)

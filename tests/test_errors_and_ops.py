@@ -78,3 +78,17 @@ async def test_openapi_documents_problem_responses_and_tags(client):
         for method, op in ops.items():
             assert op.get("summary"), f"{method.upper()} {path} has no summary"
             assert op.get("tags"), f"{method.upper()} {path} has no tag"
+
+
+async def test_metrics_count_requests_by_route_and_assessments_by_status(client):
+    from tests.builders import put_assessment
+
+    await put_assessment(client, code="02812", year=2021, met=10)
+    await client.get("/api/v1/units/02812")
+    await client.get("/api/v1/units/02800")
+    response = await client.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'ntm_http_requests_total{method="GET",route="/api/v1/units/{code}",status="200"} 2.0' in text
+    assert 'ntm_assessments{status="draft"} 1.0' in text and 'ntm_assessments{status="approved"} 0.0' in text
+    assert "ntm_http_request_duration_seconds_bucket" in text and "ntm_db_pool_connections_in_use" in text

@@ -78,6 +78,9 @@ class ResponseCache:
             return self._sqlite_generation()
         return await self._pg_generation()
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
     def get(self, key: Hashable, generation: Generation | None) -> bytes | None:
         if generation is None:
             return None

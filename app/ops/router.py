@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import func, select
+
+from app.assessments.models import Assessment, AssessmentStatus
 from pydantic import BaseModel
 
 from app.core import migrations
-from app.core.db import Database
+from app.core.db import Database, write_intent
 from app.core.errors import NotReady, problem_responses
 
 router = APIRouter(tags=["Operations"])
@@ -51,3 +54,26 @@ async def readyz(request: Request) -> Readiness:
             f"Database schema is at {current or 'no revision'}, migrations head is {head}: run `ntm db upgrade`."
         )
     return Readiness(status="ready", database=db.dialect, schema_revision=current, head_revision=head)
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
+async def metrics(request: Request) -> Response:
+    """Requests and latency per route, the database pool, assessments per status, cache size (this worker)."""
+    db: Database = request.app.state.db
+    collected = request.app.state.metrics
+    pool = db.engine.pool
+    collected.pool_in_use.set(getattr(pool, "checkedout", lambda: 0)())
+    collected.cache_entries.set(len(db.cache))
+    write_intent.set(False)
+    async with db.transaction() as session:
+        rows = await session.execute(select(Assessment.status, func.count()).group_by(Assessment.status))
+        counts = dict(rows.all())
+    for status in AssessmentStatus:
+        collected.assessments.labels(status.value).set(counts.get(status.value, 0))
+    body, content_type = collected.render()
+    return Response(body, media_type=content_type)
