@@ -63,6 +63,7 @@ def serve(
     import uvicorn
 
     from app.core.config import InsecureConfiguration
+    from app.core.logging import log_config
 
     if demo:
         os.environ["NTM_ENV"] = "development"  # the workers read it too: demo secrets are fine
@@ -82,6 +83,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level, settings.log_format),
         timeout_graceful_shutdown=30,
     )
 

@@ -92,3 +92,44 @@ async def test_metrics_count_requests_by_route_and_assessments_by_status(client)
     assert 'ntm_http_requests_total{method="GET",route="/api/v1/units/{code}",status="200"} 2.0' in text
     assert 'ntm_assessments{status="draft"} 1.0' in text and 'ntm_assessments{status="approved"} 0.0' in text
     assert "ntm_http_request_duration_seconds_bucket" in text and "ntm_db_pool_connections_in_use" in text
+
+
+async def test_slow_queries_are_logged_with_the_request_id(db, caplog):
+    import logging
+
+    from httpx import ASGITransport, AsyncClient
+
+    from app.core.db import Database
+    from app.main import create_app
+    from tests.users import ADMIN, bearer
+
+    watched = Database(db.settings.model_copy(update={"slow_query_ms": 0.0}))
+    app = create_app(watched.settings, database=watched)
+    try:
+        with caplog.at_level(logging.WARNING, logger="ntm.sql"):
+            async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t", headers=bearer(app, ADMIN)) as c:
+                await c.get("/api/v1/units/084", headers={"X-Request-ID": "trace-42"})
+    finally:
+        await watched.dispose()
+    slow = [r for r in caplog.records if r.name == "ntm.sql"]
+    selects = [r for r in slow if r.statement.startswith("SELECT admin_unit")]
+    assert selects and all(r.duration_ms >= 0 and r.request_id == "trace-42" for r in selects)
+
+
+def test_json_log_lines_carry_the_request_id():
+    import json
+    import logging
+
+    from app.core.logging import JsonFormatter, request_id_var
+
+    token = request_id_var.set("req-7")
+    try:
+        record = logging.LogRecord("ntm.test", logging.WARNING, __file__, 1, "Sán Chải %s", ("ok",), None)
+        from app.core.logging import RequestIdFilter
+
+        RequestIdFilter().filter(record)
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        request_id_var.reset(token)
+    assert line["message"] == "Sán Chải ok" and line["request_id"] == "req-7" and line["level"] == "warning"
+    assert line["at"].endswith("Z")

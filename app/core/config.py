@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=30.0, gt=0)
     sqlite_busy_timeout_ms: int = Field(default=15000, ge=0)
     log_level: str = "info"
+    log_format: Literal["json", "text"] = "json"
+    slow_query_ms: float = Field(default=250.0, ge=0, description="Log a warning for statements slower than this")
 
     # security (README "Security model")
     secret_key: str = Field(default="", description="HMAC key signing access tokens; required in production")

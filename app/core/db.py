@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 
 from app.core.cache import ResponseCache
 from app.core.config import Settings
+from app.core.logging import watch_slow_queries
 
 # Stable constraint names, so migrations name what they create and can drop it again.
 NAMING_CONVENTION = {
@@ -77,6 +78,7 @@ class Database:
         self.engine = engine or create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
         self.cache = ResponseCache(self.engine.url)
+        watch_slow_queries(self.engine, settings.slow_query_ms)
 
     @property
     def dialect(self) -> str:
