@@ -14,7 +14,7 @@ from app.audit import service as audit
 from app.auth.deps import PrincipalDep, authorize
 from app.auth.rules import Action
 from app.core.errors import problem_responses
-from app.core.preconditions import etag, not_modified
+from app.core.preconditions import ETAG_HEADER, NOT_MODIFIED_RESPONSE, etag, versioned
 from app.units import service as units_service
 from app.units.models import AdminUnit
 from app.units.service import year_end
@@ -67,8 +67,7 @@ async def put_assessment(
     "/{year}",
     summary="A year's assessment",
     response_model=AssessmentPublic,
-    responses={304: {"description": "Not modified (If-None-Match holds the current ETag)"},
-               **problem_responses(404, 422)},
+    responses={200: {"headers": ETAG_HEADER}, **NOT_MODIFIED_RESPONSE, **problem_responses(404, 422)},
 )
 async def get_assessment(
     session: SessionDep, code: CommuneCode, year: Year, response: Response, if_none_match: IfNoneMatch = None
@@ -76,9 +75,8 @@ async def get_assessment(
     """The commune's assessment for the year (the commune that had this code that year)."""
     commune = await service.resolve_commune(session, code, year)
     assessment = await service.get_or_404(session, commune, year)
-    if not_modified(if_none_match, assessment.version):
-        return Response(status_code=304, headers={"ETag": etag(assessment.version)})
-    _etag(response, assessment.version)
+    if (unchanged := versioned(if_none_match, assessment.version, response)) is not None:
+        return unchanged
     return await service.publish(session, assessment, commune.name)
 
 

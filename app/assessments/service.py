@@ -20,6 +20,7 @@ from app.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFo
 from app.core.preconditions import IfMatch
 from app.core.types import utcnow
 from app.criteria import service as criteria_service
+from app.reports import rules
 from app.criteria.models import CriteriaSet
 from app.units import service as units_service
 from app.units.models import AdminUnit, UnitLevel, is_ntm_eligible
@@ -150,7 +151,7 @@ def _public(assessment: Assessment, name: str, criteria: list[CriterionResult]) 
         met_count=assessment.met_count,
         met=met,
         not_met=not_met,
-        standard_reached=assessment.met_count == assessment.criteria_count,
+        standard_reached=rules.standard_reached(assessment.met_count, assessment.criteria_count),
         status=AssessmentStatus(assessment.status),
         version=assessment.version,
         created_at=assessment.created_at,

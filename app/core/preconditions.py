@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from starlette.responses import Response
+
 from app.core.errors import AppError
 
 
@@ -50,6 +52,18 @@ class IfMatch:
             f"(ETag {etag(current_version)}); reload, reapply your change, and send the new ETag.",
             current_version=current_version,
         )
+
+
+NOT_MODIFIED_RESPONSE = {304: {"description": "Not modified: If-None-Match holds the current ETag"}}
+ETAG_HEADER = {"ETag": {"description": 'The version, as a strong ETag (`"3"`)', "schema": {"type": "string"}}}
+
+
+def versioned(if_none_match: str | None, version: int, response: Response) -> Response | None:
+    """Set the ETag; when the client already holds this version, the 304 to answer instead."""
+    if not_modified(if_none_match, version):
+        return Response(status_code=304, headers={"ETag": etag(version)})
+    response.headers["ETag"] = etag(version)
+    return None
 
 
 def not_modified(if_none_match: str | None, version: int) -> bool:

@@ -13,8 +13,12 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-ONE_DECIMAL = Decimal("0.1")
 EXACT_PLACES = Decimal("0.000001")
+
+
+def standard_reached(met_count: int, criteria_count: int) -> bool:
+    """A commune reaches the NTM standard when it meets every criterion of its set."""
+    return met_count == criteria_count
 
 
 def _to_fraction(value: Fraction | Decimal | int) -> Fraction:
@@ -130,22 +134,10 @@ class CommuneStatus:
 
     @property
     def standard_reached(self) -> bool:
-        return self.met_count == self.criteria_count
+        return standard_reached(self.met_count, self.criteria_count)
 
     def not_met(self) -> list[int]:
         return [n for n in range(1, self.criteria_count + 1) if n not in self.met]
-
-
-FLAG_NAMES = (
-    "standard_target",
-    "standard_reached",
-    "at_risk",
-    "regressed",
-    "behind_plan",
-    "recognized_below_standard",
-    "carried_forward",
-    "missing",
-)
 
 
 @dataclass(frozen=True)
@@ -202,7 +194,6 @@ def commune_flags(
 @dataclass(frozen=True)
 class Target:
     average_criteria: Decimal
-    standard_communes: Sequence[str] = ()
     min_additional_criteria: int | None = None
 
 
@@ -260,7 +251,7 @@ def summarize(
         average_exact=None if exact is None else exact_decimal(exact),
         average=official,
         bands=band_counts(histogram, bands),
-        standard_communes_count=sum(g.communes for g in groups if g.met_count == g.criteria_count),
+        standard_communes_count=sum(g.communes for g in groups if standard_reached(g.met_count, g.criteria_count)),
         additional_criteria_gained=gained,
         target_average=None,
         target_met=None,

@@ -24,7 +24,6 @@ def _rule_target(target: Target | None) -> rules.Target | None:
         return None
     return rules.Target(
         average_criteria=target.average_criteria,
-        standard_communes=tuple(target.standard_communes),
         min_additional_criteria=target.min_additional_criteria,
     )
 

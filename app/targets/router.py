@@ -11,7 +11,7 @@ from app.audit import service as audit
 from app.auth.deps import PrincipalDep, authorize
 from app.auth.rules import Action
 from app.core.errors import problem_responses
-from app.core.preconditions import etag, not_modified
+from app.core.preconditions import ETAG_HEADER, NOT_MODIFIED_RESPONSE, etag, versioned
 from app.units.service import year_end
 from app.targets import service
 from app.targets.models import TargetPublic, TargetPut
@@ -52,8 +52,7 @@ async def put_target(
     "/{year}",
     summary="A unit's plan for a year",
     response_model=TargetPublic,
-    responses={304: {"description": "Not modified (If-None-Match holds the current ETag)"},
-               **problem_responses(404, 422)},
+    responses={200: {"headers": ETAG_HEADER}, **NOT_MODIFIED_RESPONSE, **problem_responses(404, 422)},
 )
 async def get_target(
     session: SessionDep, code: UnitCode, year: Year, response: Response, if_none_match: IfNoneMatch = None
@@ -61,7 +60,6 @@ async def get_target(
     """The unit's target for the year."""
     unit = await service.resolve_unit_above_commune(session, code, year)
     target = await service.get_or_404(session, unit, year)
-    if not_modified(if_none_match, target.version):
-        return Response(status_code=304, headers={"ETag": etag(target.version)})
-    response.headers["ETag"] = etag(target.version)
+    if (unchanged := versioned(if_none_match, target.version, response)) is not None:
+        return unchanged
     return await service.publish(session, target)

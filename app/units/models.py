@@ -73,7 +73,6 @@ CODE_PATTERNS: dict[UnitLevel, re.Pattern[str]] = {
     UnitLevel.commune: re.compile(r"^\d{5}$"),
 }
 CODE_REGEX = r"^(VN|\d{2}|\d{3}|\d{5})$"
-ROOT_CODE = "VN"
 
 
 def is_ntm_eligible(kind: str) -> bool:

@@ -308,7 +308,8 @@ def test_production_refuses_missing_or_placeholder_secret(secret):
 
 
 def test_production_accepts_a_real_secret():
-    create_app(Settings(env="production", secret_key="k" * 48, _env_file=None))
+    app = create_app(Settings(env="production", secret_key="k" * 48, _env_file=None))
+    assert app.state.settings.signing_key == "k" * 48
 
 
 async def test_every_api_route_declares_its_security(client):

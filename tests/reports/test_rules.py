@@ -166,7 +166,7 @@ def test_missing_commune():
 
 def test_summarize_si_ma_cai_2020():
     groups = [StatusGroup(15, 19, 4), StatusGroup(16, 19, 4), StatusGroup(15, 19, 1)]  # 139 over 9
-    s = rules.summarize(groups, bands=BANDS_19, target=Target(Decimal("15.5"), ("02812",)), gained=None)
+    s = rules.summarize(groups, bands=BANDS_19, target=Target(Decimal("15.5")), gained=None)
     assert (s.commune_count, s.total_criteria_met) == (9, 139)
     assert s.average_exact == Decimal("15.444444") and s.average == Decimal("15.4")
     assert s.percent_of_target == Decimal("99.6") and s.target_met is False and s.gap == Decimal("0.1")
@@ -184,7 +184,7 @@ def test_summarize_without_target_leaves_target_fields_null():
 
 def test_summarize_min_additional_met():
     s = rules.summarize([StatusGroup(16, 19, 1)], bands=BANDS_19,
-                        target=Target(Decimal("16.1"), (), 6), gained=6)
+                        target=Target(Decimal("16.1"), 6), gained=6)
     assert s.min_additional_criteria == 6 and s.min_additional_criteria_met is True
 
 
