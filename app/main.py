@@ -21,6 +21,7 @@ from app.auth.router import router as auth_router
 from app.auth.router import token_router
 from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.criteria.router import router as criteria_router
+from app.exchange.router import router as exchange_router
 from app.ops.metrics import Metrics, MetricsMiddleware
 from app.ops.router import router as ops_router
 from app.recognitions.router import router as recognitions_router
@@ -56,6 +57,7 @@ TAGS = [
     {"name": "Recognitions", "description": "Recognition decisions (công nhận đạt chuẩn), apart from the count."},
     {"name": "Targets", "description": "Yearly plans of a district, province or the nation (kế hoạch năm)."},
     {"name": "Summaries and flags", "description": "Figures against the plan, per-commune flags, trend."},
+    {"name": "Exchange", "description": "Spreadsheet import and template, report workbook and CSV, charts."},
     {"name": "Access", "description": "Sign-in, users, API keys and the audit trail."},
     {"name": "Operations", "description": "Health and readiness probes, Prometheus metrics."},
 ]
@@ -90,7 +92,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_error_handlers(app)
     # outermost last: request ids and headers wrap everything, the body cap comes before any parsing
     app.add_middleware(CachedReportsMiddleware, paths=REPORT_PATHS)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       overrides={f"{API_PREFIX}/imports/": settings.import_max_bytes})
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -108,7 +111,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(audit_router, prefix=API_PREFIX)
     protected = [Depends(authenticate)]
     for router in (units_router, criteria_router, assessments_router, recognitions_router, targets_router,
-                   reports_router):
+                   reports_router, exchange_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=protected)
     _document_security(app)
     return app

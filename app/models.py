@@ -5,6 +5,7 @@ from app.audit.models import AuditRecord
 from app.auth.models import ApiKey, LoginFailure, User
 from app.core.db import metadata
 from app.criteria.models import CriteriaSet, Criterion, Indicator
+from app.exchange.models import ImportRequest
 from app.recognitions.models import Recognition
 from app.targets.models import Target
 from app.units.models import AdminUnit, UnitLineage
@@ -12,4 +13,5 @@ from app.units.models import AdminUnit, UnitLineage
 __all__ = [
     "metadata", "AdminUnit", "UnitLineage", "CriteriaSet", "Criterion", "Indicator",
     "Assessment", "AssessmentCriterion", "Recognition", "Target", "User", "ApiKey", "LoginFailure", "AuditRecord",
+    "ImportRequest",
 ]

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     public_read: bool = False
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # spreadsheet uploads (POST /api/v1/imports/…): their own, larger cap
+    import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    import_max_rows: int = Field(default=20000, ge=1)
+    import_max_unzipped_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     login_max_failures: int = Field(default=10, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
     require_if_match: bool = False

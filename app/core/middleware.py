@@ -46,17 +46,19 @@ class RequestContextMiddleware:
 class BodyLimitMiddleware:
     """Refuses request bodies above ``max_bytes`` with 413, by Content-Length or while reading."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, overrides: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.overrides = overrides or {}  # path prefix → its own cap (spreadsheet uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        cap = next((v for prefix, v in self.overrides.items() if scope["path"].startswith(prefix)), self.max_bytes)
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            response = problem_response(self._problem(scope["path"]))
+        if length is not None and length.isdigit() and int(length) > cap:
+            response = problem_response(self._problem(scope["path"], cap))
             await response(scope, receive, send)
             return
         seen = 0
@@ -66,11 +68,12 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise PayloadTooLarge(f"The request body is larger than {self.max_bytes} bytes.")
+                if seen > cap:
+                    raise PayloadTooLarge(f"The request body is larger than {cap} bytes.")
             return message
 
         await self.app(scope, counting_receive, send)
 
-    def _problem(self, path: str) -> dict[str, object]:
-        return PayloadTooLarge(f"The request body is larger than {self.max_bytes} bytes.").to_problem(instance=path)
+    @staticmethod
+    def _problem(path: str, cap: int) -> dict[str, object]:
+        return PayloadTooLarge(f"The request body is larger than {cap} bytes.").to_problem(instance=path)

@@ -1,0 +1,1 @@
+"""Data exchange: spreadsheet import, report workbooks and CSV, charts."""

@@ -1,0 +1,57 @@
+"""Import results and the record that makes a retried upload a no-op."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic import Field as PField
+from sqlalchemy import JSON, Column, Integer, String
+from sqlmodel import Field, SQLModel
+
+from app.core.types import UtcDateTime
+
+
+class ImportRequest(SQLModel, table=True):
+    """An import done under an ``Idempotency-Key``: the same key from the same actor answers this result."""
+
+    __tablename__ = "import_request"
+
+    actor: str = Field(sa_column=Column(String(120), primary_key=True))
+    key: str = Field(sa_column=Column(String(200), primary_key=True))
+    fingerprint: str = Field(sa_column=Column(String(64), nullable=False))
+    status_code: int = Field(sa_column=Column(Integer, nullable=False))
+    result: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+
+
+class ImportError_(BaseModel):
+    row: int = PField(description="Spreadsheet row number; the header is row 1", examples=[5])
+    column: str | None = PField(description="Spreadsheet column letter, when the error is in one cell",
+                                examples=["D"])
+    value: str | None = PField(description="The cell's value as read", examples=["có lẽ"])
+    message: str = PField(examples=["criterion 2: not a mark (met: x, Đạt, 1, true; not met: empty, Không, 0, false)"])
+
+
+class ImportResult(BaseModel):
+    """What an import did (or, for a dry run or a refused file, would have done)."""
+
+    year: int = PField(examples=[2021])
+    criteria_set: str = PField(examples=["2016-2020"])
+    dry_run: bool = False
+    rows: int = PField(description="Commune rows read (blank rows and the template's untouched rows excluded)")
+    created: int
+    updated: int
+    unchanged: int
+    skipped: int = PField(0, description="Rows with a code and every criterion cell blank: left alone")
+    errors: list[ImportError_] = PField(default_factory=list)
+
+
+class ImportProblem(ImportResult):
+    """422: the file has errors and nothing was written; every error is listed."""
+
+    type: str = "/problems/import-rejected"
+    title: str = "Import rejected"
+    status: int = 422
+    detail: str

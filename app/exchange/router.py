@@ -1,0 +1,169 @@
+"""Spreadsheet import, the import template, the report workbook/CSV and the charts."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Header, Path, Query, Request, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import SessionDep
+from app.auth.deps import PrincipalDep, require
+from app.auth.rules import Action
+from app.core.errors import InvalidInput, problem_responses
+from app.core.types import utcnow
+from app.exchange import charts, service, workbooks
+from app.exchange.models import ImportProblem, ImportRequest, ImportResult
+from app.reports import service as reports_service
+from app.targets.service import ensure_above_commune, resolve_unit_above_commune
+from app.units import service as units_service
+from app.units.models import CODE_REGEX
+
+router = APIRouter(tags=["Exchange"])
+
+YearQuery = Annotated[int, Query(ge=1900, le=2100, description="The year", examples=[2021])]
+UnitCode = Annotated[str, Path(pattern=CODE_REGEX, description="A district, province or `VN`", examples=["084"])]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=200,
+           description="Makes a retried upload a no-op: the same key (per user) answers the first result"),
+]
+
+
+def _binary(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"description": description, "content": {media_type: {"schema": {"type": "string",
+                                                                                   "format": "binary"}}}}}
+
+
+def _download(body: bytes, media_type: str, filename: str) -> Response:
+    return Response(body, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.post(
+    "/imports/assessments",
+    summary="Import a year of assessments from a spreadsheet",
+    response_model=ImportResult,
+    responses={422: {"model": ImportProblem, "content": {"application/problem+json": {}},
+                     "description": "The file has errors; nothing was written; every error is listed"},
+               **problem_responses(401, 403, 409, 413, 415)},
+)
+async def import_assessments(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    year: YearQuery,
+    file: Annotated[UploadFile, File(description="An .xlsx workbook or a UTF-8 .csv file")],
+    response: Response,
+    dry_run: Annotated[bool, Query(description="Check everything, write nothing")] = False,
+    idempotency_key: IdempotencyKey = None,
+) -> ImportResult:
+    """One row per commune (`commune_code`/`Mã xã`, optional `name`/`Tên xã`), one column per criterion
+    (`1`…`19`, `TC01`, `Tiêu chí 1`). Marks: met `x`, `Đạt`, `1`, `true`; not met empty, `Không`, `0`,
+    `false`. All or nothing: any error → 422 listing every error, and nothing is written. A row whose
+    criterion cells are all blank is skipped. The sheet used is the first whose row 1 has a commune code
+    column; a row starting with `Tổng hợp` ends the table."""
+    actor = require(principal, Action.assessment_write)
+    data = await file.read()
+    fingerprint = hashlib.sha256(data + f"|{year}|{dry_run}".encode()).hexdigest()
+    if idempotency_key is not None and not dry_run:
+        earlier = await session.get(ImportRequest, (actor.actor, idempotency_key))
+        if earlier is not None:
+            if earlier.fingerprint != fingerprint:
+                raise InvalidInput.field("header", "Idempotency-Key",
+                                         "This Idempotency-Key was used for a different upload; use a new key.")
+            response.headers["Idempotent-Replayed"] = "true"
+            return ImportResult.model_validate(earlier.result)
+    settings = request.app.state.settings
+    files = await service.read_file(data, max_rows=settings.import_max_rows,
+                                    max_unzipped_bytes=settings.import_max_unzipped_bytes)
+    result = await service.import_assessments(
+        session, principal=actor, files=files, year=year, dry_run=dry_run,
+        request_id=getattr(request.state, "request_id", None),
+    )
+    if idempotency_key is not None and not dry_run:
+        session.add(ImportRequest(actor=actor.actor, key=idempotency_key, fingerprint=fingerprint, status_code=200,
+                                  result=result.model_dump(mode="json"), created_at=utcnow()))
+        await session.flush()
+    return result
+
+
+@router.get(
+    "/imports/assessments/template.xlsx",
+    summary="The import template for a unit and year",
+    response_class=Response,
+    responses={**_binary(workbooks.XLSX_MEDIA_TYPE, "The template workbook"), **problem_responses(404, 422)},
+)
+async def template(
+    session: SessionDep,
+    unit: Annotated[str, Query(pattern=CODE_REGEX, description="A district, province or `VN`", examples=["084"])],
+    year: YearQuery,
+) -> Response:
+    """The unit's communes × the set's criteria, pre-filled with the communes' own assessments for the year,
+    with a dropdown (`Đạt`/`Không`) in each criterion cell."""
+    found = await resolve_unit_above_commune(session, unit, year)
+    data = await service.report_data(session, found, year, with_figures=False)
+    body = await run_in_threadpool(workbooks.template_xlsx, data)
+    return _download(body, workbooks.XLSX_MEDIA_TYPE, f"ntm-mau-nhap-{unit}-{year}.xlsx")
+
+
+@router.get(
+    "/units/{code}/report.xlsx",
+    summary="The report workbook",
+    response_class=Response,
+    responses={**_binary(workbooks.XLSX_MEDIA_TYPE, "The report workbook"), **problem_responses(404, 422)},
+)
+async def report_xlsx(session: SessionDep, code: UnitCode, year: YearQuery) -> Response:
+    """Sheet 1: one row per commune (criteria marked, count, band, flags) and the totals block (figures
+    written the official way, `16,1`); sheet 2: communes meeting each criterion; sheet 3: the trend."""
+    unit = await resolve_unit_above_commune(session, code, year)
+    data = await service.report_data(session, unit, year, with_figures=True)
+    body = await run_in_threadpool(workbooks.report_xlsx, data)
+    return _download(body, workbooks.XLSX_MEDIA_TYPE, f"ntm-bao-cao-{code}-{year}.xlsx")
+
+
+@router.get(
+    "/units/{code}/report.csv",
+    summary="The report as CSV",
+    response_class=Response,
+    responses={200: {"description": "Sheet 1 of the report workbook, UTF-8 with a BOM",
+                     "content": {"text/csv": {"schema": {"type": "string"}}}}, **problem_responses(404, 422)},
+)
+async def report_csv(session: SessionDep, code: UnitCode, year: YearQuery) -> Response:
+    """The communes and the totals block, UTF-8 with a byte-order mark so that Excel reads the Vietnamese."""
+    unit = await resolve_unit_above_commune(session, code, year)
+    data = await service.report_data(session, unit, year, with_figures=True)
+    return _download(workbooks.report_csv(data), workbooks.CSV_MEDIA_TYPE, f"ntm-bao-cao-{code}-{year}.csv")
+
+
+_SVG = {200: {"description": "An SVG chart", "content": {charts.SVG_MEDIA_TYPE: {"schema": {"type": "string"}}}}}
+
+
+@router.get("/units/{code}/trend.svg", summary="Chart: average per year against the plan",
+            response_class=Response, responses={**_SVG, **problem_responses(404, 422)})
+async def trend_svg(
+    session: SessionDep,
+    code: UnitCode,
+    first: Annotated[int | None, Query(alias="from", ge=1900, le=2100, description="First year")] = None,
+    last: Annotated[int | None, Query(alias="to", ge=1900, le=2100, description="Last year")] = None,
+) -> Response:
+    """The published average criteria per commune for each year, with the planned average as a dashed line."""
+    unit = ensure_above_commune(await units_service.resolve(session, code))
+    rows = await reports_service.trend(session, unit, first=first, last=last)
+    body = await run_in_threadpool(
+        charts.trend_svg, f"{unit.name}: bình quân tiêu chí/xã", [r.year for r in rows],
+        [r.average for r in rows], [r.target_average for r in rows],
+    )
+    return Response(body, media_type=charts.SVG_MEDIA_TYPE)
+
+
+@router.get("/units/{code}/bands.svg", summary="Chart: communes per band", response_class=Response,
+            responses={**_SVG, **problem_responses(404, 422)})
+async def bands_svg(session: SessionDep, code: UnitCode, year: YearQuery) -> Response:
+    """How many communes meet how many criteria, by the bands of the set in force."""
+    unit = await resolve_unit_above_commune(session, code, year)
+    summary = await reports_service.summary(session, unit, year)
+    body = await run_in_threadpool(charts.bands_svg, f"{unit.name}, {year}: số xã theo số tiêu chí đạt",
+                                   summary.bands)
+    return Response(body, media_type=charts.SVG_MEDIA_TYPE)

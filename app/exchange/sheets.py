@@ -1,0 +1,161 @@
+"""Reading uploaded spreadsheets (.xlsx or .csv) into plain rows of cell values, safely.
+
+Pure: bytes in, rows out; no database, no HTTP. What a file may be is decided from its
+bytes, not from its name. Workbooks are zip archives of XML: the archive is checked for
+size and compression ratio before it is opened, and openpyxl parses the XML through
+``defusedxml`` (a dependency), so entity expansion and external entities are refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+XLSX_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary .xls
+MAX_UNZIPPED_RATIO = 100  # a real workbook compresses ~5–20×; more smells like a zip bomb
+
+
+class SheetError(Exception):
+    """The upload is not a spreadsheet we can read. ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, *, status: int = 422) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class Cell:
+    value: Any
+    formula: bool = False
+
+
+@dataclass
+class Sheet:
+    """One table: ``rows[i]`` is spreadsheet row ``i + 1`` (the header is row 1)."""
+
+    name: str
+    rows: list[list[Cell]] = field(default_factory=list)
+    kind: str = "xlsx"
+
+
+def column_letter(index: int) -> str:
+    """0 → A, 25 → Z, 26 → AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def read(data: bytes, *, max_rows: int, max_unzipped_bytes: int) -> list[Sheet]:
+    """Every sheet of the upload (a CSV is one sheet named ``csv``)."""
+    if not data:
+        raise SheetError("The file is empty.")
+    if data.startswith(XLSX_MAGIC):
+        return _read_xlsx(data, max_rows=max_rows, max_unzipped_bytes=max_unzipped_bytes)
+    if data.startswith(OLE_MAGIC):
+        raise SheetError(
+            "This is an old binary Excel file (.xls); save it as an Excel workbook (.xlsx) or CSV and upload that.",
+            status=415,
+        )
+    return [_read_csv(data, max_rows=max_rows)]
+
+
+def _read_csv(data: bytes, *, max_rows: int) -> Sheet:
+    if b"\x00" in data[:8192]:
+        raise SheetError("The file is neither an Excel workbook (.xlsx) nor a CSV text file.", status=415)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SheetError(
+            f"The CSV file is not UTF-8 text (byte {exc.start} is not valid UTF-8); "
+            "save it as 'CSV UTF-8' or upload the .xlsx workbook.",
+            status=415,
+        ) from None
+    first_line = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first_line.count)
+    sheet = Sheet(name="csv", kind="csv")
+    try:
+        for number, record in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
+            if number > max_rows + 1:
+                raise SheetError(f"The file has more than {max_rows} data rows (the limit per upload).", status=413)
+            sheet.rows.append([Cell(value) for value in record])
+    except csv.Error as exc:
+        raise SheetError(f"The CSV file cannot be read: {exc}.") from None
+    return sheet
+
+
+def _check_archive(data: bytes, max_unzipped_bytes: int) -> None:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise SheetError("The file looks like a zip archive but cannot be opened; it is not a valid .xlsx.",
+                         status=415) from None
+    names = {m.filename for m in members}
+    if "xl/workbook.xml" not in names:
+        raise SheetError("The file is a zip archive but not an Excel workbook (.xlsx).", status=415)
+    unzipped = sum(m.file_size for m in members)
+    if unzipped > max_unzipped_bytes or unzipped > MAX_UNZIPPED_RATIO * max(len(data), 1) + 1_000_000:
+        raise SheetError(
+            f"The workbook unpacks to {unzipped:,} bytes, more than this service accepts "
+            f"({max_unzipped_bytes:,} bytes, at most {MAX_UNZIPPED_RATIO}× the upload).",
+            status=413,
+        )
+
+
+def _read_xlsx(data: bytes, *, max_rows: int, max_unzipped_bytes: int) -> list[Sheet]:
+    _check_archive(data, max_unzipped_bytes)
+    import openpyxl  # imported on use: only uploads and exports need it
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Data Validation extension is not supported"
+            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception as exc:  # openpyxl raises many kinds for broken or hostile files
+        raise SheetError(f"The workbook cannot be read: {_reason(exc)}.", status=422) from None
+    sheets: list[Sheet] = []
+    try:
+        for ws in book.worksheets:
+            sheet = Sheet(name=ws.title)
+            for number, row in enumerate(_rows(ws), start=1):
+                if number > max_rows + 1:
+                    raise SheetError(f"Sheet {ws.title!r} has more than {max_rows} data rows (the limit per upload).",
+                                     status=413)
+                sheet.rows.append(row)
+            sheets.append(sheet)
+    except SheetError:
+        raise
+    except Exception as exc:
+        raise SheetError(f"The workbook cannot be read: {_reason(exc)}.", status=422) from None
+    finally:
+        book.close()
+    return sheets
+
+
+def _rows(ws: Any) -> Iterator[list[Cell]]:
+    for row in ws.iter_rows():
+        cells = [Cell(c.value, formula=getattr(c, "data_type", None) == "f") for c in row]
+        while cells and _blank(cells[-1].value):
+            cells.pop()
+        yield cells
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _reason(exc: Exception) -> str:
+    name = type(exc).__name__
+    if "DTD" in name or "Entit" in name or "Forbidden" in name:
+        return "it declares XML entities or a DTD, which are refused"
+    text = str(exc).strip().rstrip(".")
+    return text[:200] if text else name
