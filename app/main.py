@@ -29,6 +29,7 @@ from app.reports.router import REPORT_PATHS
 from app.reports.router import router as reports_router
 from app.targets.router import router as targets_router
 from app.units.router import router as units_router
+from app.web.router import router as web_router
 
 API_PREFIX = "/api/v1"
 
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.include_router(ops_router)
+    app.include_router(web_router)
     app.include_router(token_router, prefix=API_PREFIX)
     app.include_router(auth_router, prefix=API_PREFIX)
     app.include_router(audit_router, prefix=API_PREFIX)

@@ -17,10 +17,13 @@ from app.units import service as units_service
 from app.units.models import AdminUnit
 
 _READS = frozenset({"GET", "HEAD"})
+# The dashboard's sign-in cookie (an access token). Honoured on reads only, so that a page on
+# another site cannot make a signed-in browser change anything (no CSRF on writes).
+SESSION_COOKIE = "ntm_session"
 
 
 async def authenticate(request: Request) -> Principal | None:
-    """The principal behind the request (bearer token or ``X-API-Key``).
+    """The principal behind the request (bearer token, ``X-API-Key``, or on reads the dashboard's cookie).
 
     401 for bad credentials, and for none at all unless the request is a read and
     ``NTM_PUBLIC_READ`` is on (then the principal is None: anonymous).
@@ -29,6 +32,8 @@ async def authenticate(request: Request) -> Principal | None:
     settings = request.app.state.settings
     authorization = request.headers.get("authorization")
     api_key = request.headers.get("x-api-key")
+    if not authorization and not api_key and request.method in _READS and (cookie := request.cookies.get(SESSION_COOKIE)):
+        authorization = f"Bearer {cookie}"
     principal: Principal | None = None
     if api_key:
         write_intent.set(False)

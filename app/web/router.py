@@ -1,0 +1,154 @@
+"""The dashboard at ``/`` (public): a sign-in form, or the figures when signed in or when
+``NTM_PUBLIC_READ=true``. The sign-in sets a cookie holding an access token; the API honours
+that cookie on reads only (so the page's charts and downloads work), never on writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.assessments.models import Assessment
+from app.auth import service as auth_service
+from app.auth.deps import SESSION_COOKIE
+from app.auth.models import Principal
+from app.core.db import Database, write_intent
+from app.core.errors import AppError
+from app.reports import service as reports_service
+from app.reports.models import FlagName
+from app.targets.service import resolve_unit_above_commune
+from app.units.models import AdminUnit, UnitLevel
+from app.units.service import valid_on, year_end
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def _fmt(value: Decimal | None) -> str:
+    return "" if value is None else str(value).replace(".", ",")
+
+
+templates.env.globals["fmt"] = _fmt
+
+
+async def _principal(db: Database, request: Request) -> Principal | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        username = auth_service.token_subject(request.app.state.settings, token)
+        write_intent.set(False)
+        async with db.transaction() as session:
+            return await auth_service.principal_for_user(session, username)
+    except AppError:
+        return None
+
+
+async def _options(session: AsyncSession, year: int) -> list[dict[str, str]]:
+    """The country, its provinces and their districts in the year, each district under its province."""
+    rows = (await session.execute(
+        select(AdminUnit.code, AdminUnit.name, AdminUnit.level, AdminUnit.parent_code)
+        .where(AdminUnit.level != UnitLevel.commune.value, valid_on(year_end(year)))
+        .order_by(AdminUnit.code)
+    )).all()
+    provinces = [r for r in rows if r.level == UnitLevel.province.value]
+    districts: dict[str, list[Any]] = {}
+    for r in rows:
+        if r.level == UnitLevel.district.value:
+            districts.setdefault(r.parent_code, []).append(r)
+    out = [{"code": r.code, "label": r.name} for r in rows if r.level == UnitLevel.country.value]
+    for p in provinces:
+        out.append({"code": p.code, "label": f"{p.name} ({p.code})"})
+        out += [{"code": d.code, "label": f"— {d.name} ({d.code})"} for d in districts.get(p.code, [])]
+    return out
+
+
+async def _default_unit(session: AsyncSession, principal: Principal | None, year: int) -> str:
+    code = principal.unit_code if principal and principal.unit_code else "VN"
+    if len(code) == 5:  # a commune officer: the unit above the commune
+        unit = (await session.execute(
+            select(AdminUnit.parent_code).where(AdminUnit.code == code, valid_on(year_end(year)))
+        )).scalar()
+        code = unit or "VN"
+    return code
+
+
+@router.get("/", response_class=HTMLResponse)
+async def dashboard(
+    request: Request,
+    unit: Annotated[str | None, Query(max_length=8)] = None,
+    year: Annotated[str | None, Query(max_length=8)] = None,
+) -> Response:
+    db: Database = request.app.state.db
+    settings = request.app.state.settings
+    principal = await _principal(db, request)
+    if principal is None and not settings.public_read:
+        return templates.TemplateResponse(request, "login.html", {"error": None, "username": None})
+    write_intent.set(False)
+    context: dict[str, Any] = {"user": principal.actor if principal else None, "error": None, "summary": None}
+    status = 200
+    async with db.transaction() as session:
+        latest = (await session.execute(select(func.max(Assessment.year)))).scalar()
+        chosen = latest or dt.date.today().year
+        if year:
+            if year.isdigit() and 1900 <= int(year) <= 2100:
+                chosen = int(year)
+            else:
+                context["error"], status = f"Năm không hợp lệ: {year!r}.", 422
+        context["year"] = chosen
+        context["options"] = await _options(session, chosen)
+        code = unit or await _default_unit(session, principal, chosen)
+        context["unit"] = None
+        if status == 200:
+            try:
+                found = await resolve_unit_above_commune(session, code, chosen)
+                context["unit"] = found
+                context["summary"] = await reports_service.summary(session, found, chosen)
+                flags = await reports_service.flags(session, found, chosen)
+                context["at_risk"] = [f for f in flags if FlagName.at_risk in f.flags]
+                context["regressed"] = [f for f in flags if FlagName.regressed in f.flags]
+            except AppError as exc:
+                context["error"], status = exc.detail, exc.status
+    return templates.TemplateResponse(request, "dashboard.html", context, status_code=status)
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+) -> Response:
+    db: Database = request.app.state.db
+    settings = request.app.state.settings
+    write_intent.set(True)
+    try:
+        async with db.transaction() as session:
+            user = await auth_service.login(session, settings, username, password)
+    except AppError as exc:  # too many failures: 429
+        return templates.TemplateResponse(request, "login.html", {"error": exc.detail, "username": username},
+                                          status_code=exc.status, headers=exc.headers)
+    if user is None:
+        return templates.TemplateResponse(
+            request, "login.html", {"error": "Sai tên đăng nhập hoặc mật khẩu.", "username": username},
+            status_code=401,
+        )
+    token, lifetime = auth_service.issue_token(settings, user.username)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, max_age=lifetime, httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/logout")
+async def logout() -> Response:
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
