@@ -1,9 +1,10 @@
-"""The ``ntm`` command: serve, migrate, seed, import reference units."""
+"""The ``ntm`` command: serve, migrate, seed, import reference units, import and export assessments."""
 
 from __future__ import annotations
 
 import asyncio
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -175,6 +176,113 @@ def units_import(
     console.print(
         f"units: {report.inserted} added, {report.existing} already present; lineage links added: {report.links}"
     )
+
+
+@cli.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help=".xlsx or .csv file")],
+    year: Annotated[int, typer.Option(min=1900, max=2100, help="The assessment year")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check everything, write nothing")] = False,
+    as_user: Annotated[str | None, typer.Option("--as", help="Apply this user's permissions and name them in "
+                                                               "the audit trail (default: cli, as administrator)")] = None,
+) -> None:
+    """Import a year of commune assessments from a spreadsheet: all rows or none (as POST /imports/assessments)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from app.auth.models import Principal, Role
+    from app.auth.service import principal_for_user
+    from app.core.errors import AppError
+    from app.exchange import service as exchange
+
+    settings = Settings()
+    data = file.read_bytes()
+
+    async def run() -> object:
+        await prepare(settings)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console) as bar:
+            task = bar.add_task(f"reading {file.name}", total=None)
+
+            def step(done: int, total: int | None) -> None:
+                bar.update(task, completed=done, total=total)
+
+            files = await asyncio.to_thread(
+                exchange.sheets.read, data, max_rows=settings.import_max_rows,
+                max_unzipped_bytes=settings.import_max_unzipped_bytes, progress=step)
+            rows = len(files[0].rows) if files else 0
+            bar.update(task, completed=rows, total=rows)
+            write = bar.add_task("checking and writing", total=None)
+            db = Database(settings)
+            try:
+                async with db.transaction() as session:
+                    principal = (await principal_for_user(session, as_user) if as_user
+                                 else Principal(actor="cli", role=Role.admin, unit_code=None))
+                    result = await exchange.import_assessments(session, principal=principal, files=files, year=year,
+                                                               dry_run=dry_run, request_id=None)
+            finally:
+                await db.dispose()
+            bar.update(write, completed=1, total=1)
+            return result
+
+    try:
+        result = asyncio.run(run())
+    except exchange.sheets.SheetError as exc:
+        console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(2) from exc
+    except exchange.ImportRejected as exc:
+        for error in exc.result.errors:
+            where = f"row {error.row}" + (f", column {error.column}" if error.column else "")
+            value = f" ({error.value!r})" if error.value is not None else ""
+            console.print(f"[red]{where}{value}: {error.message}[/]")
+        console.print(f"[red]{exc.detail}[/]")
+        raise typer.Exit(1) from exc
+    except AppError as exc:
+        console.print(f"[red]{exc.detail}[/]")
+        raise typer.Exit(2) from exc
+    r = result  # type: ignore[assignment]
+    verb = "would be" if dry_run else "were"
+    console.print(f"{r.rows} rows: {r.created} created, {r.updated} updated, {r.unchanged} unchanged, "  # type: ignore[attr-defined]
+                  f"{r.skipped} skipped (blank) — changes {verb} written for {year}, set {r.criteria_set}")  # type: ignore[attr-defined]
+
+
+@cli.command("export")
+def export(
+    unit: Annotated[str, typer.Argument(help="District, province or VN code, e.g. 084")],
+    year: Annotated[int, typer.Option(min=1900, max=2100, help="The year")],
+    out: Annotated[Path, typer.Option(dir_okay=False, help="Output file: .xlsx (report workbook) or .csv")],
+    template: Annotated[bool, typer.Option("--template", help="Write the import template (.xlsx) instead")] = False,
+) -> None:
+    """Write a unit's report workbook or CSV for a year (as GET /units/{code}/report.xlsx)."""
+    from app.core.errors import AppError
+    from app.exchange import service as exchange
+    from app.exchange import workbooks
+    from app.targets.service import resolve_unit_above_commune
+
+    suffix = out.suffix.lower()
+    if suffix not in (".xlsx", ".csv") or (template and suffix != ".xlsx"):
+        console.print("[red]--out must end in .xlsx or .csv (the template is always .xlsx)[/]")
+        raise typer.Exit(2)
+
+    async def run() -> bytes:
+        settings = Settings()
+        db = Database(settings)
+        try:
+            async with db.transaction() as session:
+                found = await resolve_unit_above_commune(session, unit, year)
+                data = await exchange.report_data(session, found, year, with_figures=not template)
+        finally:
+            await db.dispose()
+        if template:
+            return workbooks.template_xlsx(data)
+        return workbooks.report_xlsx(data) if suffix == ".xlsx" else workbooks.report_csv(data)
+
+    try:
+        body = asyncio.run(run())
+    except AppError as exc:
+        console.print(f"[red]{exc.detail}[/]")
+        raise typer.Exit(2) from exc
+    out.write_bytes(body)
+    console.print(f"wrote {out} ({len(body):,} bytes)")
 
 
 def _redact(url: str) -> str:

@@ -35,3 +35,44 @@ def test_units_import_refuses_bad_province(tmp_path, monkeypatch):
     monkeypatch.setenv("NTM_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
     result = CliRunner().invoke(cli, ["units", "import", "--scheme", "legacy", "--province", "abc"])
     assert result.exit_code == 2
+
+
+def test_export_then_import_round_trip(tmp_path, monkeypatch):
+    import openpyxl
+
+    from tests.exchange.files import HEADER_19, marks, xlsx
+
+    monkeypatch.setenv("NTM_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("NTM_ENV", "development")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["seed", "demo"]).exit_code == 0
+    report = tmp_path / "report.xlsx"
+    result = runner.invoke(cli, ["export", "084", "--year", "2021", "--out", str(report)])
+    assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(report)
+    assert book.sheetnames[0] == "Báo cáo"
+    totals = {r[0]: r[1] for r in book["Báo cáo"].iter_rows(values_only=True) if r[0]}
+    assert totals["Bình quân tiêu chí/xã"] == "16,1"
+
+    result = runner.invoke(cli, ["import", str(report), "--year", "2021"])
+    assert result.exit_code == 0, result.output
+    assert "9 rows: 0 created, 0 updated, 9 unchanged" in result.output
+
+    csv_out = tmp_path / "report.csv"
+    assert runner.invoke(cli, ["export", "084", "--year", "2021", "--out", str(csv_out)]).exit_code == 0
+    assert csv_out.read_bytes().startswith(b"\xef\xbb\xbf")
+    template = tmp_path / "template.xlsx"
+    assert runner.invoke(cli, ["export", "084", "--year", "2022", "--out", str(template), "--template"]).exit_code == 0
+
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(xlsx([HEADER_19, ["02812", "Sán Chải", *marks(19)], ["02800", "Nàn Sán", "?", *marks(0)[1:]]]))
+    result = runner.invoke(cli, ["import", str(bad), "--year", "2022"])
+    assert result.exit_code == 1
+    assert "row 3, column C ('?')" in result.output and "nothing was written" in result.output
+    good = tmp_path / "good.xlsx"
+    good.write_bytes(xlsx([HEADER_19, ["02812", "Sán Chải", *marks(19)]]))
+    result = runner.invoke(cli, ["import", str(good), "--year", "2022", "--as", "si-ma-cai"])
+    assert result.exit_code == 0, result.output
+    assert "1 rows: 1 created" in result.output
+    assert runner.invoke(cli, ["import", str(good), "--year", "2022", "--as", "san-chai"]).exit_code == 0
+    assert runner.invoke(cli, ["import", str(good), "--year", "2022", "--as", "nobody"]).exit_code == 2

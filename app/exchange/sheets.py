@@ -12,7 +12,7 @@ import csv
 import io
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,21 +55,25 @@ def column_letter(index: int) -> str:
     return letters
 
 
-def read(data: bytes, *, max_rows: int, max_unzipped_bytes: int) -> list[Sheet]:
-    """Every sheet of the upload (a CSV is one sheet named ``csv``)."""
+Progress = Callable[[int, int | None], None]  # (rows read so far, rows in all when known)
+PROGRESS_EVERY = 500
+
+
+def read(data: bytes, *, max_rows: int, max_unzipped_bytes: int, progress: Progress | None = None) -> list[Sheet]:
+    """Every sheet of the upload (a CSV is one sheet named ``csv``); ``progress`` is told every few hundred rows."""
     if not data:
         raise SheetError("The file is empty.")
     if data.startswith(XLSX_MAGIC):
-        return _read_xlsx(data, max_rows=max_rows, max_unzipped_bytes=max_unzipped_bytes)
+        return _read_xlsx(data, max_rows=max_rows, max_unzipped_bytes=max_unzipped_bytes, progress=progress)
     if data.startswith(OLE_MAGIC):
         raise SheetError(
             "This is an old binary Excel file (.xls); save it as an Excel workbook (.xlsx) or CSV and upload that.",
             status=415,
         )
-    return [_read_csv(data, max_rows=max_rows)]
+    return [_read_csv(data, max_rows=max_rows, progress=progress)]
 
 
-def _read_csv(data: bytes, *, max_rows: int) -> Sheet:
+def _read_csv(data: bytes, *, max_rows: int, progress: Progress | None = None) -> Sheet:
     if b"\x00" in data[:8192]:
         raise SheetError("The file is neither an Excel workbook (.xlsx) nor a CSV text file.", status=415)
     try:
@@ -83,11 +87,14 @@ def _read_csv(data: bytes, *, max_rows: int) -> Sheet:
     first_line = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first_line.count)
     sheet = Sheet(name="csv", kind="csv")
+    total = text.count("\n") + 1 if progress else None
     try:
         for number, record in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
             if number > max_rows + 1:
                 raise SheetError(f"The file has more than {max_rows} data rows (the limit per upload).", status=413)
             sheet.rows.append([Cell(value) for value in record])
+            if progress and number % PROGRESS_EVERY == 0:
+                progress(number, total)
     except csv.Error as exc:
         raise SheetError(f"The CSV file cannot be read: {exc}.") from None
     return sheet
@@ -112,7 +119,7 @@ def _check_archive(data: bytes, max_unzipped_bytes: int) -> None:
         )
 
 
-def _read_xlsx(data: bytes, *, max_rows: int, max_unzipped_bytes: int) -> list[Sheet]:
+def _read_xlsx(data: bytes, *, max_rows: int, max_unzipped_bytes: int, progress: Progress | None) -> list[Sheet]:
     _check_archive(data, max_unzipped_bytes)
     import openpyxl  # imported on use: only uploads and exports need it
 
@@ -126,11 +133,14 @@ def _read_xlsx(data: bytes, *, max_rows: int, max_unzipped_bytes: int) -> list[S
     try:
         for ws in book.worksheets:
             sheet = Sheet(name=ws.title)
+            total = ws.max_row if progress else None  # from the sheet's declared dimension, when it has one
             for number, row in enumerate(_rows(ws), start=1):
                 if number > max_rows + 1:
                     raise SheetError(f"Sheet {ws.title!r} has more than {max_rows} data rows (the limit per upload).",
                                      status=413)
                 sheet.rows.append(row)
+                if progress and number % PROGRESS_EVERY == 0:
+                    progress(number, total)
             sheets.append(sheet)
     except SheetError:
         raise
