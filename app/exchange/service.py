@@ -9,11 +9,12 @@ request's one transaction, with one audit record per assessment created or chang
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy import JSON, and_, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
@@ -320,7 +321,7 @@ async def _write(
                              before.status),
                    _snapshot(cset.code, bits, count, before.version + 1, before.status))
 
-    await session.execute(insert(AUDIT), audit)
+    await bulk_insert(session, AUDIT, audit)
 
 
 def _count_of(before: _Existing, fallback: int) -> int:
@@ -328,11 +329,30 @@ def _count_of(before: _Existing, fallback: int) -> int:
 
 
 async def _insert_criteria(session: AsyncSession, rows: Iterable[tuple[int, frozenset[int]]], count: int) -> None:
-    await session.execute(
-        insert(C),
+    await bulk_insert(
+        session, C,
         [{"assessment_id": aid, "number": n, "met": n in met, "note": None, "indicators": None}
          for aid, met in rows for n in range(1, count + 1)],
     )
+
+
+async def bulk_insert(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the session's transaction: PostgreSQL's COPY (through asyncpg, ~10× faster
+    than INSERT for a national year's 190,000 criterion rows), an executemany INSERT elsewhere."""
+    if not rows:
+        return
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        await session.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    as_json = {name for name in columns if isinstance(table.c[name].type, JSON)}
+    records = [
+        tuple(json.dumps(row[name]) if name in as_json and row[name] is not None else row[name] for name in columns)
+        for row in rows
+    ]
+    driver = (await connection.get_raw_connection()).driver_connection
+    await driver.copy_records_to_table(table.name, records=records, columns=columns)
 
 
 __all__ = ["FileTooLarge", "ImportRejected", "UnsupportedFile", "import_assessments", "read_file"]
