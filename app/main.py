@@ -13,7 +13,7 @@ from app import __version__
 from app.core.cache import CachedReportsMiddleware
 from app.core.config import Settings, get_settings
 from app.core.db import Database
-from app.core.errors import install_error_handlers
+from app.core.errors import document_problems, install_error_handlers
 from app.assessments.router import router as assessments_router
 from app.audit.router import router as audit_router
 from app.auth.deps import authenticate
@@ -140,6 +140,7 @@ def _document_security(app: FastAPI) -> None:
                     operation.setdefault("responses", {}).setdefault(
                         "401", {"description": "Not authenticated",
                                 "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+        document_problems(spec)
         app.openapi_schema = spec
         return spec
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers import assert_problem
 
 
@@ -133,3 +135,59 @@ def test_json_log_lines_carry_the_request_id():
         request_id_var.reset(token)
     assert line["message"] == "Sán Chải ok" and line["request_id"] == "req-7" and line["level"] == "warning"
     assert line["at"].endswith("Z")
+
+
+# ---- found by contract fuzzing (tests/contract) ------------------------------------------------
+
+
+async def test_405_lists_every_method_of_the_path(client):
+    response = await client.request("OPTIONS", "/api/v1/units")
+    assert response.status_code == 405 and response.headers["allow"] == "GET, POST"
+    me = await client.request("OPTIONS", "/api/v1/users/me")
+    assert me.headers["allow"] == "GET"
+
+
+async def test_unparseable_body_is_a_documented_400(client, app):
+    response = await client.post("/api/v1/users", content=b"\xff", headers={"Content-Type": "application/json"})
+    body = assert_problem(response, 400)
+    assert "cannot be parsed" in body["detail"]
+    spec = app.openapi()
+    assert "400" in spec["paths"]["/api/v1/users"]["post"]["responses"]
+
+
+@pytest.mark.parametrize(("path", "params", "field"), [
+    ("/api/v1/users", {"offset": 2**70}, "offset"),
+    ("/api/v1/units/02812/lineage", {"on": "0"}, "on"),
+    ("/api/v1/units", {"on": "1700000000"}, "on"),
+    ("/api/v1/audit", {"until": "0.5"}, "until"),
+])
+async def test_out_of_range_and_non_iso_queries_are_refused(client, path, params, field):
+    assert_problem(await client.get(path, params=params), 422, field=field)
+
+
+async def test_bodies_are_strict_about_types(client):
+    assert_problem(await client.patch("/api/v1/users/admin", json={"disabled": 0}), 422, field="disabled")
+    put = await client.put("/api/v1/communes/02812/assessments/2020",
+                           json={"criteria": [{"number": "1", "met": True}]})
+    assert_problem(put, 422, field="criteria[0].number")
+
+
+async def test_malformed_etags_are_refused(client):
+    response = await client.get("/api/v1/communes/02812/assessments/2020", headers={"If-None-Match": "null"})
+    assert_problem(response, 422, field="If-None-Match")
+
+
+async def test_an_administrator_cannot_lock_themselves_out(client):
+    assert_problem(await client.patch("/api/v1/users/admin", json={"disabled": True}), 409)
+    assert_problem(await client.patch("/api/v1/users/admin", json={"role": "viewer", "unit_code": "084"}), 409)
+    assert (await client.get("/api/v1/users/me")).status_code == 200
+
+
+async def test_every_error_response_is_documented_as_a_problem(app):
+    spec = app.openapi()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")):
+                    assert list(response["content"]) == ["application/problem+json"], (method, path, status)
+    assert "HTTPValidationError" not in spec["components"]["schemas"]

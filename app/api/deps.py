@@ -13,9 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import Database, write_intent
 from app.core.errors import InvalidInput
 from app.core.preconditions import IfMatch
+from app.core.types import IsoDate
 
 T = TypeVar("T")
 MAX_LIMIT = 500
+MAX_OFFSET = 2**31 - 1
+# RFC 9110: `*` or a comma-separated list of (weak or strong) entity tags
+ETAG_LIST = r'^\s*(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)\s*$'
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -60,7 +64,7 @@ def page_params(
     request: Request,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")] = 0,
 ) -> PageParams:
     return PageParams(limit, offset, request, response)
 
@@ -78,7 +82,7 @@ class Page(BaseModel, Generic[T]):
 
 
 def validity_day(
-    on: Annotated[dt.date | None, Query(description="Only units valid on this day (YYYY-MM-DD)")] = None,
+    on: Annotated[IsoDate | None, Query(description="Only units valid on this day (YYYY-MM-DD)")] = None,
     year: Annotated[
         int | None, Query(ge=1900, le=2100, description="Only units valid in this year (on 31 December)")
     ] = None,
@@ -97,7 +101,8 @@ def if_match(
     request: Request,
     header: Annotated[
         str | None,
-        Header(alias="If-Match", description="The ETag you read; a stale one is refused with 412"),
+        Header(alias="If-Match", pattern=ETAG_LIST, max_length=1000,
+               description="The ETag you read (`\"3\"`), or `*`; a stale one is refused with 412"),
     ] = None,
 ) -> IfMatch:
     return IfMatch(header, required=request.app.state.settings.require_if_match)
@@ -105,5 +110,7 @@ def if_match(
 
 IfMatchDep = Annotated[IfMatch, Depends(if_match)]
 IfNoneMatch = Annotated[
-    str | None, Header(alias="If-None-Match", description="An ETag you hold: 304 when it is still current")
+    str | None,
+    Header(alias="If-None-Match", pattern=ETAG_LIST, max_length=1000,
+           description="An ETag you hold (`\"3\"`), or `*`: 304 when it is still current"),
 ]

@@ -69,8 +69,8 @@ class AssessmentCriterion(SQLModel, table=True):
 
 
 class CriterionResult(BaseModel):
-    number: int = PField(ge=1, le=99, examples=[1])
-    met: bool = PField(examples=[True])
+    number: int = PField(ge=1, le=99, strict=True, examples=[1])
+    met: bool = PField(strict=True, examples=[True])
     note: str | None = PField(default=None, max_length=MAX_NOTE, examples=["Đã phê duyệt quy hoạch chung"])
     indicators: dict[str, IndicatorValue] | None = PField(
         default=None, max_length=50, description="Indicator values by code", examples=[{"10.1": 36.5}]
@@ -96,7 +96,7 @@ class AssessmentPut(BaseModel):
 
 
 class CriterionPatch(BaseModel):
-    met: bool
+    met: bool = PField(strict=True)
     note: str | None = PField(default=None, max_length=MAX_NOTE)
     indicators: dict[str, IndicatorValue] | None = PField(default=None, max_length=50)
 

@@ -13,6 +13,7 @@ from app.audit.models import AuditPublic
 from app.auth.deps import PrincipalDep, authenticate, require
 from app.auth.models import Role
 from app.auth.rules import Action
+from app.core.types import IsoDateTime
 from app.core.errors import problem_responses
 
 router = APIRouter(prefix="/audit", tags=["Access"], dependencies=[Depends(authenticate)])
@@ -26,8 +27,8 @@ async def list_audit(
     entity: Annotated[str | None, Query(max_length=32, description="assessment, target, unit, user, …")] = None,
     unit: Annotated[str | None, Query(max_length=8, description="That unit and everything below it")] = None,
     actor: Annotated[str | None, Query(max_length=120)] = None,
-    since: Annotated[dt.datetime | None, Query()] = None,
-    until: Annotated[dt.datetime | None, Query()] = None,
+    since: Annotated[IsoDateTime | None, Query()] = None,
+    until: Annotated[IsoDateTime | None, Query()] = None,
 ) -> Page[AuditPublic]:
     """Newest first. Admins see everything; district and province users what concerns their unit."""
     who = require(principal, Action.audit_read)

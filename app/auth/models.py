@@ -90,7 +90,7 @@ class UserCreate(_Strict):
 class UserUpdate(_Strict):
     role: Role | None = None
     unit_code: str | None = PField(default=None, pattern=CODE_REGEX)
-    disabled: bool | None = None
+    disabled: bool | None = PField(default=None, strict=True)
     password: str | None = PField(default=None, min_length=10, max_length=200)
 
 

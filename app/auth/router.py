@@ -13,7 +13,7 @@ from app.auth.deps import PrincipalDep, authenticate, require
 from app.auth.models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Token, User, UserCreate, UserPublic, UserUpdate
 from app.auth.rules import Action
 from app.audit import service as audit
-from app.core.errors import Unauthorized, problem_responses
+from app.core.errors import Conflict, Unauthorized, problem_responses
 
 token_router = APIRouter(tags=["Access"])
 router = APIRouter(tags=["Access"], dependencies=[Depends(authenticate)])
@@ -68,14 +68,17 @@ async def list_users(session: SessionDep, principal: PrincipalDep, page: PageDep
     return page.of([user_public(u) for u in users], total)
 
 
-@router.patch("/users/{username}", summary="Change a user", responses=problem_responses(401, 403, 404, 422))
+@router.patch("/users/{username}", summary="Change a user", responses=problem_responses(401, 403, 404, 409, 422))
 async def update_user(
     request: Request, session: SessionDep, principal: PrincipalDep, username: Annotated[str, Path(max_length=64)],
     data: UserUpdate,
 ) -> UserPublic:
-    """Admin only: role, unit, disabled, password."""
+    """Admin only: role, unit, disabled, password. Administrators cannot disable or demote themselves
+    (409), so the service is never left without the account that made the change."""
     actor = require(principal, Action.administer)
     user = await service.get_user(session, username)
+    if user.username == actor.actor and (data.disabled or (data.role is not None and data.role != user.role)):
+        raise Conflict("You cannot disable your own account or change your own role; ask another administrator.")
     before = user_public(user)
     user = await service.update_user(session, user, data)
     after = user_public(user)

@@ -200,6 +200,11 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = f"No resource at {request.url.path}"
         if exc.status_code == 405 and detail is None:
             detail = f"{request.method} is not allowed on {request.url.path}"
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # every method the path has, not just the first route's
+            headers["Allow"] = ", ".join(_allowed_methods(request)) or headers.get("Allow", "")
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            detail = "The request body cannot be parsed (not valid JSON, UTF-8 or form data)."
         slug = _STATUS_SLUGS.get(exc.status_code)
         body = Problem(
             type=PROBLEM_BASE + slug if slug else "about:blank",
@@ -208,7 +213,7 @@ def install_error_handlers(app: FastAPI) -> None:
             detail=detail,
             instance=request.url.path,
         ).model_dump(exclude_none=True)
-        return problem_response(body, headers=getattr(exc, "headers", None))
+        return problem_response(body, headers=headers or None)
 
     @app.exception_handler(IntegrityError)
     async def _integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
@@ -231,6 +236,52 @@ def install_error_handlers(app: FastAPI) -> None:
                 instance=request.url.path,
             ).model_dump(exclude_none=True)
         )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document lists for this path (what clients are told the resource supports)."""
+    import re
+
+    patterns = getattr(request.app.state, "allow_patterns", None)
+    if patterns is None:
+        patterns = [
+            (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "$"),
+             sorted(m.upper() for m in operations))
+            for path, operations in request.app.openapi().get("paths", {}).items()
+        ]
+        request.app.state.allow_patterns = patterns
+    matches = [(pattern, ms) for pattern, ms in patterns if pattern.match(request.url.path)]
+    literal = [ms for pattern, ms in matches if "[^/]+" not in pattern.pattern]
+    if literal:  # /users/me is its own resource, though /users/{username} would match it too
+        return literal[0]
+    return sorted({m for _, ms in matches for m in ms})
+
+
+def document_problems(spec: dict[str, Any]) -> None:
+    """Every 4xx/5xx response in the OpenAPI document is a problem body (FastAPI documents its own
+    422 as ``application/json``); operations with a request body also document 400 (unparseable
+    body) and 413 (body over the cap)."""
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                for status, text in (("400", "The body cannot be parsed"), ("413", "The body is over the size cap")):
+                    responses.setdefault(status, {"description": text})
+            for status, response in responses.items():
+                if not status.startswith(("4", "5")):
+                    continue
+                content = response.setdefault("content", {})
+                schema = (content.get(PROBLEM_MEDIA_TYPE) or {}).get("schema")
+                if schema is None:
+                    json_schema = (content.get("application/json") or {}).get("schema")
+                    if json_schema is None or json_schema.get("$ref", "").endswith("/HTTPValidationError"):
+                        json_schema = ref
+                    schema = json_schema
+                response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": schema}}
+    schemas = spec.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer
 from sqlalchemy import DateTime, TypeDecorator
 
 
@@ -33,3 +34,23 @@ def utcnow() -> dt.datetime:
 
 # Figures are Decimals in the domain and JSON *numbers* on the wire (contract), never strings.
 JsonDecimal = Annotated[Decimal, PlainSerializer(lambda d: float(d), return_type=float, when_used="json")]
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}:?\d{2})?)?")
+
+
+def _iso(pattern: re.Pattern[str], what: str) -> Any:
+    def check(value: Any) -> Any:
+        # pydantic alone would also read numbers as Unix timestamps (`on=0` → 1970-01-01)
+        if isinstance(value, str) and not pattern.fullmatch(value.strip()):
+            raise ValueError(f"expected an ISO 8601 {what}, e.g. {'2021-12-31' if what == 'date' else '2021-12-31T00:00:00Z'}")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f"expected an ISO 8601 {what} as a string")
+        return value
+
+    return BeforeValidator(check)
+
+
+IsoDate = Annotated[dt.date, _iso(_ISO_DATE, "date")]
+IsoDateTime = Annotated[dt.datetime, _iso(_ISO_DATETIME, "date-time")]

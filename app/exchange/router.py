@@ -45,8 +45,11 @@ def _download(body: bytes, media_type: str, filename: str) -> Response:
     "/imports/assessments",
     summary="Import a year of assessments from a spreadsheet",
     response_model=ImportResult,
-    responses={422: {"model": ImportProblem, "content": {"application/problem+json": {}},
-                     "description": "The file has errors; nothing was written; every error is listed"},
+    responses={422: {"model": ImportProblem,
+                     "content": {"application/problem+json": {"schema": {"anyOf": [
+                         {"$ref": "#/components/schemas/ImportProblem"}, {"$ref": "#/components/schemas/Problem"}]}}},
+                     "description": "The file has errors (every error listed, nothing written), or the request "
+                                    "itself is invalid (a plain problem naming the field)"},
                **problem_responses(401, 403, 409, 413, 415)},
 )
 async def import_assessments(

@@ -10,7 +10,7 @@ from pydantic import Field as PField
 from sqlalchemy import Column, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.core.types import UtcDateTime
+from app.core.types import IsoDate, UtcDateTime
 
 
 class RecognitionLevel(StrEnum):
@@ -34,9 +34,9 @@ class Recognition(SQLModel, table=True):
 
 
 class RecognitionPut(BaseModel):
-    recognition_year: int = PField(ge=2010, le=2100, examples=[2021])
+    recognition_year: int = PField(ge=2010, le=2100, strict=True, examples=[2021])
     decision_no: str | None = PField(default=None, max_length=64, examples=["123/QĐ-UBND"])
-    decision_date: dt.date | None = PField(default=None, examples=["2022-01-05"])
+    decision_date: IsoDate | None = PField(default=None, examples=["2022-01-05"])
 
 
 class RecognitionPublic(RecognitionPut):

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import Page
+from app.api.deps import MAX_OFFSET, Page
 from app.core.cache import cache_key, wants_fresh
 from app.core.db import Database, write_intent
 from app.core.errors import problem_responses
@@ -86,7 +86,7 @@ async def get_flags(
     year: YearQuery,
     flag: Annotated[FlagName | None, Query(description="Only communes carrying this flag")] = None,
     limit: Annotated[int, Query(ge=1, le=FLAGS_MAX, description=f"Page size, at most {FLAGS_MAX}")] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     approved_only: ApprovedOnly = False,
 ) -> Response:
     """One row per eligible commune, by code: its count, target, flags, missing and lost criteria."""

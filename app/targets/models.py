@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, StrictInt, field_validator
 from pydantic import Field as PField
 from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -45,10 +45,10 @@ class TargetPut(BaseModel):
         examples=[["02812"]],
     )
     min_additional_criteria: int | None = PField(
-        default=None, ge=0, le=100000, description="At least this many more criteria in total than last year",
+        default=None, ge=0, le=100000, strict=True, description="At least this many more criteria in total than last year",
         examples=[6],
     )
-    commune_targets: dict[str, int] = PField(
+    commune_targets: dict[str, StrictInt] = PField(
         default_factory=dict, description="Planned criteria count per commune code", examples=[{"02812": 19}]
     )
 

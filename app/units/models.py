@@ -18,6 +18,7 @@ from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, UniqueC
 from sqlmodel import Field, SQLModel
 
 from app.core.text import nfc
+from app.core.types import IsoDate
 
 
 class UnitLevel(StrEnum):
@@ -125,8 +126,8 @@ class UnitBase(BaseModel):
     kind: UnitKind = PField(examples=["xa"])
     parent_code: str | None = PField(default=None, max_length=8, examples=["084"])
     region: Region | None = PField(default=None, examples=["trung_du_mien_nui_phia_bac"])
-    valid_from: dt.date | None = PField(default=None, description="First day the unit exists; null = before records")
-    valid_to: dt.date | None = PField(default=None, description="Last day the unit exists; null while current")
+    valid_from: IsoDate | None = PField(default=None, description="First day the unit exists; null = before records")
+    valid_to: IsoDate | None = PField(default=None, description="Last day the unit exists; null while current")
 
     @field_validator("name")
     @classmethod
@@ -190,7 +191,7 @@ class UnitUpdate(BaseModel):
     name: str | None = PField(default=None, min_length=1, max_length=200)
     kind: UnitKind | None = None
     region: Region | None = None
-    valid_to: dt.date | None = PField(default=None, description="Close the unit: its last valid day")
+    valid_to: IsoDate | None = PField(default=None, description="Close the unit: its last valid day")
 
     @field_validator("name")
     @classmethod

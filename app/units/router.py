@@ -11,6 +11,7 @@ from app.api.deps import Page, PageDep, SessionDep, ValidityDep
 from app.audit import service as audit
 from app.auth.deps import PrincipalDep, require
 from app.auth.rules import Action
+from app.core.types import IsoDate
 from app.core.errors import problem_responses
 from app.units import service
 from app.units.models import CODE_REGEX, AdminUnit, UnitCreate, UnitKind, UnitLevel, UnitLineagePublic, UnitPublic, UnitUpdate
@@ -21,7 +22,7 @@ CodePath = Annotated[
     str, Path(pattern=CODE_REGEX, description="GSO code: `VN`, or 2, 3 or 5 digits", examples=["02812"])
 ]
 OnQuery = Annotated[
-    dt.date | None,
+    IsoDate | None,
     Query(description="The unit valid on this day (default today); when none is, the latest that had the code"),
 ]
 

@@ -9,51 +9,23 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from app.auth.models import Role
 from tests.builders import load_demo
+from tests.servers import running
 from tests.users import PASSWORD, make_user
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM = os.environ.get("NTM_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(db):
-    port = _free_port()
-    env = {**os.environ, "NTM_DATABASE_URL": db.settings.database_url, "NTM_ENV": "test", "NTM_LOG_LEVEL": "warning"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port),
-         "--log-level", "warning"], env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the server did not start")
+    with running(db.settings.database_url) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 async def test_dashboard_in_chromium(db, server, backend):
