@@ -73,3 +73,43 @@ async def test_parallel_writers_of_different_criteria_lose_nothing(client):
     assert [c["note"] for c in final["criteria"]] == [f"writer {n}" for n in range(1, 20)]
     versions = sorted(r.json()["version"] for r in results)
     assert versions == list(range(2, 21))  # each writer saw its own, distinct version
+
+
+async def test_twenty_writers_across_two_worker_processes(db, client):
+    """20 simultaneous PATCHes, 10 to each of two assessments, through a real server with two worker
+    processes (separate pools, separate event loops): no update is lost, versions stay consistent."""
+    import threading
+
+    import httpx
+
+    from tests.servers import running
+    from tests.users import PASSWORD
+
+    for code in ("02812", "02800"):
+        await put_assessment(client, code=code, year=2021, met=set())
+    with running(db.settings.database_url, workers=2) as base:
+        token = httpx.post(f"{base}/api/v1/auth/token", data={"username": ADMIN, "password": PASSWORD}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        barrier = threading.Barrier(20)
+        results: dict[tuple[str, int], httpx.Response] = {}
+
+        def write(code: str, number: int) -> None:
+            with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+                barrier.wait()
+                results[(code, number)] = http.patch(
+                    f"/api/v1/communes/{code}/assessments/2021/criteria/{number}",
+                    json={"met": True, "note": f"writer {code}/{number}"})
+
+        threads = [threading.Thread(target=write, args=(code, n)) for code in ("02812", "02800") for n in range(1, 11)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    assert len(results) == 20
+    assert all(r.status_code == 200 for r in results.values()), [r.text for r in results.values() if r.status_code != 200]
+    for code in ("02812", "02800"):
+        final = (await client.get(f"/api/v1/communes/{code}/assessments/2021")).json()
+        assert final["met"] == list(range(1, 11)) and final["version"] == 11
+        assert [c["note"] for c in final["criteria"][:10]] == [f"writer {code}/{n}" for n in range(1, 11)]
+        versions = sorted(r.json()["version"] for (c, _), r in results.items() if c == code)
+        assert versions == list(range(2, 12))
