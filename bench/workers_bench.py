@@ -134,6 +134,19 @@ async def writer_token(url: str) -> str:
     return token
 
 
+def warm_up(base: str, paths: list[str], auth: dict[str, str], workers: int) -> None:
+    """Fill every worker's report cache: a new connection per request (so the kernel hands requests
+    to every worker; one keep-alive client would only ever warm the worker that accepted it), in
+    passes, until a whole pass over the paths is answered from the caches."""
+    with httpx.Client(base_url=base, headers={**auth, "Connection": "close"}, timeout=60,
+                      limits=httpx.Limits(max_keepalive_connections=0)) as http:
+        for attempt in range(12 * workers):
+            misses = sum(http.get(path).headers.get("x-cache") != "hit" for path in paths)
+            if misses == 0 and attempt >= workers:
+                return
+    print("  (warm-up: some cache entries were still cold)", flush=True)
+
+
 def run_wrk(script: str, base: str, env: dict[str, str], *, connections: int, duration: int,
             headers: dict[str, str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
@@ -193,9 +206,7 @@ def run_backend(backend: str, *, duration: int, reuse: bool) -> dict[str, Any]:
             base = f"http://127.0.0.1:{port}"
             try:
                 env = {"NTM_BENCH_READS": str(districts_file)}
-                # warm-up through wrk's own 16 connections, which the kernel spreads over the workers
-                # (one keep-alive client would only ever warm the worker that accepted it)
-                run_wrk(WRK_ROTATE, base, env, connections=16, duration=8 * workers, headers=auth)
+                warm_up(base, districts, auth, workers)
                 for mode, extra in (("warm", {}), ("cold", {"Cache-Control": "no-cache"})):
                     result = run_wrk(WRK_ROTATE, base, env, connections=16, duration=duration,
                                      headers={**auth, **extra})
