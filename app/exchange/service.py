@@ -23,7 +23,7 @@ from app.assessments.service import met_bits
 from app.audit.models import AuditRecord
 from app.auth.models import Principal, Role
 from app.auth.rules import Action, allowed
-from app.core.errors import AppError
+from app.core.errors import AppError, PayloadTooLarge
 from app.core.types import utcnow
 from app.criteria import service as criteria_service
 from app.criteria.models import CriteriaSet, Criterion
@@ -45,10 +45,6 @@ AUDIT = AuditRecord.__table__  # type: ignore[attr-defined]
 
 class UnsupportedFile(AppError):
     status, title, slug = 415, "Unsupported file", "unsupported-file"
-
-
-class FileTooLarge(AppError):
-    status, title, slug = 413, "Payload Too Large", "payload-too-large"
 
 
 class ImportRejected(AppError):
@@ -105,7 +101,7 @@ async def read_file(data: bytes, *, max_rows: int, max_unzipped_bytes: int) -> l
         if exc.status == 415:
             raise UnsupportedFile(exc.message) from None
         if exc.status == 413:
-            raise FileTooLarge(exc.message) from None
+            raise PayloadTooLarge(exc.message) from None
         raise ImportRejected(_empty_result(0, "", False, [_error(1, None, None, exc.message)])) from None
 
 
@@ -355,7 +351,7 @@ async def bulk_insert(session: AsyncSession, table: Any, rows: list[dict[str, An
     await driver.copy_records_to_table(table.name, records=records, columns=columns)
 
 
-__all__ = ["FileTooLarge", "ImportRejected", "UnsupportedFile", "import_assessments", "read_file"]
+__all__ = ["ImportRejected", "UnsupportedFile", "import_assessments", "read_file"]
 
 
 # ---- reading for the template, the report and the charts ----------------------------------------

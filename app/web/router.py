@@ -6,7 +6,6 @@ that cookie on reads only (so the page's charts and downloads work), never on wr
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +21,7 @@ from app.auth.deps import SESSION_COOKIE
 from app.auth.models import Principal
 from app.core.db import Database, write_intent
 from app.core.errors import AppError
+from app.exchange.workbooks import decimal_comma
 from app.reports import service as reports_service
 from app.reports.models import FlagName
 from app.targets.service import resolve_unit_above_commune
@@ -32,11 +32,7 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
-def _fmt(value: Decimal | None) -> str:
-    return "" if value is None else str(value).replace(".", ",")
-
-
-templates.env.globals["fmt"] = _fmt
+templates.env.globals["fmt"] = decimal_comma  # the official way: 16,1
 
 
 async def _principal(db: Database, request: Request) -> Principal | None:

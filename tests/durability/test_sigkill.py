@@ -24,7 +24,7 @@ from app.assessments.models import Assessment, AssessmentCriterion
 from app.audit.models import AuditRecord
 from app.core.text import fold
 from app.units.models import AdminUnit
-from tests.builders import load_demo, put_assessment
+from tests.builders import load_demo
 from tests.exchange.files import csv_bytes, marks
 from tests.servers import start
 from tests.users import ADMIN, PASSWORD

@@ -190,7 +190,6 @@ async def test_hostile_workbooks_are_refused_not_expanded(db, client, app):
 
 
 async def test_upload_size_cap(db, client, app):
-    app.state.settings.import_max_bytes  # the default is 20 MB; the middleware took it at start-up
     from app.main import create_app
 
     small = create_app(db.settings.model_copy(update={"import_max_bytes": 2048}), database=db)
