@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from bench import dataset
-from bench.run import PG_ADMIN, RESULTS, ROOT, YEAR, _ms, _recreate_pg, database_url, free_port
+from bench.run import RESULTS, ROOT, YEAR, _ms, _recreate_pg, database_url, free_port
 
 ADMIN, PASSWORD = "bench-writer", "bench-writer-password-0123456789"
 TARGETS = {"scaling": 1.4, "mixed_p99_ms": 100.0}

@@ -51,6 +51,7 @@ async def put_assessment(
     An approved assessment is locked (409) until reopened."""
     commune = await service.resolve_commune(session, code, year)
     actor, chain = await authorize(session, principal, Action.assessment_write, commune, on=year_end(year))
+    await units_service.writes_under(session, commune.code)
     before = await _current(session, commune, year)
     assessment, created = await service.put(session, commune=commune, year=year, data=data, if_match=precondition)
     if created:
@@ -96,6 +97,7 @@ async def patch_criterion(
     """Set one criterion met or not (with an optional note and indicator values); counts follow."""
     commune = await service.resolve_commune(session, code, year)
     actor, chain = await authorize(session, principal, Action.assessment_write, commune, on=year_end(year))
+    await units_service.writes_under(session, commune.code)
     before = await _current(session, commune, year)
     assessment = await service.patch_criterion(
         session, commune=commune, year=year, number=number, data=data, if_match=precondition
@@ -114,6 +116,7 @@ async def _step(
 ) -> AssessmentPublic:
     commune = await service.resolve_commune(session, code, year)
     actor, chain = await authorize(session, principal, action, commune, on=year_end(year))
+    await units_service.writes_under(session, commune.code)
     before = await _current(session, commune, year)
     assessment = await service.transition(session, commune=commune, year=year, step=step, actor=actor.actor)
     _etag(response, assessment.version)

@@ -13,6 +13,16 @@ is served only while the generation is unchanged. The generation moves:
 Commits made through this process also move it at once (``bump``), so a client always
 reads its own writes. Across PostgreSQL workers an entry can outlive a commit by the time
 the notification takes to arrive (well under a millisecond on one host).
+
+**Scoped writes.** Each entry is tagged with the unit its report is about. A write that
+knows which units' figures it can move (an assessment: the commune and every unit ever
+above it; a target: its unit and those above) declares that scope (``app.core.db.
+scope_writes``): it then stales only entries tagged with those units, so a commune's
+assessment in one district leaves every other district's cached reports in place. On
+PostgreSQL the transaction silences the triggers (``SET LOCAL ntm.scoped``) and announces
+``scope:<code>,<code>…`` itself, at its commit; any other payload (other tables, plain SQL,
+imports) still moves the whole generation. On SQLite ``data_version`` cannot tell which
+rows changed, so every commit stays global there.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import re
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -34,16 +44,34 @@ from sqlalchemy.engine import URL
 log = logging.getLogger("ntm.cache")
 
 CHANNEL = "ntm_data_changed"
+SCOPE_PREFIX = "scope:"
+# (local commits, remote commits or SQLite data_version): moves on every unscoped commit
 Generation = tuple[int, int]
+# a generation and the count of scoped commits touching the entry's unit
+Stamp = tuple[int, int, int]
+
+
+def scope_payload(codes: Iterable[str]) -> str:
+    """The notification a scoped write sends: ``scope:`` and its unit codes."""
+    return SCOPE_PREFIX + ",".join(sorted(codes))
+
+
+def parse_scope(payload: str) -> list[str] | None:
+    """The unit codes of a scoped notification; None for any other payload (a global change)."""
+    if not payload.startswith(SCOPE_PREFIX):
+        return None
+    codes = [code for code in payload[len(SCOPE_PREFIX):].split(",") if code]
+    return codes or None
 
 
 class ResponseCache:
-    """An LRU map of key → (generation, body)."""
+    """An LRU map of key → (stamp, body), each entry stamped for the unit it is about."""
 
     def __init__(self, url: URL, *, max_entries: int = 4096) -> None:
         self.url = url
         self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, tuple[Generation, bytes]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[Stamp, bytes]] = OrderedDict()
+        self._scoped: dict[str, int] = {}
         self._active: dict[str, tuple[Generation, Any]] = {}
         self._local = 0
         self._remote = 0
@@ -66,9 +94,19 @@ class ResponseCache:
         found = self._active.get(username)
         return found[1] if generation is not None and found is not None and found[0] == generation else None
 
-    def bump(self) -> None:
-        """A commit through this process: everything cached before it is stale."""
-        self._local += 1
+    def bump(self, scope: Iterable[str] | None = None) -> None:
+        """A commit through this process: what it could have changed is stale — entries about
+        the units in ``scope``, or (no scope) everything."""
+        if scope is None:
+            self._local += 1
+            return
+        for code in scope:
+            self._scoped[code] = self._scoped.get(code, 0) + 1
+
+    async def stamp(self, unit: str) -> Stamp | None:
+        """What an entry about ``unit`` computed from now on is tagged with; None: do not cache."""
+        generation = await self.generation()
+        return None if generation is None else (*generation, self._scoped.get(unit, 0))
 
     async def generation(self) -> Generation | None:
         """The current generation, or None when changes cannot be seen (then nothing is cached)."""
@@ -81,19 +119,21 @@ class ResponseCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: Hashable, generation: Generation | None) -> bytes | None:
-        if generation is None:
+    def get(self, key: Hashable, stamp: Stamp | None) -> bytes | None:
+        if stamp is None:
             return None
         found = self._entries.get(key)
-        if found is None or found[0] != generation:
+        if found is None or found[0] != stamp:
             return None
         self._entries.move_to_end(key)
         return found[1]
 
-    def put(self, key: Hashable, generation: Generation | None, body: bytes) -> None:
-        if generation is None:
+    def put(self, key: Hashable, stamp: Stamp | None, body: bytes) -> None:
+        """Keep ``body`` under ``key``, with the stamp read *before* it was computed (a commit
+        meanwhile leaves the entry already stale)."""
+        if stamp is None:
             return
-        self._entries[key] = (generation, body)
+        self._entries[key] = (stamp, body)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
@@ -144,8 +184,12 @@ class ResponseCache:
         self._entries.clear()
         self._remote += 1
 
-    def _on_change(self, *_args: Any) -> None:
-        self._remote += 1
+    def _on_change(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        scope = parse_scope(payload)
+        if scope is None:
+            self._remote += 1
+        else:
+            self.bump(scope)
 
     def _on_lost(self, *_args: Any) -> None:
         log.warning("report cache off: change listener connection lost")
@@ -179,17 +223,18 @@ class CachedReportsMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, paths: str) -> None:
+        """``paths``: a regular expression of the cached report paths, naming their unit ``(?P<code>…)``."""
         self.app = app
         self.paths = re.compile(paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and self.paths.fullmatch(scope["path"]):
+        if scope["type"] == "http" and scope["method"] == "GET" and (match := self.paths.fullmatch(scope["path"])):
             cache: ResponseCache = scope["app"].state.db.cache
             headers = dict(scope["headers"])
             if not wants_fresh(headers.get(b"cache-control", b"").decode("latin-1")):
-                generation = await cache.generation()
-                body = cache.get(cache_key(scope["path"], scope["query_string"]), generation)
-                if body is not None and self._may_read(scope["app"].state.settings, headers, cache, generation):
+                stamp = await cache.stamp(match.group("code"))
+                body = cache.get(cache_key(scope["path"], scope["query_string"]), stamp)
+                if body is not None and self._may_read(scope["app"].state.settings, headers, cache, (stamp[0], stamp[1])):
                     await send({
                         "type": "http.response.start",
                         "status": 200,

@@ -8,16 +8,16 @@ instead of failing with "database is locked" when two of them upgrade a read loc
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 
-from app.core.cache import ResponseCache
+from app.core.cache import CHANNEL, ResponseCache, scope_payload
 from app.core.config import Settings
 from app.core.logging import watch_slow_queries
 
@@ -34,6 +34,25 @@ metadata: MetaData = SQLModel.metadata
 
 # Set by the request session dependency: True when the request will write.
 write_intent: ContextVar[bool] = ContextVar("write_intent", default=True)
+
+
+SCOPE_KEY = "ntm_write_scope"
+
+
+async def scope_writes(session: AsyncSession, codes: Iterable[str]) -> None:
+    """Declare, before writing, that this transaction changes only figures of the units ``codes``
+    (app/core/cache.py, *Scoped writes*): at its end it stales only their cached reports.
+
+    The caller vouches that every row it writes feeds the reports of those units only. On
+    PostgreSQL the change triggers are silenced for this transaction and the scope is announced
+    instead, delivered to every worker at commit (or dropped on rollback)."""
+    scope = frozenset(codes)
+    session.info[SCOPE_KEY] = scope
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT set_config('ntm.scoped', 'on', true), pg_notify(:channel, :payload)"),
+            {"channel": CHANNEL, "payload": scope_payload(scope)},
+        )
 
 
 def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
@@ -86,17 +105,25 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits when the block ends, rolls back on any error."""
+        """One unit of work: commits when the block ends, rolls back on any error.
+
+        A write's commit stales the cached reports it can change (all, unless the transaction
+        declared a scope with ``scope_writes``) — even a commit that failed, which may have
+        landed; a rollback changed nothing and leaves them in place."""
         async with self.sessionmaker() as session:
             try:
                 yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            try:
                 await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
             finally:
                 if write_intent.get():
-                    self.cache.bump()
+                    self.cache.bump(session.info.get(SCOPE_KEY))
 
     async def dispose(self) -> None:
         await self.cache.close()

@@ -35,29 +35,29 @@ ApprovedOnly = Annotated[
 ]
 FLAGS_MAX = 5000
 # what CachedReportsMiddleware may answer from the cache
-REPORT_PATHS = r"/api/v1/units/[^/]+/(summary|flags|trend)"
+REPORT_PATHS = r"/api/v1/units/(?P<code>[^/]+)/(summary|flags|trend)"
 CACHE_HEADER = {"X-Cache": {"description": "`hit` when served from the worker's cache, else `miss`",
                             "schema": {"type": "string"}}}
 
 
 async def _cached(request: Request, compute: Callable[[AsyncSession], Awaitable[BaseModel]]) -> Response:
-    """Answer from the worker's cache, or compute the report and keep it, tagged with the generation
-    read *before* computing (a commit meanwhile leaves the entry already stale).
+    """Answer from the worker's cache, or compute the report and keep it, stamped for the unit in
+    the path as read *before* computing (a commit meanwhile leaves the entry already stale).
 
     Most hits never get here: ``CachedReportsMiddleware`` answers them before routing. Those that
     do (API keys, a token not seen since the last commit) have just been authenticated."""
     db: Database = request.app.state.db
     key = cache_key(request.url.path, request.url.query.encode("latin-1"))
-    generation = await db.cache.generation()
+    stamp = await db.cache.stamp(request.path_params["code"])
     if not wants_fresh(request.headers.get("cache-control", "")):
-        body = db.cache.get(key, generation)
+        body = db.cache.get(key, stamp)
         if body is not None:
             return Response(body, media_type="application/json", headers={"X-Cache": "hit"})
     write_intent.set(False)
     async with db.transaction() as session:
         result = await compute(session)
     body = result.model_dump_json().encode()
-    db.cache.put(key, generation, body)
+    db.cache.put(key, stamp, body)
     return Response(body, media_type="application/json", headers={"X-Cache": "miss"})
 
 

@@ -12,7 +12,7 @@ from app.auth.deps import PrincipalDep, authorize
 from app.auth.rules import Action
 from app.core.errors import problem_responses
 from app.core.preconditions import ETAG_HEADER, NOT_MODIFIED_RESPONSE, etag, versioned
-from app.units.service import year_end
+from app.units.service import writes_under, year_end
 from app.targets import service
 from app.targets.models import TargetPublic, TargetPut
 from app.units.models import CODE_REGEX
@@ -35,6 +35,7 @@ async def put_target(
     """Planned average, communes to reach the standard, minimum gain, per-commune targets; 201 when new."""
     unit = await service.resolve_unit_above_commune(session, code, year)
     actor, chain = await authorize(session, principal, Action.target_write, unit, on=year_end(year))
+    await writes_under(session, unit.code)
     existing = await service.get(session, unit, year)
     before = await service.publish(session, existing) if existing else None
     target, created = await service.put(session, unit=unit, year=year, data=data, if_match=precondition)

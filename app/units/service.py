@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import scope_writes
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.text import fold, like_escape, nfc
 from app.units import builtin
@@ -389,6 +390,27 @@ async def load_builtin(session: AsyncSession) -> None:
     await upsert_units(session, builtin.UNITS)
     await link_units(session, builtin.LINEAGE, before=builtin.LAST_PRE_REFORM_DAY, after=builtin.REFORM_DAY)
 
+
+
+async def ancestry(session: AsyncSession, code: str) -> set[str]:
+    """The code and every code that was ever above it, in any version of the tree: every unit
+    whose figures a change under ``code`` can move, whichever year the change concerns."""
+    codes, frontier = {code}, {code}
+    for _ in range(8):
+        result = await session.execute(
+            select(AdminUnit.parent_code).where(AdminUnit.code.in_(frontier), AdminUnit.parent_code.is_not(None)).distinct()
+        )
+        frontier = set(result.scalars()) - codes
+        if not frontier:
+            break
+        codes |= frontier
+    return codes
+
+
+async def writes_under(session: AsyncSession, code: str) -> None:
+    """Declare that this transaction changes only figures under ``code`` (an assessment of the
+    commune, a target of the unit): cached reports of other units stay valid."""
+    await scope_writes(session, await ancestry(session, code))
 
 
 async def chain(session: AsyncSession, unit: AdminUnit, *, on: dt.date | None = None) -> list[str]:

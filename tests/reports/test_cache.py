@@ -1,5 +1,7 @@
 """Report caching: repeated requests are served from the worker's cache, and any commit —
-through this worker, another worker, or plain SQL — makes the next request recompute."""
+through this worker, another worker, or plain SQL — makes the next request recompute the
+reports it can change: on PostgreSQL only those of the units above an assessment or target
+written through the API, otherwise all of them."""
 
 from __future__ import annotations
 
@@ -8,9 +10,11 @@ import asyncio
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
+from app.core.cache import parse_scope, scope_payload
 from app.core.db import Database
 from app.main import create_app
-from tests.builders import load_demo, put_assessment
+from app.units import service as units_service
+from tests.builders import criteria, load_demo, put_assessment, put_target
 from tests.users import ADMIN, bearer
 
 SUMMARY = "/api/v1/units/084/summary"
@@ -88,3 +92,118 @@ async def test_api_key_clients_get_cache_hits_too(db, client, app):
         second = await system.get(SUMMARY, params={"year": 2021})
     assert (first.headers["x-cache"], second.headers["x-cache"]) == ("miss", "hit")
     assert first.json() == second.json()
+
+
+# ---- scoped invalidation: a write stales only the reports of the units it can change ------------
+
+# a second district in another province, so that one district's writes can be seen not to touch it
+OTHER_UNITS = [
+    {"code": "11", "name": "Tỉnh Điện Biên", "level": "province", "kind": "tinh", "parent_code": "VN"},
+    {"code": "095", "name": "Huyện Mường Nhé", "level": "district", "kind": "huyen", "parent_code": "11"},
+    {"code": "03100", "name": "Xã Sín Thầu", "level": "commune", "kind": "xa", "parent_code": "095"},
+]
+REPORTS = {code: f"/api/v1/units/{code}/summary" for code in ("084", "10", "VN", "095", "11")}
+
+
+async def _with_other_district(db, client: AsyncClient) -> None:
+    await load_demo(db)
+    for unit in OTHER_UNITS:
+        body = {**unit, "region": "trung_du_mien_nui_phia_bac", "valid_to": "2025-06-30"}
+        response = await client.post("/api/v1/units", json=body)
+        assert response.status_code == 201, response.text
+    await put_assessment(client, code="03100", year=2021, met=12)
+
+
+async def _warm(client: AsyncClient) -> None:
+    for path in REPORTS.values():
+        await client.get(path, params={"year": 2021})
+        assert (await client.get(path, params={"year": 2021})).headers["x-cache"] == "hit"
+
+
+async def _cache_states(client: AsyncClient) -> dict[str, str]:
+    return {code: (await client.get(path, params={"year": 2021})).headers["x-cache"] for code, path in REPORTS.items()}
+
+
+def _expected(stale: set[str], backend: str) -> dict[str, str]:
+    """PostgreSQL stales only the write's units; SQLite cannot tell, and stales everything."""
+    return {code: "miss" if backend == "sqlite" or code in stale else "hit" for code in REPORTS}
+
+
+async def test_an_assessment_write_stales_only_its_communes_units(db, client, backend):
+    await _with_other_district(db, client)
+    await _warm(client)
+    await put_assessment(client, code="03100", year=2021, met=13)  # district 095, province 11
+    assert await _cache_states(client) == _expected({"095", "11", "VN"}, backend)
+    figures = (await client.get(REPORTS["095"], params={"year": 2021})).json()
+    assert figures["total_criteria_met"] == 13
+
+
+async def test_a_scoped_write_through_another_worker_stales_the_same_units(db, client, backend):
+    await _with_other_district(db, client)
+    other_worker = Database(db.settings)
+    app = create_app(db.settings, database=other_worker)
+    try:
+        async with AsyncClient(
+            transport=ASGITransport(app=app), base_url="http://other", headers=bearer(app, ADMIN)
+        ) as other:
+            await _warm(client)
+            await put_assessment(other, code="02800", year=2021, met=18)  # district 084, province 10
+            await _eventually_total(client, 147)  # the notification has arrived (084 recomputed)
+            states = await _cache_states(client)
+            assert states.pop("084") == "hit"  # as just recomputed by the line above
+            assert states == {c: s for c, s in _expected({"10", "VN"}, backend).items() if c != "084"}
+            national = (await client.get(REPORTS["VN"], params={"year": 2021})).json()
+            assert national["total_criteria_met"] == 147 + 12
+    finally:
+        await other_worker.dispose()
+
+
+async def test_a_target_write_stales_its_unit_and_those_above(db, client, backend):
+    await _with_other_district(db, client)
+    await _warm(client)
+    await put_target(client, code="084", year=2021, average_criteria=16.5)
+    assert await _cache_states(client) == _expected({"084", "10", "VN"}, backend)
+    province = (await client.get(REPORTS["10"], params={"year": 2021})).json()
+    assert [c["target_average"] for c in province["children"] if c["unit_code"] == "084"] == [16.5]
+
+
+async def test_a_refused_write_leaves_the_cache_in_place_and_unscoped_writes_stale_all(db, client):
+    await _with_other_district(db, client)
+    await _warm(client)
+    stale = await client.put(  # refused after its scope was announced: the rollback drops the notice too
+        "/api/v1/communes/02800/assessments/2021", json={"criteria": criteria(17)}, headers={"If-Match": '"99"'}
+    )
+    assert stale.status_code == 412, stale.text
+    await asyncio.sleep(0.1)  # time for a notification, had one been sent
+    assert await _cache_states(client) == {code: "hit" for code in REPORTS}  # nothing changed
+    # a change of the unit tree is not scoped: every cached report goes
+    response = await client.patch("/api/v1/units/095", json={"name": "Huyện Mường Nhé mới"})
+    assert response.status_code == 200, response.text
+    assert await _cache_states(client) == {code: "miss" for code in REPORTS}
+
+
+async def test_plain_sql_write_stales_every_unit(db, client):
+    await _with_other_district(db, client)
+    await _warm(client)
+    outsider = Database(db.settings)
+    try:
+        async with outsider.engine.begin() as conn:
+            await conn.execute(text("UPDATE assessment SET met_count = met_count - 1 WHERE commune_code = '02800' "
+                                    "AND year = 2021"))
+    finally:
+        await outsider.dispose()
+    await _eventually_total(client, 144)
+    assert (await client.get(REPORTS["095"], params={"year": 2021})).headers["x-cache"] == "miss"
+
+
+async def test_ancestry_covers_every_version_of_the_tree(db):
+    async with db.transaction() as session:
+        assert await units_service.ancestry(session, "02800") == {"02800", "084", "10", "VN"}
+        # 02809 is a commune of district 084 before the 2025 reform and of province 15 after it
+        assert await units_service.ancestry(session, "02809") == {"02809", "084", "10", "15", "VN"}
+        assert await units_service.ancestry(session, "VN") == {"VN"}
+
+
+def test_scope_payloads_round_trip_and_anything_else_is_global():
+    assert parse_scope(scope_payload({"084", "10", "VN"})) == ["084", "10", "VN"]
+    assert parse_scope("assessment") is None and parse_scope("scope:") is None and parse_scope("") is None
