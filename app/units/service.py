@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.core.db import scope_writes
 from app.core.errors import Conflict, InvalidInput, NotFound
@@ -395,16 +396,11 @@ async def load_builtin(session: AsyncSession) -> None:
 async def ancestry(session: AsyncSession, code: str) -> set[str]:
     """The code and every code that was ever above it, in any version of the tree: every unit
     whose figures a change under ``code`` can move, whichever year the change concerns."""
-    codes, frontier = {code}, {code}
-    for _ in range(8):
-        result = await session.execute(
-            select(AdminUnit.parent_code).where(AdminUnit.code.in_(frontier), AdminUnit.parent_code.is_not(None)).distinct()
-        )
-        frontier = set(result.scalars()) - codes
-        if not frontier:
-            break
-        codes |= frontier
-    return codes
+    above = select(AdminUnit.parent_code.label("code")).where(AdminUnit.code == code).cte("above", recursive=True)
+    parent = aliased(AdminUnit)
+    above = above.union(select(parent.parent_code).join(above, parent.code == above.c.code))  # UNION: ends on cycles
+    result = await session.execute(select(above.c.code).where(above.c.code.is_not(None)))
+    return {code, *result.scalars()}
 
 
 async def writes_under(session: AsyncSession, code: str) -> None:
