@@ -11,9 +11,10 @@ Over the national dataset of ``bench/dataset.py`` (the same database files as ``
   (answered from each worker's report cache).
 * **mixed**: 2 workers, 90 % reads (district summaries, flags and trends of year 2024, with
   the cache as in production) and 10 % writes (``PUT`` of a commune's 2026 assessment against
-  the 10-criteria set, 200 communes in turn: creating, then replacing). Every write
-  invalidates every worker's cache, so reads after it are recomputed. Latency p50/p99 and
-  failures (any status other than 200/201) at 8 and 16 connections.
+  the 10-criteria set, 200 communes in turn: creating, then replacing). On PostgreSQL a write
+  invalidates only the cached reports of its commune's district, province and the nation; on
+  SQLite every write invalidates every cached report. Latency p50/p99 and failures (any
+  status other than 200/201) at 2, 4, 8 and 16 connections.
 
 Figures are printed and written to bench/results/workers-<backend>.json; never asserted.
 """

@@ -51,11 +51,6 @@ Generation = tuple[int, int]
 Stamp = tuple[int, int, int]
 
 
-def scope_payload(codes: Iterable[str]) -> str:
-    """The notification a scoped write sends: ``scope:`` and its unit codes."""
-    return SCOPE_PREFIX + ",".join(sorted(codes))
-
-
 def parse_scope(payload: str) -> list[str] | None:
     """The unit codes of a scoped notification; None for any other payload (a global change)."""
     if not payload.startswith(SCOPE_PREFIX):

@@ -8,16 +8,17 @@ instead of failing with "database is locked" when two of them upgrade a read loc
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
+from functools import cache
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import MetaData, Select, event, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 
-from app.core.cache import CHANNEL, ResponseCache, scope_payload
+from app.core.cache import CHANNEL, SCOPE_PREFIX, ResponseCache
 from app.core.config import Settings
 from app.core.logging import watch_slow_queries
 
@@ -39,20 +40,30 @@ write_intent: ContextVar[bool] = ContextVar("write_intent", default=True)
 SCOPE_KEY = "ntm_write_scope"
 
 
-async def scope_writes(session: AsyncSession, codes: Iterable[str]) -> None:
-    """Declare, before writing, that this transaction changes only figures of the units ``codes``
-    (app/core/cache.py, *Scoped writes*): at its end it stales only their cached reports.
+@cache
+def _announcement(codes: Select[tuple[str]]) -> Select[tuple[Any, Any, str | None]]:
+    """PostgreSQL, one round trip: silence the change triggers for this transaction, queue
+    ``scope:<codes>`` for its commit, and return the codes."""
+    found = codes.subquery()
+    listed = func.string_agg(found.c[0], ",")
+    payload = literal(SCOPE_PREFIX) + func.coalesce(listed, "")  # no code: "scope:" means everything
+    return select(func.set_config("ntm.scoped", "on", True), func.pg_notify(CHANNEL, payload), listed).select_from(found)
+
+
+async def scope_writes(session: AsyncSession, codes: Select[tuple[str]], params: dict[str, Any]) -> None:
+    """Declare, before writing, that this transaction changes only figures of the units that
+    ``codes`` (a query of unit codes, a constant) selects: at its end it stales only their cached
+    reports (app/core/cache.py, *Scoped writes*).
 
     The caller vouches that every row it writes feeds the reports of those units only. On
     PostgreSQL the change triggers are silenced for this transaction and the scope is announced
-    instead, delivered to every worker at commit (or dropped on rollback)."""
-    scope = frozenset(codes)
-    session.info[SCOPE_KEY] = scope
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT set_config('ntm.scoped', 'on', true), pg_notify(:channel, :payload)"),
-            {"channel": CHANNEL, "payload": scope_payload(scope)},
-        )
+    instead, delivered to every worker at commit (dropped on rollback). On SQLite nothing is
+    done: every commit moves ``data_version``, which cannot be scoped, so the whole cache goes."""
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        return
+    *_, listed = (await session.execute(_announcement(codes), params)).one()
+    if listed:
+        session.info[SCOPE_KEY] = frozenset(listed.split(","))
 
 
 def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:

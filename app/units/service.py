@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -393,20 +393,29 @@ async def load_builtin(session: AsyncSession) -> None:
 
 
 
+def _ancestry() -> Select[tuple[str]]:
+    """The code ``:code`` and every code that was ever above it, in any version of the tree."""
+    above = select(AdminUnit.code).where(AdminUnit.code == bindparam("code")).cte("above", recursive=True)
+    unit = aliased(AdminUnit)
+    step = select(unit.parent_code).join(above, unit.code == above.c.code).where(unit.parent_code.is_not(None))
+    above = above.union(step)  # UNION, not UNION ALL: ends even on a cycle
+    return select(above.c.code)
+
+
+# built once: constructing the statement costs more than running it
+ANCESTRY = _ancestry()
+
+
 async def ancestry(session: AsyncSession, code: str) -> set[str]:
-    """The code and every code that was ever above it, in any version of the tree: every unit
-    whose figures a change under ``code`` can move, whichever year the change concerns."""
-    above = select(AdminUnit.parent_code.label("code")).where(AdminUnit.code == code).cte("above", recursive=True)
-    parent = aliased(AdminUnit)
-    above = above.union(select(parent.parent_code).join(above, parent.code == above.c.code))  # UNION: ends on cycles
-    result = await session.execute(select(above.c.code).where(above.c.code.is_not(None)))
-    return {code, *result.scalars()}
+    """The code and every code that was ever above it: every unit whose figures a change under
+    ``code`` can move, whichever year the change concerns."""
+    return set((await session.execute(ANCESTRY, {"code": code})).scalars())
 
 
 async def writes_under(session: AsyncSession, code: str) -> None:
     """Declare that this transaction changes only figures under ``code`` (an assessment of the
     commune, a target of the unit): cached reports of other units stay valid."""
-    await scope_writes(session, await ancestry(session, code))
+    await scope_writes(session, ANCESTRY, {"code": code})
 
 
 async def chain(session: AsyncSession, unit: AdminUnit, *, on: dt.date | None = None) -> list[str]:

@@ -10,7 +10,7 @@ import asyncio
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
-from app.core.cache import parse_scope, scope_payload
+from app.core.cache import parse_scope
 from app.core.db import Database
 from app.main import create_app
 from app.units import service as units_service
@@ -204,6 +204,6 @@ async def test_ancestry_covers_every_version_of_the_tree(db):
         assert await units_service.ancestry(session, "VN") == {"VN"}
 
 
-def test_scope_payloads_round_trip_and_anything_else_is_global():
-    assert parse_scope(scope_payload({"084", "10", "VN"})) == ["084", "10", "VN"]
+def test_scope_payloads_name_units_and_anything_else_is_global():
+    assert parse_scope("scope:084,10,VN") == ["084", "10", "VN"]
     assert parse_scope("assessment") is None and parse_scope("scope:") is None and parse_scope("") is None
