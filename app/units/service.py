@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Date, Select, and_, bindparam, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -36,11 +36,17 @@ def year_end(year: int) -> dt.date:
     return dt.date(year, 12, 31)
 
 
-def valid_on(day: dt.date) -> ColumnElement[bool]:
+def valid_on(day: dt.date | ColumnElement[dt.date], unit: Any = AdminUnit) -> ColumnElement[bool]:
+    """``unit`` (the table or an alias of it) is valid on the day."""
     return and_(
-        or_(AdminUnit.valid_from.is_(None), AdminUnit.valid_from <= day),
-        or_(AdminUnit.valid_to.is_(None), AdminUnit.valid_to >= day),
+        or_(unit.valid_from.is_(None), unit.valid_from <= day),
+        or_(unit.valid_to.is_(None), unit.valid_to >= day),
     )
+
+
+DAY = bindparam("day", type_=Date)
+# built once, as every write and most reads resolve codes: constructing a statement costs more than running it
+FIND = select(AdminUnit).where(AdminUnit.code == bindparam("code"), valid_on(DAY))
 
 
 def _overlaps(a_from: dt.date | None, a_to: dt.date | None, b_from: dt.date | None, b_to: dt.date | None) -> bool:
@@ -54,7 +60,7 @@ def _overlaps(a_from: dt.date | None, a_to: dt.date | None, b_from: dt.date | No
 
 async def find(session: AsyncSession, code: str, *, on: dt.date) -> AdminUnit | None:
     """The unit with this code valid on the day, if any."""
-    result = await session.execute(select(AdminUnit).where(AdminUnit.code == code, valid_on(on)))
+    result = await session.execute(FIND, {"code": code, "day": on})
     return result.scalars().first()
 
 
@@ -418,19 +424,43 @@ async def writes_under(session: AsyncSession, code: str) -> None:
     await scope_writes(session, ANCESTRY, {"code": code})
 
 
+def _chain_up() -> Select[tuple[str, str | None, int]]:
+    """The unit ``:parent`` valid on ``:day``, its parent valid then, and so on: (code, parent code, depth)."""
+    up = (
+        select(AdminUnit.code, AdminUnit.parent_code, literal(1).label("depth"))
+        .where(AdminUnit.code == bindparam("parent"), valid_on(DAY))
+        .cte("up", recursive=True)
+    )
+    unit = aliased(AdminUnit)
+    step = (
+        select(unit.code, unit.parent_code, up.c.depth + 1)
+        .join(up, unit.code == up.c.parent_code)
+        .where(valid_on(DAY, unit), up.c.depth < CHAIN_MAX - 1)
+    )
+    up = up.union_all(step)
+    return select(up.c.code, up.c.parent_code, up.c.depth).order_by(up.c.depth)
+
+
+CHAIN_MAX = 8
+CHAIN_UP = _chain_up()
+
+
 async def chain(session: AsyncSession, unit: AdminUnit, *, on: dt.date | None = None) -> list[str]:
     """The unit's code and its ancestors' codes, nearest first, following parent links valid on
-    ``on`` (default: a day the unit itself was valid)."""
+    ``on`` (default: a day the unit itself was valid); a parent not valid then is named and not
+    followed. One query, at most ``CHAIN_MAX`` codes."""
     day = on or (unit.valid_to if unit.valid_to and unit.valid_to < dt.date.today() else dt.date.today())
     if unit.valid_from and day < unit.valid_from:
         day = unit.valid_from
-    codes = [unit.code]
-    current = unit
-    while current.parent_code is not None and len(codes) < 8:
-        parent = await find(session, current.parent_code, on=day)
-        if parent is None:
-            codes.append(current.parent_code)
-            break
-        codes.append(parent.code)
-        current = parent
+    codes, missing = [unit.code], unit.parent_code
+    if missing is None:
+        return codes
+    depths: set[int] = set()
+    for code, parent_code, depth in await session.execute(CHAIN_UP, {"parent": missing, "day": day}):
+        if depth not in depths:  # one unit per level (a code has one version valid on a day)
+            depths.add(depth)
+            codes.append(code)
+            missing = parent_code
+    if missing is not None and len(codes) < CHAIN_MAX:
+        codes.append(missing)
     return codes

@@ -13,7 +13,6 @@ from sqlalchemy import text
 from app.core.cache import parse_scope
 from app.core.db import Database
 from app.main import create_app
-from app.units import service as units_service
 from tests.builders import criteria, load_demo, put_assessment, put_target
 from tests.users import ADMIN, bearer
 
@@ -194,14 +193,6 @@ async def test_plain_sql_write_stales_every_unit(db, client):
         await outsider.dispose()
     await _eventually_total(client, 144)
     assert (await client.get(REPORTS["095"], params={"year": 2021})).headers["x-cache"] == "miss"
-
-
-async def test_ancestry_covers_every_version_of_the_tree(db):
-    async with db.transaction() as session:
-        assert await units_service.ancestry(session, "02800") == {"02800", "084", "10", "VN"}
-        # 02809 is a commune of district 084 before the 2025 reform and of province 15 after it
-        assert await units_service.ancestry(session, "02809") == {"02809", "084", "10", "15", "VN"}
-        assert await units_service.ancestry(session, "VN") == {"VN"}
 
 
 def test_scope_payloads_name_units_and_anything_else_is_global():
