@@ -57,12 +57,16 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
     demo: Annotated[bool, typer.Option("--demo", help="Also load the illustrative Si Ma Cai demo data")] = False,
+    setup: Annotated[
+        bool, typer.Option(help="Migrate and load the reference data first (--no-setup: the database is ready)")
+    ] = True,
 ) -> None:
-    """Apply migrations, load reference (and demo) data, then serve the API with uvicorn."""
+    """Apply migrations, load reference (and demo) data, then serve the API with uvicorn. With
+    several workers on Linux each has its own socket on the port and the kernel spreads the
+    connections over them (app/serving.py)."""
     import os
 
-    import uvicorn
-
+    from app import serving
     from app.core.config import InsecureConfiguration
     from app.core.logging import log_config
 
@@ -75,9 +79,10 @@ def serve(
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
     console.print(f"[bold]NTM Tracker[/] database: {_redact(settings.database_url)}")
-    asyncio.run(prepare(settings, demo=demo))
+    if setup or demo:
+        asyncio.run(prepare(settings, demo=demo))
     console.print(f"Swagger UI: http://{host}:{port}/docs")
-    uvicorn.run(
+    serving.run(
         "app.main:create_app",
         factory=True,
         host=host,

@@ -1,4 +1,5 @@
-"""A real uvicorn process serving the app on a test database (browser, contract and durability tests)."""
+"""The service as deployed, ``ntm serve --no-setup``, on a test database (browser, contract,
+concurrency, durability and serving tests)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+NTM = Path(sys.executable).with_name("ntm")  # the console script installed beside this interpreter
 
 
 def free_port() -> int:
@@ -24,13 +26,13 @@ def free_port() -> int:
 
 def start(database_url: str, *, port: int | None = None, extra_env: dict[str, str] | None = None,
           workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the service and wait until /healthz answers; returns the process and its base URL."""
+    """Start the service on an already migrated database and wait until /healthz answers; returns
+    the process (with several workers: their parent) and its base URL."""
     port = port or free_port()
     env = {**os.environ, "NTM_DATABASE_URL": database_url, "NTM_ENV": "test", "NTM_LOG_LEVEL": "warning",
            **(extra_env or {})}
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning"],
+        [str(NTM), "serve", "--no-setup", "--port", str(port), "--workers", str(workers)],
         env=env, cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"

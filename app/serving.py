@@ -1,0 +1,96 @@
+"""Several uvicorn worker processes that share the connections evenly (``ntm serve --workers N``).
+
+uvicorn's own multi-process mode binds one socket in the parent and every worker accepts from
+it. When connections arrive together (a load balancer opening its keep-alive pool, a burst of
+clients), the first worker to wake accepts all of them — asyncio accepts a whole backlog per
+wake-up — and keeps them: the other workers stay idle. Measured here with 16 keep-alive
+connections opened at once: in 2 runs of 5 every connection went to one of the two workers.
+
+On Linux each worker here listens on its own socket bound with ``SO_REUSEPORT`` to the same
+address, and the kernel spreads new connections over those sockets by a hash of their
+addresses. The parent holds the port (bound, never listening, so it receives nothing), starts
+the workers, starts a new one when one dies, and on SIGTERM or SIGINT asks each to stop and
+waits: every worker finishes its in-flight requests (uvicorn's graceful shutdown). Elsewhere,
+or with one worker, uvicorn runs as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+import uvicorn
+
+log = logging.getLogger("uvicorn.error")
+
+_spawn = multiprocessing.get_context("spawn")
+RESTART_DELAY = 5.0
+
+
+def balanced() -> bool:
+    """Whether the kernel spreads connections over sockets sharing a port (Linux ``SO_REUSEPORT``)."""
+    return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` with ``SO_REUSEPORT`` (not yet listening)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _worker(options: dict[str, Any]) -> None:
+    """One worker process: its own listening socket in the port's group, then uvicorn."""
+    config = uvicorn.Config(**options)
+    sock = reuse_port_socket(config.host, config.port)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def run(app: str, *, host: str, port: int, workers: int, **options: Any) -> None:
+    """Serve ``app`` (an import string, ``factory`` allowed) with ``workers`` processes."""
+    if workers <= 1 or not balanced():
+        uvicorn.run(app, host=host, port=port, workers=workers, **options)
+        return
+    try:
+        holder = reuse_port_socket(host, port)  # fails here, once, when the port is taken
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", host, port, exc)
+        sys.exit(3)
+    worker_options = {"app": app, "host": host, "port": port, "workers": 1, **options}
+    stopping: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda number, _frame: stopping.append(number))
+
+    started: dict[int, float] = {}
+
+    def start(index: int) -> multiprocessing.process.BaseProcess:
+        process = _spawn.Process(target=_worker, args=(worker_options,), daemon=False)
+        process.start()
+        started[index] = time.monotonic()
+        return process
+
+    log.info("parent process [%d]: %d workers, each with its own socket on %s:%d", os.getpid(), workers, host, port)
+    processes = [start(index) for index in range(workers)]
+    try:
+        while not stopping:
+            for index, process in enumerate(processes):
+                # a worker that cannot start (say, no database) is retried every RESTART_DELAY s, not in a tight loop
+                if not process.is_alive() and not stopping and time.monotonic() - started[index] >= RESTART_DELAY:
+                    log.warning("worker [%s] exited with %s; starting another", process.pid, process.exitcode)
+                    processes[index] = start(index)
+            time.sleep(0.2)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)  # type: ignore[arg-type]
+        for process in processes:
+            process.join()
+        holder.close()
