@@ -88,8 +88,8 @@ end
 
 def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning"],
+        [str(Path(sys.executable).with_name("ntm")), "serve", "--no-setup", "--port", str(port),
+         "--workers", str(workers)],  # as deployed
         cwd=ROOT, env={**os.environ, "NTM_DATABASE_URL": url, "NTM_ENV": "development", "NTM_LOG_LEVEL": "warning"},
     )
     for _ in range(150):
