@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import IfMatchDep, IfNoneMatch, Page, PageDep, SessionDep
 from app.assessments import service
@@ -16,7 +15,6 @@ from app.auth.rules import Action
 from app.core.errors import problem_responses
 from app.core.preconditions import ETAG_HEADER, NOT_MODIFIED_RESPONSE, etag, versioned
 from app.units import service as units_service
-from app.units.models import AdminUnit
 from app.units.service import year_end
 
 router = APIRouter(prefix="/communes/{code}/assessments", tags=["Assessments"])
@@ -33,11 +31,6 @@ def _etag(response: Response, version: int) -> None:
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422, 428)
 
 
-async def _current(session: AsyncSession, commune: AdminUnit, year: int) -> AssessmentPublic | None:
-    found = await service.get(session, commune, year)
-    return None if found is None else await service.publish(session, found, commune.name)
-
-
 @router.put(
     "/{year}",
     summary="Create or replace a year's assessment",
@@ -52,8 +45,11 @@ async def put_assessment(
     commune = await service.resolve_commune(session, code, year)
     actor, chain = await authorize(session, principal, Action.assessment_write, commune, on=year_end(year))
     await units_service.writes_under(session, commune.code)
-    before = await _current(session, commune, year)
-    assessment, created = await service.put(session, commune=commune, year=year, data=data, if_match=precondition)
+    current = await service.lock_current(session, commune, year)
+    before = current.public(commune.name)
+    assessment, created = await service.put(
+        session, commune=commune, year=year, data=data, if_match=precondition, current=current
+    )
     if created:
         response.status_code = status.HTTP_201_CREATED
     _etag(response, assessment.version)
@@ -98,7 +94,7 @@ async def patch_criterion(
     commune = await service.resolve_commune(session, code, year)
     actor, chain = await authorize(session, principal, Action.assessment_write, commune, on=year_end(year))
     await units_service.writes_under(session, commune.code)
-    before = await _current(session, commune, year)
+    before = (await service.lock_current(session, commune, year)).public(commune.name)  # locked: exact
     assessment = await service.patch_criterion(
         session, commune=commune, year=year, number=number, data=data, if_match=precondition
     )
@@ -117,7 +113,7 @@ async def _step(
     commune = await service.resolve_commune(session, code, year)
     actor, chain = await authorize(session, principal, action, commune, on=year_end(year))
     await units_service.writes_under(session, commune.code)
-    before = await _current(session, commune, year)
+    before = (await service.lock_current(session, commune, year)).public(commune.name)  # locked: exact
     assessment = await service.transition(session, commune=commune, year=year, step=step, actor=actor.actor)
     _etag(response, assessment.version)
     after = await service.publish(session, assessment, commune.name)

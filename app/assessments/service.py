@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -163,21 +164,45 @@ def _public(assessment: Assessment, name: str, criteria: list[CriterionResult]) 
     )
 
 
+@dataclass(frozen=True)
+class Current:
+    """A commune's assessment for a year as it stands (None: none yet), with its criteria, read under
+    the row lock: what a write replaces, and what its audit record shows as before."""
+
+    assessment: Assessment | None
+    criteria: list[CriterionResult]
+
+    def public(self, name: str) -> AssessmentPublic | None:
+        """The public form, a snapshot (the write changes the ORM object afterwards)."""
+        return None if self.assessment is None else _public(self.assessment, name, self.criteria)
+
+
+async def lock_current(session: AsyncSession, commune: AdminUnit, year: int) -> Current:
+    found = await get(session, commune, year, for_update=True)
+    if found is None:
+        return Current(None, [])
+    return Current(found, (await _criteria_rows(session, [found.id]))[found.id])  # type: ignore[list-item,index]
+
+
 async def publish(session: AsyncSession, assessment: Assessment, name: str) -> AssessmentPublic:
     rows = await _criteria_rows(session, [assessment.id])  # type: ignore[list-item]
     return _public(assessment, name, rows[assessment.id])  # type: ignore[index]
 
 
 async def put(
-    session: AsyncSession, *, commune: AdminUnit, year: int, data: AssessmentPut, if_match: IfMatch = IfMatch(None)
+    session: AsyncSession, *, commune: AdminUnit, year: int, data: AssessmentPut, if_match: IfMatch = IfMatch(None),
+    current: Current | None = None,
 ) -> tuple[Assessment, bool]:
-    """Create or replace the whole assessment. Returns (assessment, created)."""
+    """Create or replace the whole assessment (``current``: as already read by ``lock_current``).
+    Returns (assessment, created)."""
     cset = await _criteria_set_for(session, year, data.criteria_set)
     check_criteria(data.criteria, cset.criteria_count, cset.code)
     criteria = sorted(data.criteria, key=lambda c: c.number)
     met = [c.number for c in criteria if c.met]
     now = utcnow()
-    existing = await get(session, commune, year, for_update=True)
+    if current is None:
+        current = await lock_current(session, commune, year)
+    existing = current.assessment
     if_match.check(existing.version if existing else None)  # checked under the row lock
     if existing is not None:
         ensure_editable(existing)
@@ -199,8 +224,7 @@ async def put(
         created = True
     else:
         assessment = existing
-        current = (await _criteria_rows(session, [assessment.id]))[assessment.id]  # type: ignore[list-item,index]
-        if assessment.criteria_set == cset.code and current == criteria:
+        if assessment.criteria_set == cset.code and current.criteria == criteria:
             return assessment, False  # nothing changed: same version
         await session.execute(delete(AssessmentCriterion).where(AssessmentCriterion.assessment_id == assessment.id))
         assessment.criteria_set = cset.code
