@@ -44,7 +44,7 @@ async def put_assessment(
     An approved assessment is locked (409) until reopened."""
     commune = await service.resolve_commune(session, code, year)
     actor, chain = await authorize(session, principal, Action.assessment_write, commune, on=year_end(year))
-    await units_service.writes_under(session, commune.code)
+    await units_service.writes_under(session, commune.code, year)
     current = await service.lock_current(session, commune, year)
     before = current.public(commune.name)
     assessment, created = await service.put(
@@ -93,7 +93,7 @@ async def patch_criterion(
     """Set one criterion met or not (with an optional note and indicator values); counts follow."""
     commune = await service.resolve_commune(session, code, year)
     actor, chain = await authorize(session, principal, Action.assessment_write, commune, on=year_end(year))
-    await units_service.writes_under(session, commune.code)
+    await units_service.writes_under(session, commune.code, year)
     before = (await service.lock_current(session, commune, year)).public(commune.name)  # locked: exact
     assessment = await service.patch_criterion(
         session, commune=commune, year=year, number=number, data=data, if_match=precondition
@@ -112,7 +112,7 @@ async def _step(
 ) -> AssessmentPublic:
     commune = await service.resolve_commune(session, code, year)
     actor, chain = await authorize(session, principal, action, commune, on=year_end(year))
-    await units_service.writes_under(session, commune.code)
+    await units_service.writes_under(session, commune.code, year)
     before = (await service.lock_current(session, commune, year)).public(commune.name)  # locked: exact
     assessment = await service.transition(session, commune=commune, year=year, step=step, actor=actor.actor)
     _etag(response, assessment.version)

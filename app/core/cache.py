@@ -14,14 +14,16 @@ Commits made through this process also move it at once (``bump``), so a client a
 reads its own writes. Across PostgreSQL workers an entry can outlive a commit by the time
 the notification takes to arrive (well under a millisecond on one host).
 
-**Scoped writes.** Each entry is tagged with the unit its report is about. A write that
-knows which units' figures it can move (an assessment: the commune and every unit ever
-above it; a target: its unit and those above) declares that scope (``app.core.db.
-scope_writes``): it then stales only entries tagged with those units, so a commune's
-assessment in one district leaves every other district's cached reports in place. On
+**Scoped writes.** Each entry is tagged with what its report is about: a unit, and the last
+year it covers (a summary's year; a trend's ``to``, or every year). A write that knows which
+figures it can move declares its scope (``app.core.db.scope_writes``): a year and units — an
+assessment of year Y moves the figures of years Y and later (carried forward) of the commune
+and every unit ever above it; a target of year Y, those of its unit and the units above. It
+then stales only entries about those units covering year Y or later, so a commune's assessment
+leaves every other district's reports, and every report of earlier years, in place. On
 PostgreSQL the transaction silences the triggers (``SET LOCAL ntm.scoped``) and announces
-``scope:<code>,<code>…`` itself, at its commit; any other payload (other tables, plain SQL,
-imports) still moves the whole generation. On SQLite ``data_version`` cannot tell which
+``scope:<year>:<code>,<code>…`` itself, at its commit; any other payload (other tables, plain
+SQL, imports) still moves the whole generation. On SQLite ``data_version`` cannot tell which
 rows changed, so every commit stays global there.
 """
 
@@ -29,11 +31,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -47,16 +49,32 @@ CHANNEL = "ntm_data_changed"
 SCOPE_PREFIX = "scope:"
 # (local commits, remote commits or SQLite data_version): moves on every unscoped commit
 Generation = tuple[int, int]
-# a generation and the count of scoped commits touching the entry's unit
+# a generation and the count of scoped commits that touched what the entry is about
 Stamp = tuple[int, int, int]
+# what a cached report is about: its unit's code and the last year it covers (None: every year)
+Subject = tuple[str, int | None]
 
 
-def parse_scope(payload: str) -> list[str] | None:
-    """The unit codes of a scoped notification; None for any other payload (a global change)."""
+@dataclass(frozen=True)
+class WriteScope:
+    """What a write can change: the figures of these units for ``year`` and every later year."""
+
+    year: int
+    codes: frozenset[str]
+
+    def payload(self) -> str:
+        return f"{SCOPE_PREFIX}{self.year}:{','.join(sorted(self.codes))}"
+
+
+def parse_scope(payload: str) -> WriteScope | None:
+    """The scope of a scoped notification; None for any other payload (a global change)."""
     if not payload.startswith(SCOPE_PREFIX):
         return None
-    codes = [code for code in payload[len(SCOPE_PREFIX):].split(",") if code]
-    return codes or None
+    year, _, listed = payload[len(SCOPE_PREFIX):].partition(":")
+    codes = frozenset(code for code in listed.split(",") if code)
+    if not year.isdigit() or not codes:
+        return None
+    return WriteScope(int(year), codes)
 
 
 class ResponseCache:
@@ -66,7 +84,7 @@ class ResponseCache:
         self.url = url
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, tuple[Stamp, bytes]] = OrderedDict()
-        self._scoped: dict[str, int] = {}
+        self._scoped: dict[str, dict[int, int]] = {}  # unit → {year written: commits}
         self._active: dict[str, tuple[Generation, Any]] = {}
         self._local = 0
         self._remote = 0
@@ -89,19 +107,28 @@ class ResponseCache:
         found = self._active.get(username)
         return found[1] if generation is not None and found is not None and found[0] == generation else None
 
-    def bump(self, scope: Iterable[str] | None = None) -> None:
-        """A commit through this process: what it could have changed is stale — entries about
-        the units in ``scope``, or (no scope) everything."""
+    def bump(self, scope: WriteScope | None = None) -> None:
+        """A commit (through this process, or announced by another): what it could have changed
+        is stale — entries within ``scope``, or (no scope) everything."""
         if scope is None:
             self._local += 1
             return
-        for code in scope:
-            self._scoped[code] = self._scoped.get(code, 0) + 1
+        for code in scope.codes:
+            years = self._scoped.setdefault(code, {})
+            years[scope.year] = years.get(scope.year, 0) + 1
 
-    async def stamp(self, unit: str) -> Stamp | None:
-        """What an entry about ``unit`` computed from now on is tagged with; None: do not cache."""
+    def _touched(self, subject: Subject) -> int:
+        """Scoped commits so far that could have changed a report about ``subject``."""
+        code, last_year = subject
+        years = self._scoped.get(code)
+        if not years:
+            return 0
+        return sum(count for year, count in years.items() if last_year is None or year <= last_year)
+
+    async def stamp(self, subject: Subject) -> Stamp | None:
+        """What an entry about ``subject`` computed from now on is tagged with; None: do not cache."""
         generation = await self.generation()
-        return None if generation is None else (*generation, self._scoped.get(unit, 0))
+        return None if generation is None else (*generation, self._touched(subject))
 
     async def generation(self) -> Generation | None:
         """The current generation, or None when changes cannot be seen (then nothing is cached)."""
@@ -217,17 +244,20 @@ class CachedReportsMiddleware:
     request that was valid when first answered; misses go on to the routes.
     """
 
-    def __init__(self, app: ASGIApp, *, paths: str) -> None:
-        """``paths``: a regular expression of the cached report paths, naming their unit ``(?P<code>…)``."""
+    def __init__(self, app: ASGIApp, *, subject: Callable[[str, bytes], Subject | None]) -> None:
+        """``subject``: what the report at a path and query string is about; None: not a cached report."""
         self.app = app
-        self.paths = re.compile(paths)
+        self.subject = subject
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and (match := self.paths.fullmatch(scope["path"])):
+        if (
+            scope["type"] == "http" and scope["method"] == "GET"
+            and (subject := self.subject(scope["path"], scope["query_string"])) is not None
+        ):
             cache: ResponseCache = scope["app"].state.db.cache
             headers = dict(scope["headers"])
             if not wants_fresh(headers.get(b"cache-control", b"").decode("latin-1")):
-                stamp = await cache.stamp(match.group("code"))
+                stamp = await cache.stamp(subject)
                 body = cache.get(cache_key(scope["path"], scope["query_string"]), stamp)
                 if body is not None and self._may_read(scope["app"].state.settings, headers, cache, (stamp[0], stamp[1])):
                     await send({

@@ -14,11 +14,11 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import MetaData, Select, event, func, literal, select
+from sqlalchemy import MetaData, Select, String, bindparam, event, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 
-from app.core.cache import CHANNEL, SCOPE_PREFIX, ResponseCache
+from app.core.cache import CHANNEL, SCOPE_PREFIX, ResponseCache, WriteScope
 from app.core.config import Settings
 from app.core.logging import watch_slow_queries
 
@@ -43,17 +43,18 @@ SCOPE_KEY = "ntm_write_scope"
 @cache
 def _announcement(codes: Select[tuple[str]]) -> Select[tuple[Any, Any, str | None]]:
     """PostgreSQL, one round trip: silence the change triggers for this transaction, queue
-    ``scope:<codes>`` for its commit, and return the codes."""
+    ``scope:<year>:<codes>`` for its commit, and return the codes."""
     found = codes.subquery()
     listed = func.string_agg(found.c[0], ",")
-    payload = literal(SCOPE_PREFIX) + func.coalesce(listed, "")  # no code: "scope:" means everything
+    # no code at all: "scope:<year>:" means everything to every listener
+    payload = literal(SCOPE_PREFIX) + bindparam("scope_year", type_=String) + ":" + func.coalesce(listed, "")
     return select(func.set_config("ntm.scoped", "on", True), func.pg_notify(CHANNEL, payload), listed).select_from(found)
 
 
-async def scope_writes(session: AsyncSession, codes: Select[tuple[str]], params: dict[str, Any]) -> None:
-    """Declare, before writing, that this transaction changes only figures of the units that
-    ``codes`` (a query of unit codes, a constant) selects: at its end it stales only their cached
-    reports (app/core/cache.py, *Scoped writes*).
+async def scope_writes(session: AsyncSession, year: int, codes: Select[tuple[str]], params: dict[str, Any]) -> None:
+    """Declare, before writing, that this transaction changes only the figures for ``year`` and
+    later years of the units that ``codes`` (a query of unit codes, a constant) selects: at its
+    end it stales only those cached reports (app/core/cache.py, *Scoped writes*).
 
     The caller vouches that every row it writes feeds the reports of those units only. On
     PostgreSQL the change triggers are silenced for this transaction and the scope is announced
@@ -61,9 +62,9 @@ async def scope_writes(session: AsyncSession, codes: Select[tuple[str]], params:
     done: every commit moves ``data_version``, which cannot be scoped, so the whole cache goes."""
     if session.bind is None or session.bind.dialect.name != "postgresql":
         return
-    *_, listed = (await session.execute(_announcement(codes), params)).one()
+    *_, listed = (await session.execute(_announcement(codes), {**params, "scope_year": str(year)})).one()
     if listed:
-        session.info[SCOPE_KEY] = frozenset(listed.split(","))
+        session.info[SCOPE_KEY] = WriteScope(year, frozenset(listed.split(",")))
 
 
 def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:

@@ -7,15 +7,17 @@ a repeated request is answered without touching the database. ``X-Cache`` says w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import MAX_OFFSET, Page
-from app.core.cache import cache_key, wants_fresh
+from app.core.cache import Subject, cache_key, wants_fresh
 from app.core.db import Database, write_intent
 from app.core.errors import problem_responses
 from app.reports import service
@@ -34,21 +36,39 @@ ApprovedOnly = Annotated[
     bool, Query(description="Count only approved assessments (a commune's latest approved one up to the year)")
 ]
 FLAGS_MAX = 5000
-# what CachedReportsMiddleware may answer from the cache
-REPORT_PATHS = r"/api/v1/units/(?P<code>[^/]+)/(summary|flags|trend)"
+# what CachedReportsMiddleware may answer from the cache, and the query parameter holding the last year covered
+REPORT_PATHS = re.compile(r"/api/v1/units/(?P<code>[^/]+)/(?P<report>summary|flags|trend)")
+LAST_YEAR_PARAM = {"summary": "year", "flags": "year", "trend": "to"}
+
+
+def report_subject(path: str, query_string: bytes) -> Subject | None:
+    """What a cached report is about (``app/core/cache.py``): its unit, and the last year it covers —
+    a summary's or flags' ``year``, a trend's ``to`` (absent: every year, as a later year's data
+    can extend the trend). A parameter given twice, or not a year, counts as every year; None: not
+    a cached report path."""
+    match = REPORT_PATHS.fullmatch(path)
+    if match is None:
+        return None
+    name = LAST_YEAR_PARAM[match.group("report")]
+    values = [v for k, v in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True) if k == name]
+    last = int(values[0]) if len(values) == 1 and values[0].isascii() and values[0].isdigit() else None
+    return match.group("code"), last
 CACHE_HEADER = {"X-Cache": {"description": "`hit` when served from the worker's cache, else `miss`",
                             "schema": {"type": "string"}}}
 
 
 async def _cached(request: Request, compute: Callable[[AsyncSession], Awaitable[BaseModel]]) -> Response:
-    """Answer from the worker's cache, or compute the report and keep it, stamped for the unit in
-    the path as read *before* computing (a commit meanwhile leaves the entry already stale).
+    """Answer from the worker's cache, or compute the report and keep it, stamped for what it is
+    about as read *before* computing (a commit meanwhile leaves the entry already stale).
 
     Most hits never get here: ``CachedReportsMiddleware`` answers them before routing. Those that
     do (API keys, a token not seen since the last commit) have just been authenticated."""
     db: Database = request.app.state.db
-    key = cache_key(request.url.path, request.url.query.encode("latin-1"))
-    stamp = await db.cache.stamp(request.path_params["code"])
+    query = request.url.query.encode("latin-1")
+    key = cache_key(request.url.path, query)
+    subject = report_subject(request.url.path, query)
+    assert subject is not None, request.url.path  # only the report routes call this
+    stamp = await db.cache.stamp(subject)
     if not wants_fresh(request.headers.get("cache-control", "")):
         body = db.cache.get(key, stamp)
         if body is not None:

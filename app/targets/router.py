@@ -35,7 +35,7 @@ async def put_target(
     """Planned average, communes to reach the standard, minimum gain, per-commune targets; 201 when new."""
     unit = await service.resolve_unit_above_commune(session, code, year)
     actor, chain = await authorize(session, principal, Action.target_write, unit, on=year_end(year))
-    await writes_under(session, unit.code)
+    await writes_under(session, unit.code, year)
     existing = await service.get(session, unit, year)
     before = await service.publish(session, existing) if existing else None
     target, created = await service.put(session, unit=unit, year=year, data=data, if_match=precondition)

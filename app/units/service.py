@@ -418,10 +418,11 @@ async def ancestry(session: AsyncSession, code: str) -> set[str]:
     return set((await session.execute(ANCESTRY, {"code": code})).scalars())
 
 
-async def writes_under(session: AsyncSession, code: str) -> None:
-    """Declare that this transaction changes only figures under ``code`` (an assessment of the
-    commune, a target of the unit): cached reports of other units stay valid."""
-    await scope_writes(session, ANCESTRY, {"code": code})
+async def writes_under(session: AsyncSession, code: str, year: int) -> None:
+    """Declare that this transaction changes only figures under ``code`` for ``year`` and later
+    (an assessment of the commune, carried forward; a target of the unit): cached reports of other
+    units, and of earlier years, stay valid."""
+    await scope_writes(session, year, ANCESTRY, {"code": code})
 
 
 def _chain_up() -> Select[tuple[str, str | None, int]]:

@@ -1,18 +1,20 @@
 """Report caching: repeated requests are served from the worker's cache, and any commit —
 through this worker, another worker, or plain SQL — makes the next request recompute the
-reports it can change: on PostgreSQL only those of the units above an assessment or target
-written through the API, otherwise all of them."""
+reports it can change: on PostgreSQL, for an assessment or target written through the API, only
+those of the units above it covering its year or later; otherwise all of them."""
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
-from app.core.cache import parse_scope
+from app.core.cache import WriteScope, parse_scope
 from app.core.db import Database
 from app.main import create_app
+from app.reports.router import report_subject
 from tests.builders import criteria, load_demo, put_assessment, put_target
 from tests.users import ADMIN, bearer
 
@@ -195,6 +197,48 @@ async def test_plain_sql_write_stales_every_unit(db, client):
     assert (await client.get(REPORTS["095"], params={"year": 2021})).headers["x-cache"] == "miss"
 
 
-def test_scope_payloads_name_units_and_anything_else_is_global():
-    assert parse_scope("scope:084,10,VN") == ["084", "10", "VN"]
-    assert parse_scope("assessment") is None and parse_scope("scope:") is None and parse_scope("") is None
+async def test_a_write_leaves_reports_of_earlier_years_cached(db, client, backend):
+    """An assessment of 2021 moves 2021 and later figures (carried forward), never 2020's."""
+    await load_demo(db)
+    reads = {
+        "2020": ("/api/v1/units/084/summary", {"year": 2020}),
+        "2021": ("/api/v1/units/084/summary", {"year": 2021}),
+        "flags 2020": ("/api/v1/units/084/flags", {"year": 2020}),
+        "trend to 2020": ("/api/v1/units/084/trend", {"from": 2019, "to": 2020}),
+        "trend": ("/api/v1/units/084/trend", {}),  # up to the last year with data: any write may extend it
+    }
+    for path, params in reads.values():
+        await client.get(path, params=params)
+        assert (await client.get(path, params=params)).headers["x-cache"] == "hit"
+    await put_assessment(client, code="02800", year=2021, met=19)
+    states = {name: (await client.get(path, params=params)).headers["x-cache"] for name, (path, params) in reads.items()}
+    stale = {"2021", "trend"} if backend == "postgresql" else set(reads)
+    assert states == {name: "miss" if name in stale else "hit" for name in reads}
+    trend = (await client.get("/api/v1/units/084/trend")).json()["items"]
+    assert [row["total_criteria_met"] for row in trend if row["year"] == 2021] == [148]
+
+
+def test_scope_payloads_round_trip_and_anything_else_is_global():
+    scope = WriteScope(2026, frozenset({"084", "10", "VN"}))
+    assert scope.payload() == "scope:2026:084,10,VN"
+    assert parse_scope(scope.payload()) == scope
+    for other in ("assessment", "scope:", "scope:2026:", "scope::084", "scope:20x6:084", ""):
+        assert parse_scope(other) is None, other
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "expected"),
+    [
+        ("/api/v1/units/084/summary", b"year=2021", ("084", 2021)),
+        ("/api/v1/units/VN/flags", b"flag=regressed&year=2024&limit=5", ("VN", 2024)),
+        ("/api/v1/units/10/trend", b"from=2016&to=2020", ("10", 2020)),
+        ("/api/v1/units/10/trend", b"from=2016", ("10", None)),  # up to whatever has data: every year
+        ("/api/v1/units/084/summary", b"year=2020&year=2021", ("084", None)),  # ambiguous: every year
+        ("/api/v1/units/084/summary", b"year=%C2%B2", ("084", None)),  # "²" is a digit to str.isdigit
+        ("/api/v1/units/084/summary", b"", ("084", None)),
+        ("/api/v1/units/084/targets/2021", b"", None),
+        ("/api/v1/units/084/summary/x", b"year=2021", None),
+    ],
+)
+def test_report_subject(path, query, expected):
+    assert report_subject(path, query) == expected
