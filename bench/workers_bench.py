@@ -9,12 +9,16 @@ Over the national dataset of ``bench/dataset.py`` (the same database files as ``
   (1 thread, 16 connections) on the same 2-core machine. Measured cold (``Cache-Control:
   no-cache``: every request computes its figures in SQL, the path that needs CPU) and warm
   (answered from each worker's report cache).
-* **mixed**: 2 workers, 90 % reads (district summaries, flags and trends of year 2024, with
-  the cache as in production) and 10 % writes (``PUT`` of a commune's 2026 assessment against
-  the 10-criteria set, 200 communes in turn: creating, then replacing). On PostgreSQL a write
-  invalidates only the cached reports of its commune's district, province and the nation; on
-  SQLite every write invalidates every cached report. Latency p50/p99 and failures (any
-  status other than 200/201) at 2, 4, 8 and 16 connections.
+* **mixed**: 2 workers, 90 % reads (district summaries, flags and trends, with the cache as
+  in production) and 10 % writes (``PUT`` of a commune's 2026 assessment against the
+  10-criteria set, 200 communes in different districts in turn: creating, then replacing).
+  Two read sets: *earlier year* — summaries and flags of 2024, trends 2016–2025, which a 2026
+  write cannot change; *same year* — summaries and flags of 2026 and trends up to the last year
+  with data, so that every write stales its district's reports (the worst case: data entry
+  while the same year is read). On PostgreSQL a write stales only the cached reports of its
+  commune's district, province and the nation covering 2026; on SQLite every write stales
+  every cached report. Latency p50/p99 and failures (any status other than 200/201) at 2, 4,
+  8 and 16 connections.
 
 Figures are printed and written to bench/results/workers-<backend>.json; never asserted.
 """
@@ -41,6 +45,7 @@ from bench.run import RESULTS, ROOT, YEAR, _ms, _recreate_pg, database_url, free
 
 ADMIN, PASSWORD = "bench-writer", "bench-writer-password-0123456789"
 TARGETS = {"scaling": 1.4, "mixed_p99_ms": 100.0}
+WRITE_YEAR = 2026  # the year the mixed load's writes go to
 
 WRK_MIXED = """
 local reads, writes = {}, {}
@@ -186,8 +191,12 @@ def run_backend(backend: str, *, duration: int, reuse: bool) -> dict[str, Any]:
     token = asyncio.run(writer_token(url))
     auth = {"Authorization": f"Bearer {token}"}
     districts = [f"/api/v1/units/{100 + d}/summary?year={YEAR}" for d in range(dataset.DISTRICTS)]
-    reads = (districts + [f"/api/v1/units/{100 + d}/flags?year={YEAR}" for d in range(0, dataset.DISTRICTS, 7)]
-             + [f"/api/v1/units/{100 + d}/trend?from=2016&to=2025" for d in range(0, dataset.DISTRICTS, 7)])
+    read_sets = {
+        label: [f"/api/v1/units/{100 + d}/summary?year={year}" for d in range(dataset.DISTRICTS)]
+        + [f"/api/v1/units/{100 + d}/flags?year={year}" for d in range(0, dataset.DISTRICTS, 7)]
+        + [f"/api/v1/units/{100 + d}/trend?{trend}" for d in range(0, dataset.DISTRICTS, 7)]
+        for label, year, trend in (("earlier year", YEAR, "from=2016&to=2025"), ("same year", WRITE_YEAR, "from=2016"))
+    }
     first_commune = 10_000 + dataset.DISTRICTS  # the towns come first, then the xã
     # two rounds over 200 communes with different marks: every PUT changes the stored assessment
     writes = [
@@ -197,10 +206,12 @@ def run_backend(backend: str, *, duration: int, reuse: bool) -> dict[str, Any]:
     ]
     report: dict[str, Any] = {"backend": backend, "scaling": {}, "mixed": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        reads_file, writes_file, districts_file = (Path(tmp) / n for n in ("reads", "writes", "districts"))
-        reads_file.write_text("\n".join(reads) + "\n")
+        writes_file, districts_file = Path(tmp) / "writes", Path(tmp) / "districts"
         districts_file.write_text("\n".join(districts) + "\n")
-        writes_file.write_text("\n".join(w.replace(" ", "/assessments/2026 ", 1) for w in writes) + "\n")
+        writes_file.write_text("\n".join(w.replace(" ", f"/assessments/{WRITE_YEAR} ", 1) for w in writes) + "\n")
+        reads_files = {label: Path(tmp) / f"reads-{n}" for n, label in enumerate(read_sets)}
+        for label, reads in read_sets.items():
+            reads_files[label].write_text("\n".join(reads) + "\n")
         for workers in (1, 2):
             port = free_port()
             proc = serve(url, port, workers)
@@ -214,17 +225,17 @@ def run_backend(backend: str, *, duration: int, reuse: bool) -> dict[str, Any]:
                     report["scaling"][f"{mode}_{workers}"] = result
                     print(f"  district summary {mode}, {workers} worker(s): {result['requests_per_s']:9.1f} req/s  "
                           f"p99 {result['p99_ms']:7.2f} ms  non-2xx {result['non_2xx']}", flush=True)
-                if workers == 2:
-                    run_wrk(WRK_MIXED, base, {"NTM_BENCH_READS": str(reads_file), "NTM_BENCH_WRITES": str(writes_file)},
-                            connections=8, duration=3, headers=auth)  # warm-up: the first round creates
+                for label, reads_file in reads_files.items() if workers == 2 else ():
+                    mixed_env = {"NTM_BENCH_READS": str(reads_file), "NTM_BENCH_WRITES": str(writes_file)}
+                    warm_up(base, read_sets[label], auth, workers)
+                    run_wrk(WRK_MIXED, base, mixed_env, connections=8, duration=3, headers=auth)  # first round creates
                     for connections in (2, 4, 8, 16):
-                        result = run_wrk(WRK_MIXED, base, {"NTM_BENCH_READS": str(reads_file),
-                                                           "NTM_BENCH_WRITES": str(writes_file)},
-                                         connections=connections, duration=duration, headers=auth)
+                        result = run_wrk(WRK_MIXED, base, mixed_env, connections=connections, duration=duration,
+                                         headers=auth)
                         failed = sum(c for s, c in result["statuses"].items() if s not in (200, 201))
                         result["failed"] = failed
-                        report["mixed"][f"c{connections}"] = result
-                        print(f"  mixed 90/10, 2 workers, {connections:2d} connections: "
+                        report["mixed"][f"{label}, c{connections}"] = result
+                        print(f"  mixed 90/10 ({label}), 2 workers, {connections:2d} connections: "
                               f"{result['requests_per_s']:8.1f} req/s  p50 {result['p50_ms']:7.2f} ms  "
                               f"p99 {result['p99_ms']:7.2f} ms  statuses {result['statuses']}  failed {failed}",
                               flush=True)
