@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import InvalidInput, NotFound
@@ -22,11 +22,15 @@ from app.criteria.models import (
 )
 
 
+ALL_SETS = select(CriteriaSet).order_by(CriteriaSet.first_year)
+# built once: every report and every write looks up the set in force
+SETS_IN_FORCE = ALL_SETS.where(CriteriaSet.first_year <= bindparam("year"), CriteriaSet.last_year >= bindparam("year"))
+
+
 async def list_sets(session: AsyncSession, *, year: int | None = None) -> list[CriteriaSet]:
-    stmt = select(CriteriaSet).order_by(CriteriaSet.first_year)
-    if year is not None:
-        stmt = stmt.where(CriteriaSet.first_year <= year, CriteriaSet.last_year >= year)
-    return list((await session.execute(stmt)).scalars())
+    if year is None:
+        return list((await session.execute(ALL_SETS)).scalars())
+    return list((await session.execute(SETS_IN_FORCE, {"year": year})).scalars())
 
 
 async def get_set(session: AsyncSession, code: str) -> CriteriaSet:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import FieldError, InvalidInput, NotFound
@@ -38,10 +38,14 @@ async def get(session: AsyncSession, unit: AdminUnit, year: int, *, for_update: 
     return (await session.execute(stmt)).scalars().first()
 
 
+# built once: every summary reads its unit's and children's targets
+TARGETS_FOR = select(Target).where(Target.unit_id.in_(bindparam("ids", expanding=True)), Target.year == bindparam("year"))
+
+
 async def targets_for(session: AsyncSession, unit_ids: Sequence[int], year: int) -> dict[int, Target]:
     if not unit_ids:
         return {}
-    rows = await session.execute(select(Target).where(Target.unit_id.in_(unit_ids), Target.year == year))
+    rows = await session.execute(TARGETS_FOR, {"ids": list(unit_ids), "year": year})
     return {t.unit_id: t for t in rows.scalars()}
 
 
