@@ -121,3 +121,20 @@ def test_a_taken_port_fails_at_once_with_a_message(db):
         )
     assert result.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr + result.stdout
+
+
+async def test_sigterm_lets_a_request_in_flight_finish(db):
+    process, base = start(db.settings.database_url, workers=2)
+    port = int(base.rsplit(":", 1)[1])
+    body = b'{"code": "99999"}'
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.sendall(b"POST /api/v1/units HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: %d\r\n\r\n%s" % (len(body), body[:5]))
+        time.sleep(0.5)  # the worker has the request and waits for the rest of its body
+        process.send_signal(signal.SIGTERM)
+        _wait(lambda: [state for state, _ in _tcp_rows(port)].count("0A") == 0)  # no new connections taken
+        client.sendall(body[5:])
+        client.settimeout(20)
+        answer = client.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]  # answered in full: no credentials sent
+    assert process.wait(timeout=40) == 0
