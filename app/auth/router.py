@@ -106,9 +106,13 @@ async def list_keys(session: SessionDep, principal: PrincipalDep) -> Page[ApiKey
     return Page(items=keys, total=len(keys), limit=len(keys), offset=0)
 
 
+# a database integer: larger ids cannot exist, and PostgreSQL refuses them with an error
+KeyId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The key's `id`", examples=[1])]
+
+
 @router.delete("/api-keys/{key_id}", summary="Revoke an API key", status_code=status.HTTP_204_NO_CONTENT,
                responses=problem_responses(401, 403, 404))
-async def revoke_key(request: Request, session: SessionDep, principal: PrincipalDep, key_id: int) -> Response:
+async def revoke_key(request: Request, session: SessionDep, principal: PrincipalDep, key_id: KeyId) -> Response:
     """Admin only. A revoked key is refused with 401 from then on."""
     actor = require(principal, Action.administer)
     row = await service.revoke_key(session, key_id)

@@ -105,6 +105,13 @@ async def test_disabled_user_and_revoked_key_are_refused(db, app, client):
     assert await version_of(client) == 1
 
 
+async def test_revoking_a_key_id_beyond_any_database_integer_is_422_not_500(client):
+    # found by schemathesis: PostgreSQL refused the id as out of range, which surfaced as a 500
+    assert_problem(await client.delete("/api/v1/api-keys/43064670783519334400"), 422, field="key_id")
+    assert_problem(await client.delete("/api/v1/api-keys/0"), 422, field="key_id")
+    assert_problem(await client.delete(f"/api/v1/api-keys/{2**31 - 1}"), 404)
+
+
 async def test_cached_report_is_not_served_without_valid_credentials(db, app, client, anon):
     await load_demo(db)
     assert (await client.get("/api/v1/units/084/summary", params={"year": 2021})).status_code == 200
