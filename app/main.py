@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
+from app.api.deps import refuse_nul_characters
 from app.core.cache import CachedReportsMiddleware
 from app.core.config import Settings, get_settings
 from app.core.db import Database
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_nul_characters)],
     )
     settings.signing_key  # noqa: B018 - refuses to start with a missing or placeholder secret in production
     app.state.db = db

@@ -191,3 +191,35 @@ async def test_every_error_response_is_documented_as_a_problem(app):
                 if status.startswith(("4", "5")):
                     assert list(response["content"]) == ["application/problem+json"], (method, path, status)
     assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "location", "field"),
+    [
+        ("GET", "/api/v1/units", {"params": {"q": "Sán\x00Chải"}}, "query", "q"),
+        ("POST", "/api/v1/units", {"json": {"code": "02815", "name": "Xã\x00Mới", "level": "commune", "kind": "xa",
+                                            "parent_code": "084"}}, "body", "name"),
+        ("PUT", "/api/v1/communes/02800/assessments/2021",
+         {"json": {"criteria": [{"number": 1, "met": True, "note": "a\x00b"}]}}, "body", "criteria[0].note"),
+        ("POST", "/api/v1/auth/token", {"data": {"username": "admin\x00", "password": "x"}}, "body", "username"),
+        ("PATCH", "/api/v1/users/ad%00min", {"json": {"disabled": False}}, "path", "username"),
+    ],
+)
+async def test_nul_characters_are_refused_wherever_they_come_from(client, method, path, kwargs, location, field):
+    # PostgreSQL cannot store U+0000 in text: it must be a 422 naming the field, never a 500
+    body = assert_problem(await client.request(method, path, **kwargs), 422, field=field)
+    assert [e["location"] for e in body["errors"] if e["field"] == field] == [location]
+
+
+async def test_nul_in_a_query_parameter_the_route_does_not_read_is_ignored(client):
+    assert (await client.get("/healthz", params={"x": "\x00"})).status_code == 200
+
+
+def test_nul_field_names_the_first_string_or_key_holding_it():
+    from app.api.deps import nul_field
+
+    assert nul_field({"a": [{"b": "ok"}, {"b": "x\x00"}]}) == "a[1].b"
+    assert nul_field({"a": {"k\x00": 1}}) == "a.k\x00"
+    assert nul_field(["\x00"]) == "[0]"
+    assert nul_field("\x00") == "(request)"
+    assert nul_field({"a": [1, 2.5, None, True, "fine"]}) is None

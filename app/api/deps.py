@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from typing import Annotated, Generic, TypeVar
+import json
+from collections.abc import AsyncIterator, Iterable
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Query, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +24,73 @@ MAX_OFFSET = 2**31 - 1
 ETAG_LIST = r'^\s*(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)\s*$'
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+NUL = "\x00"
+NUL_MESSAGE = "must not contain the NUL character (U+0000)"
+
+
+def nul_field(value: Any, path: str = "") -> str | None:
+    """The field path (``criteria[0].note``) of the first string or key holding U+0000 in a
+    parsed JSON value; None when there is none."""
+    if isinstance(value, str):
+        return (path or "(request)") if NUL in value else None
+    items: Iterable[tuple[str, Any]] = ()
+    if isinstance(value, list):
+        items = ((f"{path}[{i}]", item) for i, item in enumerate(value))
+    elif isinstance(value, dict):
+        for key in value:
+            if NUL in str(key):
+                return f"{path}.{key}" if path else str(key)
+        items = ((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
+    for sub_path, item in items:
+        if (found := nul_field(item, sub_path)) is not None:
+            return found
+    return None
+
+
+def _declared_queries(route: APIRoute) -> frozenset[str]:
+    """The query parameters the route reads (itself and its dependencies): others never reach the
+    database. Worked out once per route, and kept on it."""
+    known: frozenset[str] | None = getattr(route, "_ntm_query_names", None)
+    if known is None:
+        names: set[str] = set()
+        pending = [route.dependant]
+        while pending:
+            dependant = pending.pop()
+            names.update(param.alias for param in dependant.query_params)
+            pending.extend(dependant.dependencies)
+        known = frozenset(names)
+        route._ntm_query_names = known  # type: ignore[attr-defined]
+    return known
+
+
+async def refuse_nul_characters(request: Request) -> None:
+    """422 naming the field for U+0000 in a path parameter, a declared query parameter, a JSON body
+    or a form field: PostgreSQL cannot store it in text (the query would fail: a 500), and it has
+    no meaning in any name, code or note here. Applies to every route."""
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and NUL in value:
+            raise InvalidInput.field("path", name, NUL_MESSAGE)
+    route = request.scope.get("route")
+    declared = _declared_queries(route) if isinstance(route, APIRoute) else frozenset()
+    for name, value in request.query_params.multi_items():
+        if name in declared and NUL in value:
+            raise InvalidInput.field("query", name, NUL_MESSAGE)
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type.startswith("application/json"):
+        body = await request.body()  # already read, and kept, by FastAPI
+        if b"\\u0000" in body:
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                return  # malformed: FastAPI has answered that already
+            if (field := nul_field(parsed)) is not None:
+                raise InvalidInput.field("body", field, NUL_MESSAGE)
+    elif content_type.startswith("application/x-www-form-urlencoded"):
+        for name, value in (await request.form()).multi_items():
+            if isinstance(value, str) and NUL in value:
+                raise InvalidInput.field("body", name, NUL_MESSAGE)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
