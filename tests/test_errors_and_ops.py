@@ -223,3 +223,17 @@ def test_nul_field_names_the_first_string_or_key_holding_it():
     assert nul_field(["\x00"]) == "[0]"
     assert nul_field("\x00") == "(request)"
     assert nul_field({"a": [1, 2.5, None, True, "fine"]}) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/api/v1/users", {"offset": "0.0"}, "offset"),  # found by schemathesis: read as 0
+        ("/api/v1/units", {"limit": " 5"}, "limit"),
+        ("/api/v1/units/084/summary", {"year": "2021.0"}, "year"),
+        ("/api/v1/units/084/trend", {"to": "٢٠٢١"}, "to"),  # Arabic-Indic digits
+    ],
+)
+async def test_integers_in_queries_are_digits_only(client, path, params, field):
+    body = assert_problem(await client.get(path, params=params), 422, field=field)
+    assert "whole number" in body["errors"][0]["message"]

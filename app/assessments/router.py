@@ -16,12 +16,13 @@ from app.core.errors import problem_responses
 from app.core.preconditions import ETAG_HEADER, NOT_MODIFIED_RESPONSE, etag, versioned
 from app.units import service as units_service
 from app.units.service import year_end
+from app.core.types import WholeNumber
 
 router = APIRouter(prefix="/communes/{code}/assessments", tags=["Assessments"])
 
 CommuneCode = Annotated[str, Path(pattern=r"^\d{5}$", description="GSO commune code", examples=["02812"])]
-Year = Annotated[int, Path(ge=1900, le=2100, description="Assessment year", examples=[2021])]
-Number = Annotated[int, Path(ge=1, le=99, description="Criterion number in the assessment's set", examples=[4])]
+Year = Annotated[WholeNumber, Path(ge=1900, le=2100, description="Assessment year", examples=[2021])]
+Number = Annotated[WholeNumber, Path(ge=1, le=99, description="Criterion number in the assessment's set", examples=[4])]
 
 
 def _etag(response: Response, version: int) -> None:

@@ -14,6 +14,7 @@ from app.auth.models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, T
 from app.auth.rules import Action
 from app.audit import service as audit
 from app.core.errors import Conflict, Unauthorized, problem_responses
+from app.core.types import WholeNumber
 
 token_router = APIRouter(tags=["Access"])
 router = APIRouter(tags=["Access"], dependencies=[Depends(authenticate)])
@@ -107,7 +108,7 @@ async def list_keys(session: SessionDep, principal: PrincipalDep) -> Page[ApiKey
 
 
 # a database integer: larger ids cannot exist, and PostgreSQL refuses them with an error
-KeyId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The key's `id`", examples=[1])]
+KeyId = Annotated[WholeNumber, Path(ge=1, le=2**31 - 1, description="The key's `id`", examples=[1])]
 
 
 @router.delete("/api-keys/{key_id}", summary="Revoke an API key", status_code=status.HTTP_204_NO_CONTENT,

@@ -13,6 +13,20 @@ def nfc(text: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def name_text(value: str) -> str:
+    """A name as stored (``nfc``); ValueError when it is blank or holds a control character (which
+    no name has, and which a workbook or PostgreSQL cannot hold)."""
+    value = nfc(value)
+    if not value:
+        raise ValueError("name must not be blank")
+    if (found := _CONTROLS.search(value)) is not None:
+        raise ValueError(f"name must not contain control characters (found U+{ord(found.group()):04X})")
+    return value
+
+
 def fold(text: str) -> str:
     """Search key: no diacritics, lower case, ``đ`` → ``d``; ``Sán Chải`` → ``san chai``.
 

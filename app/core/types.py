@@ -54,3 +54,16 @@ def _iso(pattern: re.Pattern[str], what: str) -> Any:
 
 IsoDate = Annotated[dt.date, _iso(_ISO_DATE, "date")]
 IsoDateTime = Annotated[dt.datetime, _iso(_ISO_DATETIME, "date-time")]
+
+_WHOLE = re.compile(r"-?[0-9]+")
+
+
+def _whole(value: Any) -> Any:
+    if isinstance(value, str) and not _WHOLE.fullmatch(value):
+        raise ValueError(f"must be a whole number written in digits, such as 2021, not {value[:40]!r}")
+    return value
+
+
+# An integer in a path or query: digits only. Lax parsing would read `0.0` or ` 7` as numbers,
+# which the contract (type: integer) does not allow.
+WholeNumber = Annotated[int, BeforeValidator(_whole)]

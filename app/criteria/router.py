@@ -10,6 +10,7 @@ from app.api.deps import Page, SessionDep
 from app.core.errors import problem_responses
 from app.criteria import service
 from app.criteria.models import CriteriaSetDetail, CriteriaSetPublic
+from app.core.types import WholeNumber
 
 router = APIRouter(prefix="/criteria-sets", tags=["Criteria sets"])
 
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/criteria-sets", tags=["Criteria sets"])
 @router.get("", summary="List criteria sets", responses=problem_responses(422))
 async def list_sets(
     session: SessionDep,
-    year: Annotated[int | None, Query(ge=1900, le=2100, description="Only the set in force in this year")] = None,
+    year: Annotated[WholeNumber | None, Query(ge=1900, le=2100, description="Only the set in force in this year")] = None,
 ) -> Page[CriteriaSetPublic]:
     """Every criteria set, oldest first; with `year`, the one set in force that year."""
     sets = await service.list_sets(session, year=year)

@@ -12,7 +12,7 @@ from app.api.deps import SessionDep
 from app.auth.deps import PrincipalDep, require
 from app.auth.rules import Action
 from app.core.errors import InvalidInput, problem_responses
-from app.core.types import utcnow
+from app.core.types import WholeNumber, utcnow
 from app.exchange import charts, service, workbooks
 from app.exchange.models import ImportProblem, ImportRequest, ImportResult
 from app.reports import service as reports_service
@@ -22,7 +22,7 @@ from app.units.models import CODE_REGEX
 
 router = APIRouter(tags=["Exchange"])
 
-YearQuery = Annotated[int, Query(ge=1900, le=2100, description="The year", examples=[2021])]
+YearQuery = Annotated[WholeNumber, Query(ge=1900, le=2100, description="The year", examples=[2021])]
 UnitCode = Annotated[str, Path(pattern=CODE_REGEX, description="A district, province or `VN`", examples=["084"])]
 IdempotencyKey = Annotated[
     str | None,
@@ -148,8 +148,8 @@ _SVG = {200: {"description": "An SVG chart", "content": {charts.SVG_MEDIA_TYPE: 
 async def trend_svg(
     session: SessionDep,
     code: UnitCode,
-    first: Annotated[int | None, Query(alias="from", ge=1900, le=2100, description="First year")] = None,
-    last: Annotated[int | None, Query(alias="to", ge=1900, le=2100, description="Last year")] = None,
+    first: Annotated[WholeNumber | None, Query(alias="from", ge=1900, le=2100, description="First year")] = None,
+    last: Annotated[WholeNumber | None, Query(alias="to", ge=1900, le=2100, description="Last year")] = None,
 ) -> Response:
     """The published average criteria per commune for each year, with the planned average as a dashed line."""
     unit = ensure_above_commune(await units_service.resolve(session, code))

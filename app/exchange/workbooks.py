@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -128,6 +128,15 @@ def report_csv(data: ReportData) -> bytes:
 # ---- xlsx -----------------------------------------------------------------------------------
 
 
+def _append(sheet: Any, values: Iterable[Any]) -> None:
+    """A row of cells. Text loses the control characters a workbook cannot hold (XML 1.0 forbids
+    them; openpyxl refuses them): names stored before they were checked, or by plain SQL, must
+    not make a report fail."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in values])
+
+
 def _book() -> Any:
     import openpyxl
 
@@ -161,9 +170,9 @@ def _save(book: Any) -> bytes:
 
 def _criteria_sheet(book: Any, data: ReportData, title: str) -> None:
     ws = book.create_sheet(title)
-    ws.append(["Tiêu chí", "Nội dung"])
+    _append(ws, ["Tiêu chí", "Nội dung"])
     for number, name in data.criteria:
-        ws.append([number, name])
+        _append(ws, [number, name])
     _style_header(ws, 2)
     _widths(ws, [10, 60])
 
@@ -180,9 +189,9 @@ def template_xlsx(data: ReportData) -> bytes:
     book = _book()
     ws = book.active
     ws.title = TEMPLATE_SHEET
-    ws.append(_header(data, derived=False))
+    _append(ws, _header(data, derived=False))
     for row in _commune_rows(data, derived=False):
-        ws.append(row)
+        _append(ws, row)
     _style_header(ws, 2 + len(data.criteria))
     _widths(ws, [10, 26, *([6] * len(data.criteria))])
     if data.criteria:
@@ -201,7 +210,7 @@ def template_xlsx(data: ReportData) -> bytes:
         "Dòng để trống tất cả các tiêu chí sẽ được bỏ qua khi tải lên.",
         "Không dùng công thức; không đổi tên cột 'Mã xã'.",
     ):
-        notes.append([line])
+        _append(notes, [line])
     _widths(notes, [120])
     return _save(book)
 
@@ -214,35 +223,35 @@ def report_xlsx(data: ReportData) -> bytes:
     book = _book()
     ws = book.active
     ws.title = REPORT_SHEET
-    ws.append(_header(data, derived=True))
+    _append(ws, _header(data, derived=True))
     for row in _commune_rows(data, derived=True):
-        ws.append(row)
+        _append(ws, row)
     _style_header(ws, 5 + len(data.criteria))
     _widths(ws, [10, 26, *([6] * len(data.criteria)), 14, 10, 40])
     block = totals(data)
     if block:
-        ws.append([])
+        _append(ws, [])
         for label, value in block:
-            ws.append([label, value])
+            _append(ws, [label, value])
             ws.cell(row=ws.max_row, column=1).font = Font(bold=label == TOTALS_TITLE)
 
     coverage = book.create_sheet("Theo tiêu chí")
-    coverage.append(["Tiêu chí", "Nội dung", "Số xã đạt", "Tỷ lệ xã đạt (%)"])
+    _append(coverage, ["Tiêu chí", "Nội dung", "Số xã đạt", "Tỷ lệ xã đạt (%)"])
     s = data.summary
     met_by_number = {c.number: c.communes_met for c in s.criteria_coverage} if s else {}
     counted = s.commune_count if s else 0
     for number, name in data.criteria:
         met = met_by_number.get(number, 0)
         share = decimal_comma(Fraction(met * 100, counted)) if counted else ""
-        coverage.append([number, name, met, share])
+        _append(coverage, [number, name, met, share])
     _style_header(coverage, 4)
     _widths(coverage, [10, 60, 12, 16])
 
     trend = book.create_sheet("Xu hướng")
-    trend.append(["Năm", "Bộ tiêu chí", "Số xã", "Tổng số tiêu chí đạt", "Bình quân tiêu chí/xã",
+    _append(trend, ["Năm", "Bộ tiêu chí", "Số xã", "Tổng số tiêu chí đạt", "Bình quân tiêu chí/xã",
                   "Kế hoạch", "Tỷ lệ so với kế hoạch (%)", "Số xã đạt chuẩn"])
     for row in data.trend:
-        trend.append([row.year, row.criteria_set, row.commune_count, row.total_criteria_met,
+        _append(trend, [row.year, row.criteria_set, row.commune_count, row.total_criteria_met,
                       decimal_comma(row.average), decimal_comma(row.target_average),
                       decimal_comma(row.percent_of_target), row.standard_communes_count])
     _style_header(trend, 8)

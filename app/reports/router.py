@@ -25,13 +25,14 @@ from app.reports.models import FlagName, FlagRow, Summary, SummaryRow
 from app.targets.service import ensure_above_commune, resolve_unit_above_commune
 from app.units import service as units_service
 from app.units.models import CODE_REGEX
+from app.core.types import WholeNumber
 
 router = APIRouter(prefix="/units/{code}", tags=["Summaries and flags"])
 
 UnitCode = Annotated[
     str, Path(pattern=CODE_REGEX, description="A district, province or `VN`", examples=["084"])
 ]
-YearQuery = Annotated[int, Query(ge=1900, le=2100, description="The year", examples=[2021])]
+YearQuery = Annotated[WholeNumber, Query(ge=1900, le=2100, description="The year", examples=[2021])]
 ApprovedOnly = Annotated[
     bool, Query(description="Count only approved assessments (a commune's latest approved one up to the year)")
 ]
@@ -105,8 +106,8 @@ async def get_flags(
     code: UnitCode,
     year: YearQuery,
     flag: Annotated[FlagName | None, Query(description="Only communes carrying this flag")] = None,
-    limit: Annotated[int, Query(ge=1, le=FLAGS_MAX, description=f"Page size, at most {FLAGS_MAX}")] = 500,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: Annotated[WholeNumber, Query(ge=1, le=FLAGS_MAX, description=f"Page size, at most {FLAGS_MAX}")] = 500,
+    offset: Annotated[WholeNumber, Query(ge=0, le=MAX_OFFSET)] = 0,
     approved_only: ApprovedOnly = False,
 ) -> Response:
     """One row per eligible commune, by code: its count, target, flags, missing and lost criteria."""
@@ -125,8 +126,8 @@ async def get_flags(
 async def get_trend(
     request: Request,
     code: UnitCode,
-    first: Annotated[int | None, Query(alias="from", ge=1900, le=2100, description="First year")] = None,
-    last: Annotated[int | None, Query(alias="to", ge=1900, le=2100, description="Last year")] = None,
+    first: Annotated[WholeNumber | None, Query(alias="from", ge=1900, le=2100, description="First year")] = None,
+    last: Annotated[WholeNumber | None, Query(alias="to", ge=1900, le=2100, description="Last year")] = None,
     approved_only: ApprovedOnly = False,
 ) -> Response:
     """Summary rows for each year the unit existed, `from`–`to` (default: the years its communes have data)."""

@@ -16,11 +16,12 @@ from app.units.service import writes_under, year_end
 from app.targets import service
 from app.targets.models import TargetPublic, TargetPut
 from app.units.models import CODE_REGEX
+from app.core.types import WholeNumber
 
 router = APIRouter(prefix="/units/{code}/targets", tags=["Targets"])
 
 UnitCode = Annotated[str, Path(pattern=CODE_REGEX, description="A unit above the commune", examples=["084"])]
-Year = Annotated[int, Path(ge=1900, le=2100, examples=[2021])]
+Year = Annotated[WholeNumber, Path(ge=1900, le=2100, examples=[2021])]
 
 
 @router.put(

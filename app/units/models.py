@@ -17,7 +17,7 @@ from pydantic import Field as PField
 from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.core.text import nfc
+from app.core.text import name_text
 from app.core.types import IsoDate
 
 
@@ -132,10 +132,7 @@ class UnitBase(BaseModel):
     @field_validator("name")
     @classmethod
     def _nfc_name(cls, value: str) -> str:
-        value = nfc(value)
-        if not value:
-            raise ValueError("name must not be blank")
-        return value
+        return name_text(value)
 
 
 class UnitCreate(UnitBase):
@@ -196,12 +193,7 @@ class UnitUpdate(BaseModel):
     @field_validator("name")
     @classmethod
     def _nfc_name(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = nfc(value)
-        if not value:
-            raise ValueError("name must not be blank")
-        return value
+        return None if value is None else name_text(value)
 
 
 class UnitPublic(UnitBase):

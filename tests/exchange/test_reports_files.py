@@ -115,3 +115,24 @@ async def test_exchange_errors_are_problems(db, client, anon):
     assert_problem(await client.get("/api/v1/imports/assessments/template.xlsx", params={"unit": "084",
                                                                                           "year": 1990}), 422)
     assert_problem(await anon.get("/api/v1/units/084/report.xlsx", params={"year": 2021}), 401)
+
+
+async def test_control_characters_stored_in_a_name_do_not_break_the_workbooks(db, client):
+    # found by schemathesis: a unit created with a control character in its name made
+    # report.xlsx and template.xlsx fail (XML 1.0 cannot hold it); the API refuses such names
+    # now, and names stored before (or by plain SQL) lose the character in the workbook
+    from sqlalchemy import text
+
+    await load_demo(db)
+    async with db.transaction() as session:
+        await session.execute(text("UPDATE admin_unit SET name = :name WHERE code = '02812'"), {"name": "Xã Sán\x07Chải"})
+    for path in ("/api/v1/units/084/report.xlsx", "/api/v1/imports/assessments/template.xlsx"):
+        params = {"year": 2021} if "report" in path else {"year": 2021, "unit": "084"}
+        response = await client.get(path, params=params)
+        assert response.status_code == 200, response.text
+        book = openpyxl.load_workbook(io.BytesIO(response.content))
+        names = {row[0]: row[1] for row in book.worksheets[0].iter_rows(min_row=2, values_only=True) if row[0]}
+        assert names["02812"] == "Xã SánChải", path
+    new_unit = {"code": "02815", "name": "Xã\x07Mới", "level": "commune", "kind": "xa", "parent_code": "084"}
+    body = assert_problem(await client.post("/api/v1/units", json=new_unit), 422, field="name")
+    assert "U+0007" in body["errors"][0]["message"]
