@@ -14,9 +14,9 @@ from app.auth.deps import PrincipalDep, authorize
 from app.auth.rules import Action
 from app.core.errors import problem_responses
 from app.core.preconditions import ETAG_HEADER, NOT_MODIFIED_RESPONSE, etag, versioned
+from app.core.types import WholeNumber
 from app.units import service as units_service
 from app.units.service import year_end
-from app.core.types import WholeNumber
 
 router = APIRouter(prefix="/communes/{code}/assessments", tags=["Assessments"])
 

@@ -78,7 +78,7 @@ def parse_scope(payload: str) -> WriteScope | None:
 
 
 class ResponseCache:
-    """An LRU map of key → (stamp, body), each entry stamped for the unit it is about."""
+    """An LRU map of key → (stamp, body), each entry stamped for what it is about (unit, last year)."""
 
     def __init__(self, url: URL, *, max_entries: int = 4096) -> None:
         self.url = url

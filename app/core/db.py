@@ -9,9 +9,9 @@ instead of failing with "database is locked" when two of them upgrade a read loc
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from functools import cache
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from functools import cache
 from typing import Any
 
 from sqlalchemy import MetaData, Select, String, bindparam, event, func, literal, select

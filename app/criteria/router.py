@@ -8,9 +8,9 @@ from fastapi import APIRouter, Path, Query
 
 from app.api.deps import Page, SessionDep
 from app.core.errors import problem_responses
+from app.core.types import WholeNumber
 from app.criteria import service
 from app.criteria.models import CriteriaSetDetail, CriteriaSetPublic
-from app.core.types import WholeNumber
 
 router = APIRouter(prefix="/criteria-sets", tags=["Criteria sets"])
 

@@ -249,11 +249,11 @@ def report_xlsx(data: ReportData) -> bytes:
 
     trend = book.create_sheet("Xu hướng")
     _append(trend, ["Năm", "Bộ tiêu chí", "Số xã", "Tổng số tiêu chí đạt", "Bình quân tiêu chí/xã",
-                  "Kế hoạch", "Tỷ lệ so với kế hoạch (%)", "Số xã đạt chuẩn"])
+                    "Kế hoạch", "Tỷ lệ so với kế hoạch (%)", "Số xã đạt chuẩn"])
     for row in data.trend:
         _append(trend, [row.year, row.criteria_set, row.commune_count, row.total_criteria_met,
-                      decimal_comma(row.average), decimal_comma(row.target_average),
-                      decimal_comma(row.percent_of_target), row.standard_communes_count])
+                        decimal_comma(row.average), decimal_comma(row.target_average),
+                        decimal_comma(row.percent_of_target), row.standard_communes_count])
     _style_header(trend, 8)
     _widths(trend, [8, 14, 8, 18, 18, 10, 20, 14])
     return _save(book)

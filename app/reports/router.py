@@ -20,12 +20,12 @@ from app.api.deps import MAX_OFFSET, Page
 from app.core.cache import Subject, cache_key, wants_fresh
 from app.core.db import Database, write_intent
 from app.core.errors import problem_responses
+from app.core.types import WholeNumber
 from app.reports import service
 from app.reports.models import FlagName, FlagRow, Summary, SummaryRow
 from app.targets.service import ensure_above_commune, resolve_unit_above_commune
 from app.units import service as units_service
 from app.units.models import CODE_REGEX
-from app.core.types import WholeNumber
 
 router = APIRouter(prefix="/units/{code}", tags=["Summaries and flags"])
 
@@ -54,6 +54,8 @@ def report_subject(path: str, query_string: bytes) -> Subject | None:
     values = [v for k, v in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True) if k == name]
     last = int(values[0]) if len(values) == 1 and values[0].isascii() and values[0].isdigit() else None
     return match.group("code"), last
+
+
 CACHE_HEADER = {"X-Cache": {"description": "`hit` when served from the worker's cache, else `miss`",
                             "schema": {"type": "string"}}}
 

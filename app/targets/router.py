@@ -12,11 +12,11 @@ from app.auth.deps import PrincipalDep, authorize
 from app.auth.rules import Action
 from app.core.errors import problem_responses
 from app.core.preconditions import ETAG_HEADER, NOT_MODIFIED_RESPONSE, etag, versioned
+from app.core.types import WholeNumber
 from app.units.service import writes_under, year_end
 from app.targets import service
 from app.targets.models import TargetPublic, TargetPut
 from app.units.models import CODE_REGEX
-from app.core.types import WholeNumber
 
 router = APIRouter(prefix="/units/{code}/targets", tags=["Targets"])
 
