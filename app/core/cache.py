@@ -62,9 +62,6 @@ class WriteScope:
     year: int
     codes: frozenset[str]
 
-    def payload(self) -> str:
-        return f"{SCOPE_PREFIX}{self.year}:{','.join(sorted(self.codes))}"
-
 
 def parse_scope(payload: str) -> WriteScope | None:
     """The scope of a scoped notification; None for any other payload (a global change)."""
