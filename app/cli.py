@@ -26,9 +26,8 @@ console = Console(stderr=True)
 
 async def prepare(settings: Settings, *, demo: bool = False) -> None:
     """Migrate to head, load the reference data, and the demo data when asked."""
-    from app.reference import load_reference
-
     from app.auth.service import ensure_admin
+    from app.reference import load_reference
 
     db = Database(settings)
     try:
@@ -194,7 +193,7 @@ def import_file(
     """Import a year of commune assessments from a spreadsheet: all rows or none (as POST /imports/assessments)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from app.auth.models import Principal, Role
+    from app.auth.models import Principal
     from app.auth.service import principal_for_user
     from app.core.errors import AppError
     from app.exchange import service as exchange
@@ -221,9 +220,9 @@ def import_file(
             try:
                 async with db.transaction() as session:
                     principal = (await principal_for_user(session, as_user) if as_user
-                                 else Principal(actor="cli", role=Role.admin, unit_code=None))
+                                 else Principal.system("cli"))
                     result = await exchange.import_assessments(session, principal=principal, files=files, year=year,
-                                                               dry_run=dry_run, request_id=None)
+                                                               dry_run=dry_run)
             finally:
                 await db.dispose()
             bar.update(write, completed=1, total=1)
@@ -261,7 +260,7 @@ def export(
     from app.core.errors import AppError
     from app.exchange import service as exchange
     from app.exchange import workbooks
-    from app.targets.service import resolve_unit_above_commune
+    from app.units.service import resolve_unit_above_commune
 
     suffix = out.suffix.lower()
     if suffix not in (".xlsx", ".csv") or (template and suffix != ".xlsx"):

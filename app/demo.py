@@ -16,11 +16,13 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assessments import service as assessments
-from app.assessments.models import AssessmentPut, CriterionResult
+from app.assessments.schemas import AssessmentPut, CriterionResult
+from app.auth.models import Principal
 from app.recognitions import service as recognitions
 from app.recognitions.models import RecognitionLevel, RecognitionPut
 from app.targets import service as targets
 from app.targets.models import TargetPut
+from app.units import service as units
 
 # Criteria a mountain commune most often still lacks, hardest first: income, poverty,
 # environment, transport, production, culture facilities, housing, schools, …
@@ -57,21 +59,20 @@ def demo_criteria(code: str, year: int) -> list[CriterionResult]:
 
 async def load_demo(session: AsyncSession) -> None:
     """Load (or re-load unchanged) the illustrative 2020–2021 data; idempotent."""
+    loader = Principal.system("demo")
     for year in (2020, 2021):
         for code in COUNTS:
             commune = await assessments.resolve_commune(session, code, year)
-            await assessments.put(
-                session, commune=commune, year=year, data=AssessmentPut(criteria=demo_criteria(code, year))
-            )
-    district_2020 = await targets.resolve_unit_above_commune(session, "084", 2020)
+            await assessments.put(session, loader, commune, year, AssessmentPut(criteria=demo_criteria(code, year)))
+    district_2020 = await units.resolve_unit_above_commune(session, "084", 2020)
     await targets.put(
-        session, unit=district_2020, year=2020,
-        data=TargetPut(average_criteria=Decimal("15.5"), standard_communes=["02812"]),
+        session, loader, district_2020, 2020,
+        TargetPut(average_criteria=Decimal("15.5"), standard_communes=["02812"]),
     )
-    district_2021 = await targets.resolve_unit_above_commune(session, "084", 2021)
+    district_2021 = await units.resolve_unit_above_commune(session, "084", 2021)
     await targets.put(
-        session, unit=district_2021, year=2021,
-        data=TargetPut(
+        session, loader, district_2021, 2021,
+        TargetPut(
             average_criteria=Decimal("16.1"), standard_communes=["02812"], min_additional_criteria=6,
             commune_targets={"02812": 19, "02818": 15},
         ),
@@ -103,5 +104,5 @@ async def load_demo_users(session: AsyncSession) -> None:
     for username, password, role, unit in DEMO_USERS:
         if (await session.execute(select(User.id).where(User.username == username))).first() is None:
             await auth.create_user(
-                session, UserCreate(username=username, password=password, role=Role(role), unit_code=unit)
+                session, Principal.system("demo"), UserCreate(username=username, password=password, role=Role(role), unit_code=unit)
             )

@@ -11,15 +11,16 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.api.deps import refuse_nul_characters
-from app.core.cache import CachedReportsMiddleware
-from app.core.config import Settings, get_settings
-from app.core.db import Database
-from app.core.errors import document_problems, install_error_handlers
 from app.assessments.router import router as assessments_router
-from app.audit.router import router as audit_router
+from app.auth.audit_router import router as audit_router
 from app.auth.deps import authenticate
 from app.auth.router import router as auth_router
 from app.auth.router import token_router
+from app.auth.service import token_subject
+from app.core.cache import CachedReportsMiddleware
+from app.core.config import API_PREFIX, Settings, get_settings
+from app.core.db import Database
+from app.core.errors import document_problems, install_error_handlers
 from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.criteria.router import router as criteria_router
 from app.exchange.router import router as exchange_router
@@ -31,8 +32,6 @@ from app.reports.router import router as reports_router
 from app.targets.router import router as targets_router
 from app.units.router import router as units_router
 from app.web.router import router as web_router
-
-API_PREFIX = "/api/v1"
 
 DESCRIPTION = """
 Tracks Vietnam's **New Rural Development programme** (Chương trình mục tiêu quốc gia xây dựng
@@ -94,7 +93,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     install_error_handlers(app)
     # outermost last: request ids and headers wrap everything, the body cap comes before any parsing
-    app.add_middleware(CachedReportsMiddleware, subject=report_subject)
+    app.add_middleware(CachedReportsMiddleware, subject=report_subject, token_user=token_subject)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        overrides={f"{API_PREFIX}/imports/": settings.import_max_bytes})
     if settings.cors_origins:

@@ -22,9 +22,9 @@ from sqlalchemy import insert, text
 from app.core import migrations
 from app.core.config import Settings
 from app.core.db import Database
-from app.models import Assessment, AssessmentCriterion, AdminUnit, Target
-from app.reference import load_reference
 from app.core.text import fold
+from app.models import AdminUnit, Assessment, AssessmentCriterion, Target
+from app.reference import load_reference
 
 PROVINCES = 63
 DISTRICTS = 700

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from httpx import ASGITransport, AsyncClient
 from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
 from sqlalchemy import delete, text
 
 from app.auth.models import Role
@@ -28,7 +28,6 @@ from app.core.db import Database
 from app.main import create_app
 from app.models import metadata
 from app.reference import load_reference
-
 from tests.users import ADMIN, bearer, make_user  # noqa: E402
 
 BACKENDS = ["sqlite", "postgresql"]

@@ -10,6 +10,7 @@ from app.auth import service
 from app.auth.models import Role, User
 from app.core.db import Database
 from app.core.types import utcnow
+from app.units import service as units_service
 
 ADMIN = "admin"
 PASSWORD = "correct horse battery staple"
@@ -23,8 +24,9 @@ def password_hash() -> str:
 async def make_user(db: Database, *, username: str, role: Role, unit_code: str | None = None,
                     disabled: bool = False) -> None:
     async with db.transaction() as session:
+        unit_id = (await units_service.resolve(session, unit_code)).id if unit_code else None
         session.add(User(username=username, password_hash=password_hash(), role=role.value, unit_code=unit_code,
-                         disabled=disabled, created_at=utcnow()))
+                         unit_id=unit_id, disabled=disabled, created_at=utcnow()))
 
 
 def bearer(app: FastAPI, username: str) -> dict[str, str]:

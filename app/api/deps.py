@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import Database, write_intent
+from app.core.db import Database
 from app.core.errors import InvalidInput
 from app.core.preconditions import IfMatch
 from app.core.types import IsoDate, WholeNumber
@@ -22,8 +22,6 @@ MAX_LIMIT = 500
 MAX_OFFSET = 2**31 - 1
 # RFC 9110: `*` or a comma-separated list of (weak or strong) entity tags
 ETAG_LIST = r'^\s*(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)\s*$'
-
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 NUL = "\x00"
@@ -93,19 +91,28 @@ async def refuse_nul_characters(request: Request) -> None:
                 raise InvalidInput.field("body", name, NUL_MESSAGE)
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, rolled back on any error.
-
-    ``scope="function"`` (below) makes the commit happen before the response is sent, so a
-    failed commit is never reported to the client as a success.
-    """
+async def _transaction(request: Request, *, write: bool) -> AsyncIterator[AsyncSession]:
     db: Database = request.app.state.db
-    write_intent.set(request.method not in _READ_METHODS)
-    async with db.transaction() as session:
+    async with db.transaction(write=write) as session:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read transaction for the request: no write lock on SQLite, and its end stales no report."""
+    async for session in _transaction(request, write=False):
+        yield session
+
+
+async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One write transaction per request: committed when the handler returns, rolled back on any
+    error. ``scope="function"`` (below) makes the commit happen before the response is sent, so a
+    failed commit is never reported to the client as a success."""
+    async for session in _transaction(request, write=True):
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(read_session, scope="function")]
+WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
 
 
 class PageParams:
@@ -178,6 +185,20 @@ def if_match(
 
 
 IfMatchDep = Annotated[IfMatch, Depends(if_match)]
+
+
+def optional_if_match(
+    header: Annotated[
+        str | None,
+        Header(alias="If-Match", pattern=ETAG_LIST, max_length=1000,
+               description="Optional: the ETag you read (`\"3\"`), or `*`; a stale one is refused with 412"),
+    ] = None,
+) -> IfMatch:
+    """If-Match honoured when sent, never required (workflow steps: submit, approve, reopen)."""
+    return IfMatch(header, required=False)
+
+
+OptionalIfMatchDep = Annotated[IfMatch, Depends(optional_if_match)]
 IfNoneMatch = Annotated[
     str | None,
     Header(alias="If-None-Match", pattern=ETAG_LIST, max_length=1000,

@@ -1,4 +1,4 @@
-"""Yearly assessments of a commune against the criteria set in force.
+"""Yearly assessments of a commune against the criteria set in force: the tables.
 
 Each assessment keeps its ``met_count`` and a bit set of met criteria (bit n−1 for
 criterion n) beside the per-criterion rows, so that aggregates over thousands of
@@ -11,15 +11,10 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, field_validator
-from pydantic import Field as PField
 from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.core.types import UtcDateTime
-
-MAX_NOTE = 2000
-IndicatorValue = float | int | str | bool | None
+from app.core.types import EnumText, UtcDateTime
 
 
 class AssessmentStatus(StrEnum):
@@ -43,7 +38,9 @@ class Assessment(SQLModel, table=True):
     criteria_count: int = Field(sa_column=Column(Integer, nullable=False))
     met_count: int = Field(sa_column=Column(Integer, nullable=False))
     met_bits: int = Field(sa_column=Column(BigInteger, nullable=False))
-    status: str = Field(default=AssessmentStatus.draft.value, sa_column=Column(String(16), nullable=False))
+    status: AssessmentStatus = Field(
+        default=AssessmentStatus.draft, sa_column=Column(EnumText(AssessmentStatus, 16), nullable=False)
+    )
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     created_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     updated_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
@@ -63,60 +60,3 @@ class AssessmentCriterion(SQLModel, table=True):
     met: bool = Field(sa_column=Column(Boolean, nullable=False))
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     indicators: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-
-
-# ---- API shapes ---------------------------------------------------------------------------
-
-
-class CriterionResult(BaseModel):
-    number: int = PField(ge=1, le=99, strict=True, examples=[1])
-    met: bool = PField(strict=True, examples=[True])
-    note: str | None = PField(default=None, max_length=MAX_NOTE, examples=["Đã phê duyệt quy hoạch chung"])
-    indicators: dict[str, IndicatorValue] | None = PField(
-        default=None, max_length=50, description="Indicator values by code", examples=[{"10.1": 36.5}]
-    )
-
-    @field_validator("indicators")
-    @classmethod
-    def _indicator_codes(cls, value: dict[str, IndicatorValue] | None) -> dict[str, IndicatorValue] | None:
-        if value is not None:
-            for code in value:
-                if not code or len(code) > 16:
-                    raise ValueError(f"indicator code {code!r} must be 1–16 characters")
-        return value
-
-
-class AssessmentPut(BaseModel):
-    """The whole assessment: every criterion of the set exactly once."""
-
-    criteria_set: str | None = PField(
-        default=None, max_length=32, description="Defaults to the set in force for the year", examples=["2016-2020"]
-    )
-    criteria: list[CriterionResult] = PField(min_length=1, max_length=99)
-
-
-class CriterionPatch(BaseModel):
-    met: bool = PField(strict=True)
-    note: str | None = PField(default=None, max_length=MAX_NOTE)
-    indicators: dict[str, IndicatorValue] | None = PField(default=None, max_length=50)
-
-
-class AssessmentPublic(BaseModel):
-    commune_code: str = PField(examples=["02812"])
-    commune_name: str = PField(examples=["Xã Sán Chải"])
-    year: int = PField(examples=[2021])
-    criteria_set: str = PField(examples=["2016-2020"])
-    criteria_count: int = PField(examples=[19])
-    criteria: list[CriterionResult]
-    met_count: int
-    met: list[int]
-    not_met: list[int]
-    standard_reached: bool
-    status: AssessmentStatus
-    version: int = PField(description="+1 on every change; also the ETag header")
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    submitted_by: str | None = None
-    submitted_at: dt.datetime | None = None
-    approved_by: str | None = None
-    approved_at: dt.datetime | None = None

@@ -1,4 +1,11 @@
-"""Assessments: validation against the criteria set, storage, and reading back."""
+"""Assessments: one function per use case (put, patch a criterion, submit, approve, reopen),
+each owning its whole sequence — resolve the commune valid in the year, authorize, declare the
+reports it stales, lock, read "before", change, bump the version, append the audit record — and
+the reads.
+
+The rules themselves (what is assessable, what is frozen, the workflow, the public shape) are
+pure functions in ``rules``, shared with the spreadsheet import.
+"""
 
 from __future__ import annotations
 
@@ -8,47 +15,36 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assessments.models import (
-    Assessment,
-    AssessmentCriterion,
-    AssessmentPublic,
-    AssessmentPut,
-    AssessmentStatus,
-    CriterionPatch,
-    CriterionResult,
-)
-from app.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from app.assessments import rules
+from app.assessments.models import Assessment, AssessmentCriterion
+from app.assessments.rules import Step
+from app.assessments.schemas import AssessmentPublic, AssessmentPut, CriterionPatch, CriterionResult
+from app.audit import service as audit
+from app.auth.access import authorize
+from app.auth.models import Principal
+from app.auth.rules import Action
+from app.core.errors import FieldError, InvalidInput, NotFound
 from app.core.preconditions import IfMatch
 from app.core.types import utcnow
 from app.criteria import service as criteria_service
-from app.reports import rules
 from app.criteria.models import CriteriaSet
 from app.units import service as units_service
-from app.units.models import AdminUnit, UnitLevel, is_ntm_eligible
+from app.units.models import AdminUnit
+from app.units.service import year_end
+
+ENTITY = "assessment"
 
 
-def met_bits(met: Sequence[int]) -> int:
-    """Criterion n met ⇔ bit n−1 set."""
-    bits = 0
-    for number in met:
-        bits |= 1 << (number - 1)
-    return bits
+# ---- resolving and reading ---------------------------------------------------------------------
 
 
 async def resolve_commune(session: AsyncSession, code: str, year: int) -> AdminUnit:
-    """The commune with this code in ``year``, refusing anything that is not an assessable commune."""
+    """The commune with this code in ``year`` (404 when none), refusing anything that is not an
+    assessable commune (422)."""
     unit = await units_service.resolve_in_year(session, code, year=year)
-    if unit.level != UnitLevel.commune:
-        raise InvalidInput.field(
-            "path", "code", f"{unit.name} ({code}) is a {unit.level}, not a commune; only communes are assessed."
-        )
-    if not is_ntm_eligible(unit.kind):
-        raise InvalidInput.field(
-            "path",
-            "code",
-            f"{unit.name} ({code}) is a {unit.kind} in {year}: towns, wards and special zones are urban units "
-            "and are never assessed against the NTM criteria.",
-        )
+    reason = rules.not_assessable(name=unit.name, code=code, level=unit.level, kind=unit.kind, year=year)
+    if reason is not None:
+        raise InvalidInput.field("path", "code", reason)
     return unit
 
 
@@ -123,7 +119,8 @@ async def get_or_404(session: AsyncSession, commune: AdminUnit, year: int, *, fo
     return found
 
 
-async def _criteria_rows(session: AsyncSession, assessment_ids: Sequence[int]) -> dict[int, list[CriterionResult]]:
+async def criteria_rows(session: AsyncSession, assessment_ids: Sequence[int]) -> dict[int, list[CriterionResult]]:
+    """The stored criteria of these assessments, by assessment id, in number order."""
     out: dict[int, list[CriterionResult]] = {i: [] for i in assessment_ids}
     if not assessment_ids:
         return out
@@ -139,146 +136,32 @@ async def _criteria_rows(session: AsyncSession, assessment_ids: Sequence[int]) -
     return out
 
 
-def _public(assessment: Assessment, name: str, criteria: list[CriterionResult]) -> AssessmentPublic:
-    met = [c.number for c in criteria if c.met]
-    not_met = [c.number for c in criteria if not c.met]
-    return AssessmentPublic(
-        commune_code=assessment.commune_code,
-        commune_name=name,
-        year=assessment.year,
-        criteria_set=assessment.criteria_set,
-        criteria_count=assessment.criteria_count,
-        criteria=criteria,
-        met_count=assessment.met_count,
-        met=met,
-        not_met=not_met,
-        standard_reached=rules.standard_reached(assessment.met_count, assessment.criteria_count),
-        status=AssessmentStatus(assessment.status),
-        version=assessment.version,
-        created_at=assessment.created_at,
-        updated_at=assessment.updated_at,
-        submitted_by=assessment.submitted_by,
-        submitted_at=assessment.submitted_at,
-        approved_by=assessment.approved_by,
-        approved_at=assessment.approved_at,
+def _row(assessment: Assessment) -> rules.Row:
+    return rules.Row(
+        commune_code=assessment.commune_code, year=assessment.year, criteria_set=assessment.criteria_set,
+        criteria_count=assessment.criteria_count, met_count=assessment.met_count, status=assessment.status,
+        version=assessment.version, created_at=assessment.created_at, updated_at=assessment.updated_at,
+        submitted_by=assessment.submitted_by, submitted_at=assessment.submitted_at,
+        approved_by=assessment.approved_by, approved_at=assessment.approved_at,
     )
-
-
-@dataclass(frozen=True)
-class Current:
-    """A commune's assessment for a year as it stands (None: none yet), with its criteria, read under
-    the row lock: what a write replaces, and what its audit record shows as before."""
-
-    assessment: Assessment | None
-    criteria: list[CriterionResult]
-
-    def public(self, name: str) -> AssessmentPublic | None:
-        """The public form, a snapshot (the write changes the ORM object afterwards)."""
-        return None if self.assessment is None else _public(self.assessment, name, self.criteria)
-
-
-async def lock_current(session: AsyncSession, commune: AdminUnit, year: int) -> Current:
-    found = await get(session, commune, year, for_update=True)
-    if found is None:
-        return Current(None, [])
-    return Current(found, (await _criteria_rows(session, [found.id]))[found.id])  # type: ignore[list-item,index]
 
 
 async def publish(session: AsyncSession, assessment: Assessment, name: str) -> AssessmentPublic:
-    rows = await _criteria_rows(session, [assessment.id])  # type: ignore[list-item]
-    return _public(assessment, name, rows[assessment.id])  # type: ignore[index]
+    rows = await criteria_rows(session, [assessment.id])  # type: ignore[list-item]
+    return rules.view(_row(assessment), name, rows[assessment.id])  # type: ignore[index]
 
 
-async def put(
-    session: AsyncSession, *, commune: AdminUnit, year: int, data: AssessmentPut, if_match: IfMatch = IfMatch(None),
-    current: Current | None = None,
-) -> tuple[Assessment, bool]:
-    """Create or replace the whole assessment (``current``: as already read by ``lock_current``).
-    Returns (assessment, created)."""
-    cset = await _criteria_set_for(session, year, data.criteria_set)
-    check_criteria(data.criteria, cset.criteria_count, cset.code)
-    criteria = sorted(data.criteria, key=lambda c: c.number)
-    met = [c.number for c in criteria if c.met]
-    now = utcnow()
-    if current is None:
-        current = await lock_current(session, commune, year)
-    existing = current.assessment
-    if_match.check(existing.version if existing else None)  # checked under the row lock
-    if existing is not None:
-        ensure_editable(existing)
-    if existing is None:
-        assessment = Assessment(
-            unit_id=commune.id,  # type: ignore[arg-type]
-            commune_code=commune.code,
-            year=year,
-            criteria_set=cset.code,
-            criteria_count=cset.criteria_count,
-            met_count=len(met),
-            met_bits=met_bits(met),
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(assessment)
-        await session.flush()
-        created = True
-    else:
-        assessment = existing
-        if assessment.criteria_set == cset.code and current.criteria == criteria:
-            return assessment, False  # nothing changed: same version
-        await session.execute(delete(AssessmentCriterion).where(AssessmentCriterion.assessment_id == assessment.id))
-        assessment.criteria_set = cset.code
-        assessment.criteria_count = cset.criteria_count
-        assessment.met_count = len(met)
-        assessment.met_bits = met_bits(met)
-        assessment.version += 1
-        assessment.updated_at = now
-        created = False
-    await session.flush()
-    # a plain multi-row INSERT: building ORM objects for 19 rows cost more than the statement
-    await session.execute(
-        insert(AssessmentCriterion),
-        [{"assessment_id": assessment.id, "number": c.number, "met": c.met, "note": c.note, "indicators": c.indicators}
-         for c in criteria],
-    )
-    return assessment, created
-
-
-async def patch_criterion(
-    session: AsyncSession, *, commune: AdminUnit, year: int, number: int, data: CriterionPatch,
-    if_match: IfMatch = IfMatch(None),
-) -> Assessment:
-    assessment = await get_or_404(session, commune, year, for_update=True)
-    if_match.check(assessment.version)
-    ensure_editable(assessment)
-    if not 1 <= number <= assessment.criteria_count:
-        raise InvalidInput.field(
-            "path",
-            "number",
-            f"criterion {number} is not in set {assessment.criteria_set}, which has criteria "
-            f"1–{assessment.criteria_count}",
-        )
-    row = await session.get(AssessmentCriterion, (assessment.id, number))
-    if row is None:  # pragma: no cover - a stored assessment always has every criterion
-        raise NotFound(f"criterion {number} is not recorded")
-    changes = data.model_dump(exclude_unset=True)
-    new = {"met": data.met, "note": changes.get("note", row.note), "indicators": changes.get("indicators", row.indicators)}
-    if (row.met, row.note, row.indicators) == (new["met"], new["note"], new["indicators"]):
-        return assessment
-    row.met, row.note, row.indicators = new["met"], new["note"], new["indicators"]
-    bit = 1 << (number - 1)
-    assessment.met_bits = (assessment.met_bits | bit) if data.met else (assessment.met_bits & ~bit)
-    assessment.met_count = bin(assessment.met_bits).count("1")
-    assessment.version += 1
-    assessment.updated_at = utcnow()
-    await session.flush()
-    return assessment
+async def read(session: AsyncSession, *, code: str, year: int) -> AssessmentPublic:
+    """The assessment of the commune that had this code in ``year``; 404 when it has none."""
+    commune = await resolve_commune(session, code, year)
+    return await publish(session, await get_or_404(session, commune, year), commune.name)
 
 
 async def history(
     session: AsyncSession, *, code: str, limit: int, offset: int
 ) -> tuple[list[AssessmentPublic], int]:
-    """All assessments recorded under a commune code, newest first."""
+    """All assessments recorded under a commune code, newest first (404 for an unknown code)."""
+    await units_service.resolve(session, code)
     total = (
         await session.execute(select(func.count()).select_from(Assessment).where(Assessment.commune_code == code))
     ).scalar_one()
@@ -291,48 +174,164 @@ async def history(
         .offset(offset)
     )
     pairs = list(rows.all())
-    criteria = await _criteria_rows(session, [a.id for a, _ in pairs])  # type: ignore[misc]
-    return [_public(a, name, criteria[a.id]) for a, name in pairs], total  # type: ignore[index]
+    criteria = await criteria_rows(session, [a.id for a, _ in pairs])  # type: ignore[misc]
+    return [rules.view(_row(a), name, criteria[a.id]) for a, name in pairs], total  # type: ignore[index]
 
 
-def ensure_editable(assessment: Assessment) -> None:
-    if assessment.status == AssessmentStatus.approved:
-        raise Conflict(
-            f"The {assessment.year} assessment of {assessment.commune_code} is approved and locked; "
-            "reopen it first (POST …/reopen)."
+# ---- writing: one function per use case ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a write answers: the assessment as it now stands, and whether it was created."""
+
+    assessment: AssessmentPublic
+    created: bool = False
+
+
+@dataclass(frozen=True)
+class _Locked:
+    """The steps every write shares, done: who acts, the commune's chain (for the audit record),
+    and the assessment as it stands under the row lock (None: none yet) with its public form."""
+
+    principal: Principal
+    chain: list[str]
+    assessment: Assessment | None
+    before: AssessmentPublic | None
+    criteria: list[CriterionResult]
+
+
+async def _begin(
+    session: AsyncSession, principal: Principal | None, commune: AdminUnit, year: int, action: Action,
+    if_match: IfMatch,
+) -> _Locked:
+    """Authorize the action on the commune as it was in ``year``, declare the reports the write
+    stales, lock the current assessment and read it (what the audit record shows as before), and
+    check the precondition — under the lock, so no concurrent writer slips between."""
+    actor, chain = await authorize(session, principal, action, commune, on=year_end(year))
+    await units_service.writes_under(session, commune.code, year)
+    found = await get(session, commune, year, for_update=True)
+    criteria = (await criteria_rows(session, [found.id]))[found.id] if found is not None else []  # type: ignore[list-item,index]
+    if_match.check(found.version if found is not None else None)
+    before = rules.view(_row(found), commune.name, criteria) if found is not None else None
+    return _Locked(actor, chain, found, before, criteria)
+
+
+async def _audit(
+    session: AsyncSession, locked: _Locked, action: str, key: str, after: AssessmentPublic
+) -> None:
+    await audit.append(session, audit.entry(
+        actor=locked.principal.actor, action=action, entity=ENTITY, key=key, before=locked.before, after=after,
+        unit_chain=locked.chain,
+    ))
+
+
+async def put(
+    session: AsyncSession, principal: Principal | None, commune: AdminUnit, year: int, data: AssessmentPut, *,
+    if_match: IfMatch = IfMatch(None),
+) -> Written:
+    """Create or replace the whole assessment: every criterion of the set in force (or the named
+    set) exactly once. A submitted or approved assessment is frozen (409) until reopened; an
+    unchanged replace keeps its version and writes no audit record."""
+    locked = await _begin(session, principal, commune, year, Action.assessment_write, if_match)
+    cset = await _criteria_set_for(session, year, data.criteria_set)
+    check_criteria(data.criteria, cset.criteria_count, cset.code)
+    criteria = sorted(data.criteria, key=lambda c: c.number)
+    met = [c.number for c in criteria if c.met]
+    now = utcnow()
+    assessment = locked.assessment
+    if assessment is None:
+        assessment = Assessment(
+            unit_id=commune.id,  # type: ignore[arg-type]
+            commune_code=commune.code, year=year, criteria_set=cset.code, criteria_count=cset.criteria_count,
+            met_count=len(met), met_bits=rules.met_bits(met), version=1, created_at=now, updated_at=now,
         )
+        session.add(assessment)
+    else:
+        if assessment.criteria_set == cset.code and locked.criteria == criteria:
+            return Written(locked.before)  # type: ignore[arg-type]  # nothing changed: same version
+        rules.ensure_editable(assessment.status, code=commune.code, year=year)
+        await session.execute(delete(AssessmentCriterion).where(AssessmentCriterion.assessment_id == assessment.id))
+        assessment.criteria_set, assessment.criteria_count = cset.code, cset.criteria_count
+        assessment.met_count, assessment.met_bits = len(met), rules.met_bits(met)
+        assessment.version += 1
+        assessment.updated_at = now
+    await session.flush()
+    # a plain multi-row INSERT: building ORM objects for 19 rows cost more than the statement
+    await session.execute(
+        insert(AssessmentCriterion),
+        [{"assessment_id": assessment.id, "number": c.number, "met": c.met, "note": c.note, "indicators": c.indicators}
+         for c in criteria],
+    )
+    after = rules.view(_row(assessment), commune.name, criteria)
+    created = locked.assessment is None
+    await _audit(session, locked, "create" if created else "replace", f"{commune.code}/{year}", after)
+    return Written(after, created)
+
+
+async def patch_criterion(
+    session: AsyncSession, principal: Principal | None, commune: AdminUnit, year: int, number: int,
+    data: CriterionPatch, *, if_match: IfMatch = IfMatch(None),
+) -> AssessmentPublic:
+    """Set one criterion met or not (with an optional note and indicator values); counts follow.
+    Frozen like a replace."""
+    locked = await _begin(session, principal, commune, year, Action.assessment_write, if_match)
+    assessment = locked.assessment
+    if assessment is None:
+        raise NotFound(f"{commune.name} ({commune.code}) has no assessment for {year}.")
+    if not 1 <= number <= assessment.criteria_count:
+        raise InvalidInput.field(
+            "path", "number",
+            f"criterion {number} is not in set {assessment.criteria_set}, which has criteria "
+            f"1–{assessment.criteria_count}",
+        )
+    row = await session.get(AssessmentCriterion, (assessment.id, number))
+    if row is None:  # pragma: no cover - a stored assessment always has every criterion
+        raise NotFound(f"criterion {number} is not recorded")
+    changes = data.model_dump(exclude_unset=True)
+    new = CriterionResult(number=number, met=data.met, note=changes.get("note", row.note),
+                          indicators=changes.get("indicators", row.indicators))
+    if (row.met, row.note, row.indicators) == (new.met, new.note, new.indicators):
+        return locked.before  # type: ignore[return-value]  # nothing changed: same version
+    rules.ensure_editable(assessment.status, code=commune.code, year=year)
+    row.met, row.note, row.indicators = new.met, new.note, new.indicators
+    bit = 1 << (number - 1)
+    assessment.met_bits = (assessment.met_bits | bit) if data.met else (assessment.met_bits & ~bit)
+    assessment.met_count = bin(assessment.met_bits).count("1")
+    assessment.version += 1
+    assessment.updated_at = utcnow()
+    await session.flush()
+    after = rules.view(_row(assessment), commune.name, [new if c.number == number else c for c in locked.criteria])
+    await _audit(session, locked, "update_criterion", f"{commune.code}/{year}#{number}", after)
+    return after
+
+
+STEP_ACTIONS = {Step.submit: Action.assessment_submit, Step.approve: Action.assessment_review,
+                Step.reopen: Action.assessment_review}
 
 
 async def transition(
-    session: AsyncSession, *, commune: AdminUnit, year: int, step: str, actor: str
-) -> Assessment:
-    """The approval workflow: draft → submitted (submit) → approved (approve); reopen → draft.
-
-    Four eyes: the approver must not be the one who submitted.
-    """
-    assessment = await get_or_404(session, commune, year, for_update=True)
-    status = AssessmentStatus(assessment.status)
+    session: AsyncSession, principal: Principal | None, commune: AdminUnit, year: int, step: Step, *,
+    if_match: IfMatch = IfMatch(None),
+) -> AssessmentPublic:
+    """Submit (the commune or an office above it; keys too), approve or reopen (a person of an
+    office above it — never the submitter approving, never an API key)."""
+    locked = await _begin(session, principal, commune, year, STEP_ACTIONS[step], if_match)
+    assessment = locked.assessment
+    if assessment is None:
+        raise NotFound(f"{commune.name} ({commune.code}) has no assessment for {year}.")
     now = utcnow()
-    if step == "submit":
-        if status != AssessmentStatus.draft:
-            raise Conflict(f"Only a draft can be submitted; this assessment is {status.value}.")
-        assessment.status = AssessmentStatus.submitted.value
-        assessment.submitted_by, assessment.submitted_at = actor, now
-    elif step == "approve":
-        if status != AssessmentStatus.submitted:
-            raise Conflict(f"Only a submitted assessment can be approved; this one is {status.value}.")
-        if assessment.submitted_by == actor:
-            raise Forbidden(f"{actor} submitted this assessment and may not also approve it (four-eyes rule).")
-        assessment.status = AssessmentStatus.approved.value
-        assessment.approved_by, assessment.approved_at = actor, now
-    elif step == "reopen":
-        if status == AssessmentStatus.draft:
-            raise Conflict("The assessment is already a draft.")
-        assessment.status = AssessmentStatus.draft.value
-        assessment.submitted_by = assessment.submitted_at = assessment.approved_by = assessment.approved_at = None
-    else:  # pragma: no cover - the router only passes the three steps
-        raise ValueError(step)
+    status, stamp = rules.transition(
+        assessment.status, step, actor=locked.principal.actor, now=now,
+        stamp=rules.Stamp(assessment.submitted_by, assessment.submitted_at, assessment.approved_by,
+                          assessment.approved_at),
+    )
+    assessment.status = status
+    assessment.submitted_by, assessment.submitted_at = stamp.submitted_by, stamp.submitted_at
+    assessment.approved_by, assessment.approved_at = stamp.approved_by, stamp.approved_at
     assessment.version += 1
     assessment.updated_at = now
     await session.flush()
-    return assessment
+    after = rules.view(_row(assessment), commune.name, locked.criteria)
+    await _audit(session, locked, step.value, f"{commune.code}/{year}", after)
+    return after

@@ -6,13 +6,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import Request
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditPublic, AuditRecord
-from app.auth.models import Principal
+from app.core.logging import request_id_var
 from app.core.types import utcnow
 
 
@@ -22,10 +21,35 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def unit_path(chain: Sequence[str] | None) -> str | None:
+    """``/VN/10/084/02812/`` from a chain nearest-first: what scope filters match on."""
+    return "/" + "/".join(reversed(chain)) + "/" if chain else None
+
+
+def entry(
+    *, actor: str, action: str, entity: str, key: str, before: Any, after: Any,
+    unit_chain: Sequence[str] | None = None, at: dt.datetime | None = None, request_id: str | None = None,
+) -> dict[str, Any]:
+    """One audit record's columns — the only builder, for the API's writes and the bulk import
+    alike. ``before``/``after``: the prior and new state (API shapes are dumped as JSON);
+    ``request_id`` defaults to the current request's."""
+    return {
+        "at": at or utcnow(), "actor": actor, "action": action, "entity": entity, "key": key,
+        "unit_path": unit_path(unit_chain), "before": _plain(before), "after": _plain(after),
+        "request_id": request_id if request_id is not None else request_id_var.get(),
+    }
+
+
+async def append(session: AsyncSession, record: dict[str, Any]) -> None:
+    """Add one record (from ``entry``) in the caller's transaction: it exists exactly when the
+    change does."""
+    session.add(AuditRecord(**record))
+    await session.flush()
+
+
 async def record(
     session: AsyncSession,
-    request: Request | None,
-    principal: Principal,
+    actor: str,
     action: str,
     entity: str,
     key: str,
@@ -34,21 +58,9 @@ async def record(
     *,
     unit_chain: Sequence[str] | None = None,
 ) -> None:
-    """Append one record in the caller's transaction (so it exists exactly when the change does)."""
-    session.add(
-        AuditRecord(
-            at=utcnow(),
-            actor=principal.actor,
-            action=action,
-            entity=entity,
-            key=key,
-            unit_path="/" + "/".join(reversed(unit_chain)) + "/" if unit_chain else None,
-            before=_plain(before),
-            after=_plain(after),
-            request_id=getattr(request.state, "request_id", None) if request is not None else None,
-        )
-    )
-    await session.flush()
+    """Append one record by ``actor`` (a username, or ``api-key:<name>``) in the caller's transaction."""
+    await append(session, entry(actor=actor, action=action, entity=entity, key=key, before=before,
+                                after=after, unit_chain=unit_chain))
 
 
 async def search(

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service
+from app.auth.access import require
 from app.auth.models import Principal
-from app.auth.rules import ROLE_ACTIONS, Action, allowed
-from app.core.db import Database, write_intent
-from app.core.errors import Forbidden, Unauthorized
-from app.units import service as units_service
-from app.units.models import AdminUnit
+from app.auth.rules import Action
+from app.core.config import API_PREFIX
+from app.core.db import Database
+from app.core.errors import Unauthorized
 
 _READS = frozenset({"GET", "HEAD"})
 # The dashboard's sign-in cookie (an access token). Honoured on reads only, so that a page on
@@ -36,25 +35,23 @@ async def authenticate(request: Request) -> Principal | None:
         authorization = f"Bearer {cookie}"
     principal: Principal | None = None
     if api_key:
-        write_intent.set(False)
-        async with db.transaction() as session:
+        async with db.transaction(write=False) as session:
             principal = await service.principal_for_key(session, api_key)
     elif authorization:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("Send `Authorization: Bearer <token>` from POST /api/v1/auth/token.")
+            raise Unauthorized(f"Send `Authorization: Bearer <token>` from POST {API_PREFIX}/auth/token.")
         username = service.token_subject(settings, token.strip())
         generation = await db.cache.generation()
         # the account as found since the last commit anywhere; else look it up again
         principal = db.cache.active(username, generation)
         if principal is None:
-            write_intent.set(False)
-            async with db.transaction() as session:
+            async with db.transaction(write=False) as session:
                 principal = await service.principal_for_user(session, username)
             db.cache.note_active(username, generation, principal)
     elif not (settings.public_read and request.method in _READS):
         raise Unauthorized(
-            "Sign in: POST /api/v1/auth/token for a bearer token, or send an `X-API-Key` header."
+            f"Sign in: POST {API_PREFIX}/auth/token for a bearer token, or send an `X-API-Key` header."
         )
     return principal
 
@@ -62,26 +59,10 @@ async def authenticate(request: Request) -> Principal | None:
 PrincipalDep = Annotated[Principal | None, Depends(authenticate)]
 
 
-def require(principal: Principal | None, action: Action) -> Principal:
-    """The principal's role may take this action somewhere (scope is checked by ``authorize``)."""
-    if principal is None:
-        raise Unauthorized("Sign in to change data.")
-    if action not in ROLE_ACTIONS[principal.role]:
-        raise Forbidden(f"The role {principal.role.value!r} may not {action.value.replace('_', ' ')}.")
-    return principal
+def requires(action: Action) -> Callable[[Principal | None], Principal]:
+    """A dependency: the request's principal, refused (401/403) unless its role may take ``action``."""
 
+    def dependency(principal: PrincipalDep) -> Principal:
+        return require(principal, action)
 
-async def authorize(
-    session: AsyncSession, principal: Principal | None, action: Action, unit: AdminUnit, *, on: dt.date | None = None
-) -> tuple[Principal, list[str]]:
-    """403 unless the principal's role allows the action on this unit (its unit or below).
-
-    Returns the principal and the unit's chain of codes (for the audit record)."""
-    principal = require(principal, action)
-    chain = await units_service.chain(session, unit, on=on)
-    if not allowed(principal.role, principal.unit_code, action, chain):
-        raise Forbidden(
-            f"{principal.actor} ({principal.role.value} of {principal.unit_code}) may not "
-            f"{action.value.replace('_', ' ')} for {unit.name} ({unit.code}): outside its scope."
-        )
-    return principal, chain
+    return dependency

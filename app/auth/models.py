@@ -8,10 +8,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
-from sqlalchemy import Boolean, Column, Index, Integer, String
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
-from app.core.types import UtcDateTime
+from app.core.types import EnumText, UtcDateTime
 from app.units.models import CODE_REGEX
 
 
@@ -29,8 +29,10 @@ class User(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
     username: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     password_hash: str = Field(sa_column=Column(String(255), nullable=False))
-    role: str = Field(sa_column=Column(String(16), nullable=False))
+    role: Role = Field(sa_column=Column(EnumText(Role, 16), nullable=False))
     unit_code: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    # the unit bound to (a code plus its validity period): scope follows the unit, not the code
+    unit_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("admin_unit.id"), nullable=True))
     disabled: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
     created_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
@@ -42,8 +44,9 @@ class ApiKey(SQLModel, table=True):
     name: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     prefix: str = Field(sa_column=Column(String(16), nullable=False, unique=True))
     key_hash: str = Field(sa_column=Column(String(64), nullable=False))
-    role: str = Field(sa_column=Column(String(16), nullable=False))
+    role: Role = Field(sa_column=Column(EnumText(Role, 16), nullable=False))
     unit_code: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    unit_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("admin_unit.id"), nullable=True))
     created_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     revoked_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
 
@@ -59,13 +62,32 @@ class LoginFailure(SQLModel, table=True):
     at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 
+class PrincipalKind(StrEnum):
+    user = "user"
+    api_key = "api_key"
+    system = "system"  # the service's own tools (demo loader, command line), never a person
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who a request acts as: a user, or a system through an API key (``api-key:<name>``)."""
+    """Who a request acts as: a user, or a system through an API key (``api-key:<name>``),
+    bound to one unit (``unit_id``: a code plus its validity period; None for an admin)."""
 
     actor: str
     role: Role
     unit_code: str | None
+    unit_id: int | None = None
+    kind: PrincipalKind = PrincipalKind.user
+
+    @classmethod
+    def system(cls, name: str) -> Principal:
+        """The service's own tool ``name`` acting with full rights (audited as ``system:<name>``)."""
+        return cls(actor=f"system:{name}", role=Role.admin, unit_code=None, kind=PrincipalKind.system)
+
+    @property
+    def is_person(self) -> bool:
+        """A signed-in person, not a system holding an API key."""
+        return self.kind == PrincipalKind.user
 
 
 # ---- API shapes ---------------------------------------------------------------------------

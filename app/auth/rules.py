@@ -1,12 +1,14 @@
 """Who may do what where: pure rules over a role, its unit and the target's unit chain.
 
-A principal's scope is its unit and every unit below it. ``chain`` is the target unit's
-code followed by its ancestors' codes (``["02812", "084", "10", "VN"]``).
+A principal's scope is its unit and every unit below it. ``chain`` is the target unit
+followed by its ancestors, nearest first, as valid on the day the action concerns — as unit
+ids (a code plus its validity period: scope follows the unit, not the code), or as codes
+where only codes are at hand (``["02812", "084", "10", "VN"]``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from enum import StrEnum
 
 from app.auth.models import Role
@@ -20,6 +22,26 @@ class Action(StrEnum):
     recognition_write = "recognition_write"
     audit_read = "audit_read"
     administer = "administer"  # units, criteria sets, users, API keys
+
+    @property
+    def label(self) -> str:
+        """What the action is, in words, for messages ("may not approve or reopen assessments")."""
+        return ACTION_LABELS[self]
+
+
+ACTION_LABELS: dict[Action, str] = {
+    Action.assessment_write: "write assessments",
+    Action.assessment_submit: "submit assessments",
+    Action.assessment_review: "approve or reopen assessments",
+    Action.target_write: "set targets",
+    Action.recognition_write: "record recognitions",
+    Action.audit_read: "read the audit trail",
+    Action.administer: "administer units, criteria sets, users and API keys",
+}
+
+# Four eyes: approving and reopening are a person's acts; a system holding an API key may
+# submit, never approve or reopen (contract v1.3).
+PERSON_ONLY: frozenset[Action] = frozenset({Action.assessment_review})
 
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
@@ -42,18 +64,28 @@ ROLE_UNIT_LEVEL: dict[Role, str | None] = {
 }
 
 
-def in_scope(unit_code: str | None, chain: Sequence[str]) -> bool:
+def in_scope(bound: Hashable | None, chain: Sequence[Hashable]) -> bool:
     """The target (whose chain this is) is the principal's unit or below it."""
-    return unit_code is not None and unit_code in chain
+    return bound is not None and bound in chain
 
 
-def allowed(role: Role, unit_code: str | None, action: Action, chain: Sequence[str] | None) -> bool:
+def may_act(role: Role, action: Action, *, is_person: bool = True) -> bool:
+    """The role (and the kind of credential) allows the action somewhere."""
+    if action in PERSON_ONLY and not is_person:
+        return False
+    return role == Role.admin or action in ROLE_ACTIONS[role]
+
+
+def allowed(
+    role: Role, bound: Hashable | None, action: Action, chain: Sequence[Hashable] | None, *, is_person: bool = True
+) -> bool:
+    """``bound``: the principal's unit, in the same terms as ``chain`` (ids, or codes)."""
+    if not may_act(role, action, is_person=is_person):
+        return False
     if role == Role.admin:
         return True
-    if action not in ROLE_ACTIONS[role]:
-        return False
     if chain is None:
         return False
     if role == Role.commune:
-        return bool(chain) and chain[0] == unit_code  # its own commune only
-    return in_scope(unit_code, chain)
+        return bool(chain) and chain[0] == bound  # its own commune only
+    return in_scope(bound, chain)

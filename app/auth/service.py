@@ -15,12 +15,27 @@ from pwdlib import PasswordHash
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import ApiKey, ApiKeyCreate, LoginFailure, Principal, Role, User, UserCreate, UserUpdate
+from app.audit import service as audit
+from app.auth.models import (
+    ApiKey,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    LoginFailure,
+    Principal,
+    PrincipalKind,
+    Role,
+    User,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
 from app.auth.rules import ROLE_UNIT_LEVEL
 from app.core.config import Settings
 from app.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from app.core.types import utcnow
 from app.units import service as units_service
+from app.units.models import AdminUnit
 
 ALGORITHM = "HS256"
 API_KEY_PREFIX = "ntm_"
@@ -91,7 +106,8 @@ async def principal_for_user(session: AsyncSession, username: str) -> Principal:
     user = (await session.execute(select(User).where(User.username == username))).scalars().first()
     if user is None or user.disabled:
         raise Unauthorized("The account is unknown or disabled.")
-    return Principal(actor=user.username, role=Role(user.role), unit_code=user.unit_code)
+    return Principal(actor=user.username, role=Role(user.role), unit_code=user.unit_code, unit_id=user.unit_id,
+                     kind=PrincipalKind.user)
 
 
 async def principal_for_key(session: AsyncSession, key: str) -> Principal:
@@ -101,7 +117,8 @@ async def principal_for_key(session: AsyncSession, key: str) -> Principal:
     found = (await session.execute(select(ApiKey).where(ApiKey.prefix == parts[1]))).scalars().first()
     if found is None or found.revoked_at is not None or not hmac.compare_digest(found.key_hash, _key_hash(key)):
         raise Unauthorized("The API key is not valid or has been revoked.", headers={"WWW-Authenticate": "ApiKey"})
-    return Principal(actor=f"api-key:{found.name}", role=Role(found.role), unit_code=found.unit_code)
+    return Principal(actor=f"api-key:{found.name}", role=Role(found.role), unit_code=found.unit_code,
+                     unit_id=found.unit_id, kind=PrincipalKind.api_key)
 
 
 # ---- login ------------------------------------------------------------------------------------
@@ -141,11 +158,13 @@ async def login(session: AsyncSession, settings: Settings, username: str, passwo
 # ---- users and keys ---------------------------------------------------------------------------
 
 
-async def _check_binding(session: AsyncSession, role: Role, unit_code: str | None) -> None:
+async def _check_binding(session: AsyncSession, role: Role, unit_code: str | None) -> AdminUnit | None:
+    """The unit a role is bound to: the unit with that code valid today (else the latest one that
+    had it), as ``GET /units/{code}`` resolves it; None for an admin."""
     if role == Role.admin:
         if unit_code not in (None, "VN"):
             raise InvalidInput.field("body", "unit_code", "An admin is not bound to a unit.")
-        return
+        return None
     if unit_code is None:
         raise InvalidInput.field("body", "unit_code", f"A {role.value} must be bound to a unit.")
     unit = await units_service.resolve(session, unit_code)
@@ -154,74 +173,108 @@ async def _check_binding(session: AsyncSession, role: Role, unit_code: str | Non
         raise InvalidInput.field(
             "body", "unit_code", f"A {role.value} user is bound to a {level}; {unit_code} is a {unit.level}."
         )
+    return unit
 
 
-async def create_user(session: AsyncSession, data: UserCreate) -> User:
+def user_public(user: User) -> UserPublic:
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+def key_public(key: ApiKey) -> ApiKeyPublic:
+    return ApiKeyPublic.model_validate(key, from_attributes=True)
+
+
+async def create_user(session: AsyncSession, actor: Principal, data: UserCreate) -> UserPublic:
+    """Create an account bound to the unit with ``unit_code`` valid today; audited."""
     if (await session.execute(select(User.id).where(User.username == data.username))).first():
         raise Conflict(f"The username {data.username!r} is taken.")
-    await _check_binding(session, data.role, data.unit_code)
+    unit = await _check_binding(session, data.role, data.unit_code)
     user = User(
-        username=data.username, password_hash=hash_password(data.password), role=data.role.value,
-        unit_code=data.unit_code if data.role != Role.admin else None, created_at=utcnow(),
+        username=data.username, password_hash=hash_password(data.password), role=data.role,
+        unit_code=unit.code if unit else None, unit_id=unit.id if unit else None, created_at=utcnow(),
     )
     session.add(user)
     await session.flush()
-    return user
+    after = user_public(user)
+    await audit.record(session, actor.actor, "create", "user", user.username, None, after)
+    return after
 
 
-async def get_user(session: AsyncSession, username: str) -> User:
-    user = (await session.execute(select(User).where(User.username == username))).scalars().first()
+async def get_user(session: AsyncSession, username: str, *, for_update: bool = False) -> User:
+    stmt = select(User).where(User.username == username)
+    if for_update:
+        stmt = stmt.with_for_update()
+    user = (await session.execute(stmt)).scalars().first()
     if user is None:
         raise NotFound(f"No user is called {username!r}.")
     return user
 
 
-async def update_user(session: AsyncSession, user: User, data: UserUpdate) -> User:
+async def update_user(session: AsyncSession, actor: Principal, username: str, data: UserUpdate) -> UserPublic:
+    """Change role, unit, disabled or password; audited with before and after. Administrators
+    cannot disable or demote themselves (409), so the service is never left without the account
+    that made the change."""
+    user = await get_user(session, username, for_update=True)
+    if user.username == actor.actor and (data.disabled or (data.role is not None and data.role != user.role)):
+        raise Conflict("You cannot disable your own account or change your own role; ask another administrator.")
+    before = user_public(user)
     changes = data.model_dump(exclude_unset=True)
     role = Role(changes.get("role") or user.role)
     unit_code = changes["unit_code"] if "unit_code" in changes else user.unit_code
     if "role" in changes or "unit_code" in changes:
-        await _check_binding(session, role, unit_code)
-        user.role, user.unit_code = role.value, (unit_code if role != Role.admin else None)
+        unit = await _check_binding(session, role, unit_code)
+        user.role = role
+        user.unit_code, user.unit_id = (unit.code, unit.id) if unit else (None, None)
     if changes.get("disabled") is not None:
         user.disabled = changes["disabled"]
     if changes.get("password"):
         user.password_hash = hash_password(changes["password"])
     await session.flush()
-    return user
+    after = user_public(user)
+    action = "password" if data.password and before == after else "update"
+    await audit.record(session, actor.actor, action, "user", user.username, before, after)
+    return after
 
 
-async def list_users(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[User], int]:
+async def list_users(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[UserPublic], int]:
     total = (await session.execute(select(func.count()).select_from(User))).scalar_one()
     rows = await session.execute(select(User).order_by(User.username).limit(limit).offset(offset))
-    return list(rows.scalars()), total
+    return [user_public(u) for u in rows.scalars()], total
 
 
-async def create_key(session: AsyncSession, data: ApiKeyCreate) -> tuple[ApiKey, str]:
+async def create_key(session: AsyncSession, actor: Principal, data: ApiKeyCreate) -> ApiKeyCreated:
+    """A new key bound to the unit with ``unit_code`` valid today; the answer is the only time the
+    key is shown (it is stored hashed). Audited."""
     if (await session.execute(select(ApiKey.id).where(ApiKey.name == data.name))).first():
         raise Conflict(f"An API key is already called {data.name!r}.")
-    await _check_binding(session, data.role, data.unit_code)
+    unit = await _check_binding(session, data.role, data.unit_code)
     prefix = secrets.token_hex(6)
     key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32).replace('_', '-')}"
-    row = ApiKey(name=data.name, prefix=prefix, key_hash=_key_hash(key), role=data.role.value,
-                 unit_code=data.unit_code if data.role != Role.admin else None, created_at=utcnow())
+    row = ApiKey(name=data.name, prefix=prefix, key_hash=_key_hash(key), role=data.role,
+                 unit_code=unit.code if unit else None, unit_id=unit.id if unit else None, created_at=utcnow())
     session.add(row)
     await session.flush()
-    return row, key
+    public = key_public(row)
+    await audit.record(session, actor.actor, "create", "api_key", str(row.id), None, public)
+    return ApiKeyCreated(**public.model_dump(), key=key)
 
 
-async def list_keys(session: AsyncSession) -> list[ApiKey]:
-    return list((await session.execute(select(ApiKey).order_by(ApiKey.id))).scalars())
+async def list_keys(session: AsyncSession) -> list[ApiKeyPublic]:
+    return [key_public(k) for k in (await session.execute(select(ApiKey).order_by(ApiKey.id))).scalars()]
 
 
-async def revoke_key(session: AsyncSession, key_id: int) -> ApiKey:
-    row = await session.get(ApiKey, key_id)
+async def revoke_key(session: AsyncSession, actor: Principal, key_id: int) -> ApiKeyPublic:
+    """Revoke a key (refused with 401 from then on); audited with before and after. Revoking a
+    revoked key changes nothing and records nothing."""
+    row = (await session.execute(select(ApiKey).where(ApiKey.id == key_id).with_for_update())).scalars().first()
     if row is None:
         raise NotFound(f"No API key has the id {key_id}.")
+    before = key_public(row)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         await session.flush()
-    return row
+        await audit.record(session, actor.actor, "revoke", "api_key", str(row.id), before, key_public(row))
+    return key_public(row)
 
 
 async def ensure_admin(session: AsyncSession, settings: Settings) -> bool:
@@ -232,6 +285,6 @@ async def ensure_admin(session: AsyncSession, settings: Settings) -> bool:
     if exists:
         return False
     session.add(User(username=settings.admin_username, password_hash=hash_password(settings.admin_password),
-                     role=Role.admin.value, unit_code=None, created_at=utcnow()))
+                     role=Role.admin, unit_code=None, created_at=utcnow()))
     await session.flush()
     return True

@@ -39,9 +39,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Receive, Scope, Send
-
 from sqlalchemy.engine import URL
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger("ntm.cache")
 
@@ -193,7 +192,7 @@ class ResponseCache:
             conn = await asyncpg.connect(dsn, timeout=5)
             await conn.add_listener(CHANNEL, self._on_change)
             conn.add_termination_listener(self._on_lost)
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             log.warning("report cache off: cannot listen for changes: %s", exc)
             self._pg = None
             self._pg_retry_at = time.monotonic() + 5
@@ -241,10 +240,16 @@ class CachedReportsMiddleware:
     request that was valid when first answered; misses go on to the routes.
     """
 
-    def __init__(self, app: ASGIApp, *, subject: Callable[[str, bytes], Subject | None]) -> None:
-        """``subject``: what the report at a path and query string is about; None: not a cached report."""
+    def __init__(
+        self, app: ASGIApp, *, subject: Callable[[str, bytes], Subject | None],
+        token_user: Callable[[Any, str], str],
+    ) -> None:
+        """``subject``: what the report at a path and query string is about; None: not a cached report.
+        ``token_user``: the username a bearer token was issued to (raising ``AppError`` when it is
+        not valid) — passed in by the application, so that core imports no domain package."""
         self.app = app
         self.subject = subject
+        self.token_user = token_user
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -270,8 +275,9 @@ class CachedReportsMiddleware:
                     return
         await self.app(scope, receive, send)
 
-    @staticmethod
-    def _may_read(settings: Any, headers: dict[bytes, bytes], cache: ResponseCache, generation: Generation | None) -> bool:
+    def _may_read(
+        self, settings: Any, headers: dict[bytes, bytes], cache: ResponseCache, generation: Generation | None
+    ) -> bool:
         """Reads are open, or the bearer token is good and its user was found enabled since the
         last commit. Anything else (API keys, doubtful tokens) goes the full way through routing."""
         if settings.public_read:
@@ -279,11 +285,10 @@ class CachedReportsMiddleware:
         scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
         if scheme.lower() != "bearer" or not token:
             return False
-        from app.auth.service import token_subject
         from app.core.errors import AppError
 
         try:
-            username = token_subject(settings, token.strip())
+            username = self.token_user(settings, token.strip())
         except AppError:
             return False
         return cache.active(username, generation) is not None

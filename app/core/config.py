@@ -44,6 +44,10 @@ def is_placeholder_secret(value: str) -> bool:
     return value.strip().lower() in _PLACEHOLDERS or len(value) < 32 or value == DEVELOPMENT_KEY
 
 
+# The one place the API's path prefix is written; every router is mounted under it.
+API_PREFIX = "/api/v1"
+
+
 class Settings(BaseSettings):
     """All settings; each field is read from ``NTM_<FIELD>``."""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
@@ -33,9 +32,9 @@ NAMING_CONVENTION = {
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
 
-# Set by the request session dependency: True when the request will write.
-write_intent: ContextVar[bool] = ContextVar("write_intent", default=True)
-
+# Execution option carried by the connections of write transactions (``Database.transaction``):
+# SQLite begins them with ``BEGIN IMMEDIATE``.
+WRITE_OPTION = "ntm_write"
 
 SCOPE_KEY = "ntm_write_scope"
 
@@ -81,7 +80,8 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+        write = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -107,7 +107,11 @@ class Database:
     def __init__(self, settings: Settings, engine: AsyncEngine | None = None) -> None:
         self.settings = settings
         self.engine = engine or create_engine(settings)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+        # two factories over one pool: write transactions carry WRITE_OPTION (SQLite's BEGIN IMMEDIATE)
+        self.sessionmaker = async_sessionmaker(
+            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False, class_=AsyncSession
+        )
+        self.read_sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
         self.cache = ResponseCache(self.engine.url)
         watch_slow_queries(self.engine, settings.slow_query_ms)
 
@@ -116,13 +120,15 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits when the block ends, rolls back on any error.
 
-        A write's commit stales the cached reports it can change (all, unless the transaction
-        declared a scope with ``scope_writes``) — even a commit that failed, which may have
-        landed; a rollback changed nothing and leaves them in place."""
-        async with self.sessionmaker() as session:
+        ``write=False`` is a read transaction: on SQLite it takes no write lock, and its commit
+        stales nothing. A write's commit stales the cached reports it can change (all, unless the
+        transaction declared a scope with ``scope_writes``) — even a commit that failed, which may
+        have landed; a rollback changed nothing and leaves them in place."""
+        factory = self.sessionmaker if write else self.read_sessionmaker
+        async with factory() as session:
             try:
                 yield session
             except BaseException:
@@ -134,7 +140,7 @@ class Database:
                 await session.rollback()
                 raise
             finally:
-                if write_intent.get():
+                if write:
                     self.cache.bump(session.info.get(SCOPE_KEY))
 
     async def dispose(self) -> None:

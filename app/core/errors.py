@@ -127,9 +127,12 @@ class NotReady(AppError):
 
 
 class InvalidInput(AppError):
-    """Input that is well-formed but breaks a domain rule (422)."""
+    """Input that matches the published schema but breaks a domain rule that no schema can state
+    (a set not in force that year, a code outside the unit): 422 ``/problems/rule-violation``.
+    Requests that do not match the schema answer ``/problems/validation-error`` (FastAPI's
+    request validation, below) — never this."""
 
-    status, title, slug = 422, "Invalid input", "validation-error"
+    status, title, slug = 422, "Rule violation", "rule-violation"
 
     @classmethod
     def field(cls, location: str, field: str, message: str, *, type: str | None = None) -> InvalidInput:

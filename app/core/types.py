@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BeforeValidator, PlainSerializer
-from sqlalchemy import DateTime, TypeDecorator
+from sqlalchemy import DateTime, String, TypeDecorator
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -67,3 +68,24 @@ def _whole(value: Any) -> Any:
 # An integer in a path or query: digits only. Lax parsing would read `0.0` or ` 7` as numbers,
 # which the contract (type: integer) does not allow.
 WholeNumber = Annotated[int, BeforeValidator(_whole)]
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class EnumText(TypeDecorator[E]):
+    """A ``StrEnum`` column stored as its value in a plain VARCHAR (no database enum type to
+    migrate): bound from the enum or its value, read back as the enum."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Any) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> E | None:
+        return None if value is None else self.enum(value)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.api.deps import Page, SessionDep
+from app.api.deps import Page, ReadSessionDep
 from app.core.errors import problem_responses
 from app.core.types import WholeNumber
 from app.criteria import service
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/criteria-sets", tags=["Criteria sets"])
 
 @router.get("", summary="List criteria sets", responses=problem_responses(422))
 async def list_sets(
-    session: SessionDep,
+    session: ReadSessionDep,
     year: Annotated[WholeNumber | None, Query(ge=1900, le=2100, description="Only the set in force in this year")] = None,
 ) -> Page[CriteriaSetPublic]:
     """Every criteria set, oldest first; with `year`, the one set in force that year."""
@@ -27,7 +27,7 @@ async def list_sets(
 
 @router.get("/{code}", summary="One criteria set with its criteria", responses=problem_responses(404, 422))
 async def get_set(
-    session: SessionDep,
+    session: ReadSessionDep,
     code: Annotated[str, Path(max_length=32, examples=["2016-2020"])],
 ) -> CriteriaSetDetail:
     """The set with its criteria, groups and any indicators."""

@@ -21,7 +21,6 @@ from app.criteria.models import (
     IndicatorPublic,
 )
 
-
 ALL_SETS = select(CriteriaSet).order_by(CriteriaSet.first_year)
 # built once: every report and every write looks up the set in force
 SETS_IN_FORCE = ALL_SETS.where(CriteriaSet.first_year <= bindparam("year"), CriteriaSet.last_year >= bindparam("year"))

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Header, Path, Query, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import SessionDep
+from app.api.deps import ReadSessionDep, WriteSessionDep
 from app.auth.deps import PrincipalDep, require
 from app.auth.rules import Action
-from app.core.errors import InvalidInput, problem_responses
-from app.core.types import WholeNumber, utcnow
+from app.core.errors import problem_responses
+from app.core.types import WholeNumber
 from app.exchange import charts, service, workbooks
-from app.exchange.models import ImportProblem, ImportRequest, ImportResult
+from app.exchange.models import ImportProblem, ImportResult
 from app.reports import service as reports_service
-from app.targets.service import ensure_above_commune, resolve_unit_above_commune
 from app.units import service as units_service
 from app.units.models import CODE_REGEX
+from app.units.service import ensure_above_commune, resolve_unit_above_commune
 
 router = APIRouter(tags=["Exchange"])
 
@@ -54,7 +53,7 @@ def _download(body: bytes, media_type: str, filename: str) -> Response:
 )
 async def import_assessments(
     request: Request,
-    session: SessionDep,
+    session: WriteSessionDep,
     principal: PrincipalDep,
     year: YearQuery,
     file: Annotated[UploadFile, File(description="An .xlsx workbook or a UTF-8 .csv file")],
@@ -67,29 +66,15 @@ async def import_assessments(
     `false`. All or nothing: any error → 422 listing every error, and nothing is written. A row whose
     criterion cells are all blank is skipped. The sheet used is the first whose row 1 has a commune code
     column; a row starting with `Tổng hợp` ends the table."""
-    actor = require(principal, Action.assessment_write)
-    data = await file.read()
-    fingerprint = hashlib.sha256(data + f"|{year}|{dry_run}".encode()).hexdigest()
-    if idempotency_key is not None and not dry_run:
-        earlier = await session.get(ImportRequest, (actor.actor, idempotency_key))
-        if earlier is not None:
-            if earlier.fingerprint != fingerprint:
-                raise InvalidInput.field("header", "Idempotency-Key",
-                                         "This Idempotency-Key was used for a different upload; use a new key.")
-            response.headers["Idempotent-Replayed"] = "true"
-            return ImportResult.model_validate(earlier.result)
     settings = request.app.state.settings
-    files = await service.read_file(data, max_rows=settings.import_max_rows,
-                                    max_unzipped_bytes=settings.import_max_unzipped_bytes)
-    result = await service.import_assessments(
-        session, principal=actor, files=files, year=year, dry_run=dry_run,
-        request_id=getattr(request.state, "request_id", None),
+    imported = await service.run_import(
+        session, require(principal, Action.assessment_write), await file.read(), year=year, dry_run=dry_run,
+        idempotency_key=idempotency_key,
+        limits=service.Limits(max_rows=settings.import_max_rows, max_unzipped_bytes=settings.import_max_unzipped_bytes),
     )
-    if idempotency_key is not None and not dry_run:
-        session.add(ImportRequest(actor=actor.actor, key=idempotency_key, fingerprint=fingerprint, status_code=200,
-                                  result=result.model_dump(mode="json"), created_at=utcnow()))
-        await session.flush()
-    return result
+    if imported.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return imported.result
 
 
 @router.get(
@@ -99,7 +84,7 @@ async def import_assessments(
     responses={**_binary(workbooks.XLSX_MEDIA_TYPE, "The template workbook"), **problem_responses(404, 422)},
 )
 async def template(
-    session: SessionDep,
+    session: ReadSessionDep,
     unit: Annotated[str, Query(pattern=CODE_REGEX, description="A district, province or `VN`", examples=["084"])],
     year: YearQuery,
 ) -> Response:
@@ -117,7 +102,7 @@ async def template(
     response_class=Response,
     responses={**_binary(workbooks.XLSX_MEDIA_TYPE, "The report workbook"), **problem_responses(404, 422)},
 )
-async def report_xlsx(session: SessionDep, code: UnitCode, year: YearQuery) -> Response:
+async def report_xlsx(session: ReadSessionDep, code: UnitCode, year: YearQuery) -> Response:
     """Sheet 1: one row per commune (criteria marked, count, band, flags) and the totals block (figures
     written the official way, `16,1`); sheet 2: communes meeting each criterion; sheet 3: the trend."""
     unit = await resolve_unit_above_commune(session, code, year)
@@ -133,7 +118,7 @@ async def report_xlsx(session: SessionDep, code: UnitCode, year: YearQuery) -> R
     responses={200: {"description": "Sheet 1 of the report workbook, UTF-8 with a BOM",
                      "content": {"text/csv": {"schema": {"type": "string"}}}}, **problem_responses(404, 422)},
 )
-async def report_csv(session: SessionDep, code: UnitCode, year: YearQuery) -> Response:
+async def report_csv(session: ReadSessionDep, code: UnitCode, year: YearQuery) -> Response:
     """The communes and the totals block, UTF-8 with a byte-order mark so that Excel reads the Vietnamese."""
     unit = await resolve_unit_above_commune(session, code, year)
     data = await service.report_data(session, unit, year, with_figures=True)
@@ -146,7 +131,7 @@ _SVG = {200: {"description": "An SVG chart", "content": {charts.SVG_MEDIA_TYPE: 
 @router.get("/units/{code}/trend.svg", summary="Chart: average per year against the plan",
             response_class=Response, responses={**_SVG, **problem_responses(404, 422)})
 async def trend_svg(
-    session: SessionDep,
+    session: ReadSessionDep,
     code: UnitCode,
     first: Annotated[WholeNumber | None, Query(alias="from", ge=1900, le=2100, description="First year")] = None,
     last: Annotated[WholeNumber | None, Query(alias="to", ge=1900, le=2100, description="Last year")] = None,
@@ -163,7 +148,7 @@ async def trend_svg(
 
 @router.get("/units/{code}/bands.svg", summary="Chart: communes per band", response_class=Response,
             responses={**_SVG, **problem_responses(404, 422)})
-async def bands_svg(session: SessionDep, code: UnitCode, year: YearQuery) -> Response:
+async def bands_svg(session: ReadSessionDep, code: UnitCode, year: YearQuery) -> Response:
     """How many communes meet how many criteria, by the bands of the set in force."""
     unit = await resolve_unit_above_commune(session, code, year)
     summary = await reports_service.summary(session, unit, year)

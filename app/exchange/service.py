@@ -9,30 +9,37 @@ request's one transaction, with one audit record per assessment created or chang
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import JSON, and_, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
+from app.assessments import rules as assessment_rules
+from app.assessments import service as assessments_service
 from app.assessments.models import Assessment, AssessmentCriterion, AssessmentStatus
-from app.assessments.service import met_bits
+from app.assessments.schemas import AssessmentPublic, CriterionResult
+from app.audit import service as audit
 from app.audit.models import AuditRecord
-from app.auth.models import Principal, Role
+from app.auth.models import Principal
 from app.auth.rules import Action, allowed
-from app.core.errors import AppError, PayloadTooLarge
+from app.core.errors import AppError, InvalidInput, PayloadTooLarge
 from app.core.types import utcnow
 from app.criteria import service as criteria_service
 from app.criteria.models import CriteriaSet, Criterion
 from app.exchange import rules, sheets
-from app.exchange.models import ImportError_, ImportResult
+from app.exchange.models import ImportError_, ImportRequest, ImportResult
 from app.exchange.workbooks import CommuneLine, ReportData
 from app.reports import queries
 from app.reports import service as reports_service
-from app.units.models import AdminUnit, UnitLevel, is_ntm_eligible
+from app.units import rules as units_rules
+from app.units import service as units_service
+from app.units.models import AdminUnit
+from app.units.rules import UnitChain
 from app.units.service import valid_on, year_end
 
 CHUNK = 2000  # codes per IN (…) list: far below every driver's bound-parameter limit
@@ -82,11 +89,8 @@ class _Unit:
 class _Existing:
     id: int
     unit_id: int
-    criteria_set: str
     met_bits: int
-    met_count: int
-    status: str
-    version: int
+    row: assessment_rules.Row
 
 
 def _error(row: int, column: str | None, value: str | None, message: str) -> ImportError_:
@@ -122,42 +126,59 @@ async def _units(session: AsyncSession, codes: Sequence[str], day: dt.date) -> d
     return out
 
 
-async def _parents(session: AsyncSession, day: dt.date) -> dict[str, str | None]:
-    """code → parent code of every unit above commune level valid on the day (a few hundred rows)."""
-    rows = await session.execute(
-        select(U.c.code, U.c.parent_code).where(U.c.level != UnitLevel.commune.value, valid_on(day))
-    )
-    return {r.code: r.parent_code for r in rows}
-
-
-def _chain(unit: _Unit, parents: dict[str, str | None]) -> list[str]:
-    codes = [unit.code]
-    parent = unit.parent_code
-    while parent is not None and len(codes) < 8:
-        codes.append(parent)
-        parent = parents.get(parent)
-    return codes
-
-
 async def _existing(session: AsyncSession, unit_ids: Sequence[int], year: int, *, lock: bool) -> dict[int, _Existing]:
     out: dict[int, _Existing] = {}
     for start in range(0, len(unit_ids), CHUNK):
-        stmt = select(A.c.id, A.c.unit_id, A.c.criteria_set, A.c.met_bits, A.c.met_count, A.c.status,
-                      A.c.version).where(A.c.year == year, A.c.unit_id.in_(unit_ids[start:start + CHUNK]))
+        stmt = select(A).where(A.c.year == year, A.c.unit_id.in_(unit_ids[start:start + CHUNK]))
         if lock:
             stmt = stmt.with_for_update()
         for r in await session.execute(stmt):
-            out[r.unit_id] = _Existing(r.id, r.unit_id, r.criteria_set, r.met_bits, r.met_count, r.status, r.version)
+            out[r.unit_id] = _Existing(r.id, r.unit_id, r.met_bits, assessment_rules.Row(
+                commune_code=r.commune_code, year=r.year, criteria_set=r.criteria_set,
+                criteria_count=r.criteria_count, met_count=r.met_count, status=r.status, version=r.version,
+                created_at=r.created_at, updated_at=r.updated_at, submitted_by=r.submitted_by,
+                submitted_at=r.submitted_at, approved_by=r.approved_by, approved_at=r.approved_at,
+            ))
     return out
 
 
-def _met(bits: int, count: int) -> list[int]:
-    return [n for n in range(1, count + 1) if bits >> (n - 1) & 1]
+@dataclass(frozen=True)
+class Limits:
+    """What an upload may hold (from the settings)."""
+
+    max_rows: int
+    max_unzipped_bytes: int
 
 
-def _snapshot(set_code: str, bits: int, count: int, version: int, status: str) -> dict[str, Any]:
-    met = _met(bits, count)
-    return {"criteria_set": set_code, "met": met, "met_count": len(met), "version": version, "status": status}
+@dataclass(frozen=True)
+class Imported:
+    result: ImportResult
+    replayed: bool = False  # answered from an earlier upload under the same Idempotency-Key
+
+
+async def run_import(
+    session: AsyncSession, principal: Principal, data: bytes, *, year: int, dry_run: bool,
+    idempotency_key: str | None, limits: Limits,
+) -> Imported:
+    """The import use case: replay an earlier upload under the same ``Idempotency-Key`` (same
+    actor; a different upload under it → 422), else read the file, check every row and write
+    all or nothing (``import_assessments``), and keep the result for the key."""
+    fingerprint = hashlib.sha256(data + f"|{year}|{dry_run}".encode()).hexdigest()
+    keyed = idempotency_key is not None and not dry_run
+    if keyed:
+        earlier = await session.get(ImportRequest, (principal.actor, idempotency_key))
+        if earlier is not None:
+            if earlier.fingerprint != fingerprint:
+                raise InvalidInput.field("header", "Idempotency-Key",
+                                         "This Idempotency-Key was used for a different upload; use a new key.")
+            return Imported(ImportResult.model_validate(earlier.result), replayed=True)
+    files = await read_file(data, max_rows=limits.max_rows, max_unzipped_bytes=limits.max_unzipped_bytes)
+    result = await import_assessments(session, principal=principal, files=files, year=year, dry_run=dry_run)
+    if keyed:
+        session.add(ImportRequest(actor=principal.actor, key=idempotency_key, fingerprint=fingerprint, status_code=200,
+                                  result=result.model_dump(mode="json"), created_at=utcnow()))
+        await session.flush()
+    return Imported(result)
 
 
 async def import_assessments(
@@ -167,9 +188,12 @@ async def import_assessments(
     files: list[sheets.Sheet],
     year: int,
     dry_run: bool,
-    request_id: str | None,
 ) -> ImportResult:
-    """Check every row, then write them all (unless ``dry_run``); raise ``ImportRejected`` on any error."""
+    """Check every row, then write them all (unless ``dry_run``); raise ``ImportRejected`` on any error.
+
+    Each row goes through the same pure checks as the API's use cases (``app.assessments.rules``:
+    assessable, frozen; ``app.auth.rules.allowed`` over the commune's chain of unit ids in the
+    year), set-wise; the audit records come from the same builder, in the same shape."""
     cset: CriteriaSet = await criteria_service.set_in_force(session, year, location="query")
     table = rules.find_table(files)
     if table is None:
@@ -184,49 +208,46 @@ async def import_assessments(
 
     day = year_end(year)
     units = await _units(session, [r.code for r in parsed.rows], day)
-    parents = await _parents(session, day) if principal.role != Role.admin else {}
+    tree = await units_service.tree_above_communes(session, day)
     code_col, name_col = parsed.code_column, parsed.name_column
     out_of_scope: list[ImportError_] = []
-    good: list[tuple[rules.ParsedRow, _Unit]] = []
+    good: list[tuple[rules.ParsedRow, _Unit, UnitChain]] = []
     for row in parsed.rows:
         unit = units.get(row.code)
         if unit is None:
             errors.append(_error(row.row, code_col, row.code, f"no unit has the code {row.code} in {year}"))
             continue
-        if unit.level != UnitLevel.commune.value or not is_ntm_eligible(unit.kind):
-            errors.append(_error(row.row, code_col, row.code,
-                                 f"{unit.name} ({unit.code}) is a {unit.kind} in {year}: only communes (xã) are "
-                                 "assessed against the NTM criteria"))
+        reason = assessment_rules.not_assessable(name=unit.name, code=unit.code, level=unit.level, kind=unit.kind,
+                                                 year=year)
+        if reason is not None:
+            errors.append(_error(row.row, code_col, row.code, reason))
             continue
         if row.name is not None and not rules.same_name(row.name, unit.name):
             errors.append(_error(row.row, name_col, row.name,
                                  f"the name does not match commune {unit.code}, which is {unit.name} in {year}"))
             continue
-        if principal.role != Role.admin and not allowed(
-            principal.role, principal.unit_code, Action.assessment_write, _chain(unit, parents)
-        ):
+        chain = units_rules.chain_in(unit.id, unit.code, unit.parent_code, tree)
+        if not allowed(principal.role, principal.unit_id, Action.assessment_write, chain.ids,
+                       is_person=principal.is_person):
             out_of_scope.append(_error(row.row, code_col, row.code,
                                        f"{principal.actor} may not write assessments of {unit.name} ({unit.code})"))
             continue
-        good.append((row, unit))
+        good.append((row, unit, chain))
 
-    existing = await _existing(session, [u.id for _, u in good], year, lock=not dry_run and not errors)
-    new_rows: list[tuple[rules.ParsedRow, _Unit, int]] = []
-    changed: list[tuple[rules.ParsedRow, _Unit, _Existing, int]] = []
+    existing = await _existing(session, [u.id for _, u, _ in good], year, lock=not dry_run and not errors)
+    new_rows: list[tuple[rules.ParsedRow, _Unit, UnitChain]] = []
+    changed: list[tuple[rules.ParsedRow, _Unit, UnitChain, _Existing]] = []
     unchanged = 0
-    for row, unit in good:
-        bits = met_bits(sorted(row.met))
+    for row, unit, chain in good:
         before = existing.get(unit.id)
         if before is None:
-            new_rows.append((row, unit, bits))
-        elif before.criteria_set == cset.code and before.met_bits == bits:
+            new_rows.append((row, unit, chain))
+        elif before.row.criteria_set == cset.code and before.met_bits == assessment_rules.met_bits(sorted(row.met)):
             unchanged += 1
-        elif before.status == AssessmentStatus.approved.value:
-            errors.append(_error(row.row, code_col, row.code,
-                                 f"the {year} assessment of {unit.name} ({unit.code}) is approved and locked; "
-                                 "reopen it before changing it"))
+        elif (reason := assessment_rules.frozen(before.row.status, code=unit.code, year=year)) is not None:
+            errors.append(_error(row.row, code_col, row.code, reason))
         else:
-            changed.append((row, unit, before, bits))
+            changed.append((row, unit, chain, before))
 
     errors.sort(key=lambda e: (e.row, e.column or ""))
     result = ImportResult(
@@ -239,66 +260,75 @@ async def import_assessments(
         raise ImportRejected(result.model_copy(update={"errors": sorted(errors + out_of_scope,
                                                                          key=lambda e: (e.row, e.column or ""))}))
     if not dry_run and (new_rows or changed):
-        await _write(session, cset, year, new_rows, changed, parents, principal, request_id)
+        await _write(session, cset, year, new_rows, changed, principal)
     return result
+
+
+def _marks(met: frozenset[int], count: int, kept: Sequence[CriterionResult] = ()) -> list[CriterionResult]:
+    """The criteria an import leaves: its marks, with the notes and indicator values already
+    recorded against the same set kept."""
+    old = {c.number: c for c in kept}
+    return [CriterionResult(number=n, met=n in met, note=old[n].note if n in old else None,
+                            indicators=old[n].indicators if n in old else None) for n in range(1, count + 1)]
 
 
 async def _write(
     session: AsyncSession,
     cset: CriteriaSet,
     year: int,
-    new_rows: list[tuple[rules.ParsedRow, _Unit, int]],
-    changed: list[tuple[rules.ParsedRow, _Unit, _Existing, int]],
-    parents: dict[str, str | None],
+    new_rows: list[tuple[rules.ParsedRow, _Unit, UnitChain]],
+    changed: list[tuple[rules.ParsedRow, _Unit, UnitChain, _Existing]],
     principal: Principal,
-    request_id: str | None,
 ) -> None:
     now = utcnow()
     count = cset.criteria_count
-    if not parents:
-        parents = await _parents(session, year_end(year))
-    audit: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
 
-    def record(unit: _Unit, action: str, before: Any, after: Any) -> None:
-        chain = _chain(unit, parents)
-        audit.append({
-            "at": now, "actor": principal.actor, "action": action, "entity": "assessment",
-            "key": f"{unit.code}/{year}", "unit_path": "/" + "/".join(reversed(chain)) + "/",
-            "before": before, "after": after, "request_id": request_id,
-        })
+    def record(unit: _Unit, chain: UnitChain, action: str, before: AssessmentPublic | None,
+               after: AssessmentPublic) -> None:
+        records.append(audit.entry(actor=principal.actor, action=action, entity=assessments_service.ENTITY,
+                                   key=f"{unit.code}/{year}", before=before, after=after, unit_chain=chain.codes,
+                                   at=now))
 
     if new_rows:
         inserted = await session.execute(
             insert(A).returning(A.c.id, sort_by_parameter_order=True),
             [
                 {"unit_id": unit.id, "commune_code": unit.code, "year": year, "criteria_set": cset.code,
-                 "criteria_count": count, "met_count": len(row.met), "met_bits": bits,
+                 "criteria_count": count, "met_count": len(row.met), "met_bits": assessment_rules.met_bits(row.met),
                  "status": AssessmentStatus.draft.value, "version": 1, "created_at": now, "updated_at": now}
-                for row, unit, bits in new_rows
+                for row, unit, _ in new_rows
             ],
         )
         ids = list(inserted.scalars())
         await _insert_criteria(session, ((aid, row.met) for aid, (row, _, _) in zip(ids, new_rows, strict=True)), count)
-        for row, unit, bits in new_rows:
-            record(unit, "import_create", None, _snapshot(cset.code, bits, count, 1, AssessmentStatus.draft.value))
+        for row, unit, chain in new_rows:
+            after = assessment_rules.Row(commune_code=unit.code, year=year, criteria_set=cset.code,
+                                         criteria_count=count, met_count=len(row.met), status=AssessmentStatus.draft,
+                                         version=1, created_at=now, updated_at=now)
+            record(unit, chain, "import_create", None, assessment_rules.view(after, unit.name, _marks(row.met, count)))
 
     if changed:
+        kept: dict[int, list[CriterionResult]] = {}
+        ids = [before.id for *_, before in changed]
+        for start in range(0, len(ids), CHUNK):
+            kept.update(await assessments_service.criteria_rows(session, ids[start:start + CHUNK]))
         await session.execute(
             update(A).where(A.c.id == bindparam("b_id")).values(
                 criteria_set=bindparam("b_set"), criteria_count=bindparam("b_count"),
                 met_count=bindparam("b_met_count"), met_bits=bindparam("b_bits"),
                 version=A.c.version + 1, updated_at=bindparam("b_now"),
             ),
-            [{"b_id": before.id, "b_set": cset.code, "b_count": count, "b_met_count": len(row.met), "b_bits": bits,
-              "b_now": now} for row, _, before, bits in changed],
+            [{"b_id": before.id, "b_set": cset.code, "b_count": count, "b_met_count": len(row.met),
+              "b_bits": assessment_rules.met_bits(row.met), "b_now": now} for row, _, _, before in changed],
         )
-        same_set = [(row, before, bits) for row, _, before, bits in changed if before.criteria_set == cset.code]
-        other_set = [(row, before) for row, _, before, _ in changed if before.criteria_set != cset.code]
+        same_set = [(row, before) for row, _, _, before in changed if before.row.criteria_set == cset.code]
+        other_set = [(row, before) for row, _, _, before in changed if before.row.criteria_set != cset.code]
         flips = [
-            {"b_aid": before.id, "b_num": n, "b_met": bool(bits >> (n - 1) & 1)}
-            for _, before, bits in same_set
+            {"b_aid": before.id, "b_num": n, "b_met": n in row.met}
+            for row, before in same_set
             for n in range(1, count + 1)
-            if (before.met_bits ^ bits) >> (n - 1) & 1
+            if (before.met_bits >> (n - 1) & 1) != (n in row.met)
         ]
         if flips:
             await session.execute(
@@ -307,21 +337,19 @@ async def _write(
                 flips,
             )
         if other_set:
-            ids = [before.id for _, before in other_set]
-            for start in range(0, len(ids), CHUNK):
-                await session.execute(delete(C).where(C.c.assessment_id.in_(ids[start:start + CHUNK])))
+            other_ids = [before.id for _, before in other_set]
+            for start in range(0, len(other_ids), CHUNK):
+                await session.execute(delete(C).where(C.c.assessment_id.in_(other_ids[start:start + CHUNK])))
             await _insert_criteria(session, ((before.id, row.met) for row, before in other_set), count)
-        for row, unit, before, bits in changed:
-            record(unit, "import_update",
-                   _snapshot(before.criteria_set, before.met_bits, _count_of(before, count), before.version,
-                             before.status),
-                   _snapshot(cset.code, bits, count, before.version + 1, before.status))
+        for row, unit, chain, before in changed:
+            old = kept.get(before.id, [])
+            after_row = replace(before.row, criteria_set=cset.code, criteria_count=count, met_count=len(row.met),
+                                version=before.row.version + 1, updated_at=now)
+            same = before.row.criteria_set == cset.code
+            record(unit, chain, "import_update", assessment_rules.view(before.row, unit.name, old),
+                   assessment_rules.view(after_row, unit.name, _marks(row.met, count, old if same else ())))
 
-    await bulk_insert(session, AUDIT, audit)
-
-
-def _count_of(before: _Existing, fallback: int) -> int:
-    return max(fallback, before.met_bits.bit_length())
+    await bulk_insert(session, AUDIT, records)
 
 
 async def _insert_criteria(session: AsyncSession, rows: Iterable[tuple[int, frozenset[int]]], count: int) -> None:
@@ -382,7 +410,7 @@ async def report_data(
     lines = []
     for f in flag_rows:
         mine = own.get(f.commune_code)
-        met = (frozenset(_met(mine[1], cset.criteria_count)) if mine is not None and mine[0] == cset.code else None)
+        met = (frozenset(assessment_rules.met_numbers(mine[1], cset.criteria_count)) if mine is not None and mine[0] == cset.code else None)
         lines.append(CommuneLine(code=f.commune_code, name=f.name, met=met, met_count=f.met_count, band=f.band,
                                  flags=[x.value for x in f.flags]))
     data = ReportData(unit_code=unit.code, unit_name=unit.name, year=year, criteria_set=cset.code,

@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.config import API_PREFIX
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -32,8 +34,6 @@ class Metrics:
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
-
-API_PREFIX = "/api/v1"
 
 
 class MetricsMiddleware:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from app.assessments.models import Assessment, AssessmentStatus
-from pydantic import BaseModel
-
 from app.core import migrations
-from app.core.db import Database, write_intent
+from app.core.db import Database
 from app.core.errors import NotReady, problem_responses
 
 router = APIRouter(tags=["Operations"])
@@ -69,8 +68,7 @@ async def metrics(request: Request) -> Response:
     pool = db.engine.pool
     collected.pool_in_use.set(getattr(pool, "checkedout", lambda: 0)())
     collected.cache_entries.set(len(db.cache))
-    write_intent.set(False)
-    async with db.transaction() as session:
+    async with db.transaction(write=False) as session:
         rows = await session.execute(select(Assessment.status, func.count()).group_by(Assessment.status))
         counts = dict(rows.all())
     for status in AssessmentStatus:

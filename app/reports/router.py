@@ -18,14 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import MAX_OFFSET, Page
 from app.core.cache import Subject, cache_key, wants_fresh
-from app.core.db import Database, write_intent
+from app.core.config import API_PREFIX
+from app.core.db import Database
 from app.core.errors import problem_responses
 from app.core.types import WholeNumber
 from app.reports import service
 from app.reports.models import FlagName, FlagRow, Summary, SummaryRow
-from app.targets.service import ensure_above_commune, resolve_unit_above_commune
 from app.units import service as units_service
 from app.units.models import CODE_REGEX
+from app.units.service import ensure_above_commune, resolve_unit_above_commune
 
 router = APIRouter(prefix="/units/{code}", tags=["Summaries and flags"])
 
@@ -38,7 +39,7 @@ ApprovedOnly = Annotated[
 ]
 FLAGS_MAX = 5000
 # what CachedReportsMiddleware may answer from the cache, and the query parameter holding the last year covered
-REPORT_PATHS = re.compile(r"/api/v1/units/(?P<code>[^/]+)/(?P<report>summary|flags|trend)")
+REPORT_PATHS = re.compile(re.escape(API_PREFIX) + r"/units/(?P<code>[^/]+)/(?P<report>summary|flags|trend)")
 LAST_YEAR_PARAM = {"summary": "year", "flags": "year", "trend": "to"}
 
 
@@ -76,8 +77,7 @@ async def _cached(request: Request, compute: Callable[[AsyncSession], Awaitable[
         body = db.cache.get(key, stamp)
         if body is not None:
             return Response(body, media_type="application/json", headers={"X-Cache": "hit"})
-    write_intent.set(False)
-    async with db.transaction() as session:
+    async with db.transaction(write=False) as session:
         result = await compute(session)
     body = result.model_dump_json().encode()
     db.cache.put(key, stamp, body)

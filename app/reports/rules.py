@@ -13,12 +13,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+from app.assessments.rules import standard_reached
+
 EXACT_PLACES = Decimal("0.000001")
-
-
-def standard_reached(met_count: int, criteria_count: int) -> bool:
-    """A commune reaches the NTM standard when it meets every criterion of its set."""
-    return met_count == criteria_count
 
 
 def _to_fraction(value: Fraction | Decimal | int) -> Fraction:

@@ -1,22 +1,20 @@
-"""/api/v1/units/{code}/targets/{year}: a unit's yearly plan."""
+"""/units/{code}/targets/{year}: a unit's yearly plan. Each route is one call to its use case."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Response, status
 
-from app.api.deps import IfMatchDep, IfNoneMatch, SessionDep
-from app.audit import service as audit
-from app.auth.deps import PrincipalDep, authorize
-from app.auth.rules import Action
+from app.api.deps import IfMatchDep, IfNoneMatch, ReadSessionDep, WriteSessionDep
+from app.auth.deps import PrincipalDep
 from app.core.errors import problem_responses
 from app.core.preconditions import ETAG_HEADER, NOT_MODIFIED_RESPONSE, etag, versioned
 from app.core.types import WholeNumber
-from app.units.service import writes_under, year_end
 from app.targets import service
 from app.targets.models import TargetPublic, TargetPut
-from app.units.models import CODE_REGEX
+from app.units.models import CODE_REGEX, AdminUnit
+from app.units.service import resolve_unit_above_commune
 
 router = APIRouter(prefix="/units/{code}/targets", tags=["Targets"])
 
@@ -24,30 +22,30 @@ UnitCode = Annotated[str, Path(pattern=CODE_REGEX, description="A unit above the
 Year = Annotated[WholeNumber, Path(ge=1900, le=2100, examples=[2021])]
 
 
+async def valid_unit_above_commune(session: WriteSessionDep, code: UnitCode, year: Year) -> AdminUnit:
+    """The path's unit as it was in the path's year: 404 for an unknown code, 422 for a commune."""
+    return await resolve_unit_above_commune(session, code, year)
+
+
+UnitAboveCommuneDep = Annotated[AdminUnit, Depends(valid_unit_above_commune)]
+
+
 @router.put(
     "/{year}",
     summary="Set a unit's plan for a year",
-    responses={201: {"model": TargetPublic, "description": "Created"}, **problem_responses(401, 403, 404, 412, 422, 428)},
+    responses={200: {"headers": ETAG_HEADER}, 201: {"model": TargetPublic, "description": "Created"},
+               **problem_responses(401, 403, 404, 412, 422, 428)},
 )
 async def put_target(
-    request: Request, session: SessionDep, principal: PrincipalDep, code: UnitCode, year: Year, data: TargetPut,
+    session: WriteSessionDep, principal: PrincipalDep, unit: UnitAboveCommuneDep, year: Year, data: TargetPut,
     response: Response, precondition: IfMatchDep,
 ) -> TargetPublic:
     """Planned average, communes to reach the standard, minimum gain, per-commune targets; 201 when new."""
-    unit = await service.resolve_unit_above_commune(session, code, year)
-    actor, chain = await authorize(session, principal, Action.target_write, unit, on=year_end(year))
-    await writes_under(session, unit.code, year)
-    existing = await service.get(session, unit, year)
-    before = await service.publish(session, existing) if existing else None
-    target, created = await service.put(session, unit=unit, year=year, data=data, if_match=precondition)
+    target, created = await service.put(session, principal, unit, year, data, if_match=precondition)
     if created:
         response.status_code = status.HTTP_201_CREATED
     response.headers["ETag"] = etag(target.version)
-    after = await service.publish(session, target)
-    if before is None or before.version != after.version:
-        await audit.record(session, request, actor, "create" if created else "replace", "target", f"{code}/{year}",
-                           before, after, unit_chain=chain)
-    return after
+    return target
 
 
 @router.get(
@@ -57,11 +55,8 @@ async def put_target(
     responses={200: {"headers": ETAG_HEADER}, **NOT_MODIFIED_RESPONSE, **problem_responses(404, 422)},
 )
 async def get_target(
-    session: SessionDep, code: UnitCode, year: Year, response: Response, if_none_match: IfNoneMatch = None
+    session: ReadSessionDep, code: UnitCode, year: Year, response: Response, if_none_match: IfNoneMatch = None
 ) -> TargetPublic | Response:
     """The unit's target for the year."""
-    unit = await service.resolve_unit_above_commune(session, code, year)
-    target = await service.get_or_404(session, unit, year)
-    if (unchanged := versioned(if_none_match, target.version, response)) is not None:
-        return unchanged
-    return await service.publish(session, target)
+    target = await service.read(session, code=code, year=year)
+    return versioned(if_none_match, target.version, response) or target

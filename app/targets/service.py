@@ -7,28 +7,20 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
+from app.auth.access import authorize
+from app.auth.models import Principal
+from app.auth.rules import Action
 from app.core.errors import FieldError, InvalidInput, NotFound
 from app.core.preconditions import IfMatch
 from app.core.types import utcnow
 from app.criteria import service as criteria_service
-from app.reports import queries
 from app.targets.models import Target, TargetPublic, TargetPut
 from app.units import service as units_service
-from app.units.models import AdminUnit, UnitLevel
+from app.units.models import AdminUnit
+from app.units.service import year_end
 
-
-def ensure_above_commune(unit: AdminUnit) -> AdminUnit:
-    if unit.level == UnitLevel.commune:
-        raise InvalidInput.field(
-            "path",
-            "code",
-            f"{unit.name} ({unit.code}) is a commune; targets, summaries and flags belong to units above it.",
-        )
-    return unit
-
-
-async def resolve_unit_above_commune(session: AsyncSession, code: str, year: int) -> AdminUnit:
-    return ensure_above_commune(await units_service.resolve_in_year(session, code, year=year))
+ENTITY = "target"
 
 
 async def get(session: AsyncSession, unit: AdminUnit, year: int, *, for_update: bool = False) -> Target | None:
@@ -57,8 +49,16 @@ async def targets_by_year(session: AsyncSession, unit: AdminUnit, first: int, la
 
 
 async def put(
-    session: AsyncSession, *, unit: AdminUnit, year: int, data: TargetPut, if_match: IfMatch = IfMatch(None)
-) -> tuple[Target, bool]:
+    session: AsyncSession, principal: Principal | None, unit: AdminUnit, year: int, data: TargetPut, *,
+    if_match: IfMatch = IfMatch(None),
+) -> tuple[TargetPublic, bool]:
+    """Set the unit's plan for the year — the whole use case: authorize on the unit as it was in
+    the year, declare the reports it stales, check every named commune and figure against the
+    unit and the set in force, lock the current target and read it (the audit's ``before``),
+    check the precondition, write, bump the version, audit. Returns (target, created); an
+    unchanged replace keeps its version and writes no audit record."""
+    actor, chain = await authorize(session, principal, Action.target_write, unit, on=year_end(year))
+    await units_service.writes_under(session, unit.code, year)
     cset = await criteria_service.set_in_force(session, year)
     errors: list[FieldError] = []
     if data.average_criteria > cset.criteria_count:
@@ -66,7 +66,7 @@ async def put(
                                  message=f"{data.average_criteria} is above the {cset.criteria_count} criteria of set "
                                  f"{cset.code} in force in {year}"))
     named = set(data.standard_communes) | set(data.commune_targets)
-    eligible = await queries.eligible_codes(session, unit, year, restrict_to=named) if named else set()
+    eligible = await units_service.eligible_under(session, unit, year, named) if named else set()
     for i, code in enumerate(data.standard_communes):
         if code not in eligible:
             errors.append(FieldError(location="body", field=f"standard_communes[{i}]", type="not_in_unit",
@@ -81,11 +81,11 @@ async def put(
     if errors:
         raise InvalidInput("; ".join(e.message for e in errors), errors=errors)
 
-    tenths = int(data.average_criteria * 10)
     existing = await get(session, unit, year, for_update=True)
     if_match.check(existing.version if existing else None)
+    before = public(existing, cset.code) if existing else None
     values = dict(
-        average_tenths=tenths,
+        average_tenths=int(data.average_criteria * 10),
         standard_communes=list(data.standard_communes),
         min_additional_criteria=data.min_additional_criteria,
         commune_targets=dict(data.commune_targets),
@@ -93,16 +93,19 @@ async def put(
     if existing is None:
         target = Target(unit_id=unit.id, unit_code=unit.code, year=year, version=1, updated_at=utcnow(), **values)  # type: ignore[arg-type]
         session.add(target)
-        await session.flush()
-        return target, True
-    if all(getattr(existing, k) == v for k, v in values.items()):
-        return existing, False
-    for key, value in values.items():
-        setattr(existing, key, value)
-    existing.version += 1
-    existing.updated_at = utcnow()
+    elif all(getattr(existing, k) == v for k, v in values.items()):
+        return before, False  # type: ignore[return-value]
+    else:
+        target = existing
+        for key, value in values.items():
+            setattr(target, key, value)
+        target.version += 1
+        target.updated_at = utcnow()
     await session.flush()
-    return existing, False
+    after = public(target, cset.code)
+    await audit.record(session, actor.actor, "create" if existing is None else "replace", ENTITY,
+                       f"{unit.code}/{year}", before, after, unit_chain=chain)
+    return after, existing is None
 
 
 async def get_or_404(session: AsyncSession, unit: AdminUnit, year: int) -> Target:
@@ -112,12 +115,18 @@ async def get_or_404(session: AsyncSession, unit: AdminUnit, year: int) -> Targe
     return target
 
 
-async def publish(session: AsyncSession, target: Target) -> TargetPublic:
-    cset = await criteria_service.set_in_force(session, target.year)
+async def read(session: AsyncSession, *, code: str, year: int) -> TargetPublic:
+    """The target of the unit that had this code in ``year``; 404 when it has none."""
+    unit = await units_service.resolve_unit_above_commune(session, code, year)
+    target = await get_or_404(session, unit, year)
+    return public(target, (await criteria_service.set_in_force(session, year)).code)
+
+
+def public(target: Target, set_code: str) -> TargetPublic:
     return TargetPublic(
         unit_code=target.unit_code,
         year=target.year,
-        criteria_set=cset.code,
+        criteria_set=set_code,
         average_criteria=target.average_criteria,
         standard_communes=target.standard_communes,
         min_additional_criteria=target.min_additional_criteria,

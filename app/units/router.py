@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
-from app.api.deps import Page, PageDep, SessionDep, ValidityDep
-from app.audit import service as audit
-from app.auth.deps import PrincipalDep, require
+from app.api.deps import Page, PageDep, ReadSessionDep, ValidityDep, WriteSessionDep
+from app.auth.deps import requires
+from app.auth.models import Principal
 from app.auth.rules import Action
-from app.core.types import IsoDate
 from app.core.errors import problem_responses
+from app.core.types import IsoDate
 from app.units import service
-from app.units.models import CODE_REGEX, AdminUnit, UnitCreate, UnitKind, UnitLevel, UnitLineagePublic, UnitPublic, UnitUpdate
+from app.units.models import (
+    CODE_REGEX,
+    UnitCreate,
+    UnitKind,
+    UnitLevel,
+    UnitLineagePublic,
+    UnitPublic,
+    UnitUpdate,
+)
+
+AdminDep = Annotated[Principal, Depends(requires(Action.administer))]
 
 router = APIRouter(prefix="/units", tags=["Administrative units"])
 
@@ -28,7 +38,7 @@ OnQuery = Annotated[
 
 @router.get("", summary="List and search units", responses=problem_responses(422))
 async def list_units(
-    session: SessionDep,
+    session: ReadSessionDep,
     page: PageDep,
     on: ValidityDep,
     level: Annotated[UnitLevel | None, Query(description="Only units of this level")] = None,
@@ -47,14 +57,14 @@ async def list_units(
 
 
 @router.get("/{code}", summary="One unit", responses=problem_responses(404, 422))
-async def get_unit(session: SessionDep, code: CodePath, on: OnQuery = None) -> UnitPublic:
+async def get_unit(session: ReadSessionDep, code: CodePath, on: OnQuery = None) -> UnitPublic:
     """The unit with this code valid on `on` (default today), or the latest that had the code."""
     unit = await service.resolve(session, code, on=on)
     return (await service.publish(session, [unit]))[0]
 
 
 @router.get("/{code}/lineage", summary="Predecessors and successors", responses=problem_responses(404, 422))
-async def get_lineage(session: SessionDep, code: CodePath, on: OnQuery = None) -> UnitLineagePublic:
+async def get_lineage(session: ReadSessionDep, code: CodePath, on: OnQuery = None) -> UnitLineagePublic:
     """The units this one came from and became, across mergers and the 2025 reform."""
     unit = await service.resolve(session, code, on=on)
     return await service.lineage(session, unit)
@@ -66,33 +76,16 @@ async def get_lineage(session: SessionDep, code: CodePath, on: OnQuery = None) -
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-async def create_unit(request: Request, session: SessionDep, principal: PrincipalDep, data: UnitCreate) -> UnitPublic:
+async def create_unit(session: WriteSessionDep, actor: AdminDep, data: UnitCreate) -> UnitPublic:
     """Create a unit (admin). A reused code needs a validity period that does not overlap the old one."""
-    actor = require(principal, Action.administer)
-    unit = await service.create_unit(session, data=data)
-    public = (await service.publish(session, [unit]))[0]
-    await audit.record(session, request, actor, "create", "unit", _key(unit), None, public,
-                       unit_chain=await service.chain(session, unit))
-    return public
+    return await service.create_unit(session, actor=actor.actor, data=data)
 
 
 @router.patch(
     "/{code}", summary="Rename, re-kind or close a unit", responses=problem_responses(401, 403, 404, 409, 422)
 )
 async def update_unit(
-    request: Request, session: SessionDep, principal: PrincipalDep, code: CodePath, data: UnitUpdate,
-    on: OnQuery = None,
+    session: WriteSessionDep, actor: AdminDep, code: CodePath, data: UnitUpdate, on: OnQuery = None,
 ) -> UnitPublic:
     """Change the unit valid on `on` (default today, else the latest with the code); `valid_to` closes it."""
-    actor = require(principal, Action.administer)
-    unit = await service.resolve(session, code, on=on)
-    before = (await service.publish(session, [unit]))[0]
-    unit = await service.update_unit(session, unit, data=data)
-    after = (await service.publish(session, [unit]))[0]
-    await audit.record(session, request, actor, "update", "unit", _key(unit), before, after,
-                       unit_chain=await service.chain(session, unit))
-    return after
-
-
-def _key(unit: AdminUnit) -> str:
-    return f"{unit.code}@{unit.valid_from or '-'}"
+    return await service.update_unit(session, actor=actor.actor, code=code, on=on, data=data)

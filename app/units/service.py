@@ -11,11 +11,13 @@ from sqlalchemy import ColumnElement, Date, Select, and_, bindparam, func, liter
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.audit import service as audit
 from app.core.db import scope_writes
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.text import fold, like_escape, nfc
 from app.units import builtin
 from app.units.models import (
+    KINDS_BY_LEVEL,
     PARENT_LEVELS,
     AdminUnit,
     LineageEntry,
@@ -26,9 +28,9 @@ from app.units.models import (
     UnitLineagePublic,
     UnitPublic,
     UnitUpdate,
-    KINDS_BY_LEVEL,
     is_ntm_eligible,
 )
+from app.units.rules import CHAIN_MAX, Tree, UnitChain, chain_in
 
 
 def year_end(year: int) -> dt.date:
@@ -274,7 +276,7 @@ async def _predecessor(session: AsyncSession, code: str, *, before: dt.date | No
     return unit
 
 
-async def create_unit(session: AsyncSession, *, data: UnitCreate) -> AdminUnit:
+async def _create_unit(session: AsyncSession, *, data: UnitCreate) -> AdminUnit:
     if data.parent_code is not None:
         await _parent_for(session, level=data.level, parent_code=data.parent_code, on=data.valid_from)
     await _check_no_overlap(session, data.code, data.valid_from, data.valid_to, exclude=None)
@@ -301,7 +303,7 @@ async def create_unit(session: AsyncSession, *, data: UnitCreate) -> AdminUnit:
     return unit
 
 
-async def update_unit(session: AsyncSession, unit: AdminUnit, *, data: UnitUpdate) -> AdminUnit:
+async def _update_unit(session: AsyncSession, unit: AdminUnit, *, data: UnitUpdate) -> AdminUnit:
     changes = data.model_dump(exclude_unset=True)
     if "name" in changes:
         if changes["name"] is None:
@@ -332,6 +334,33 @@ async def update_unit(session: AsyncSession, unit: AdminUnit, *, data: UnitUpdat
 
 
 # ---- reference data ------------------------------------------------------------------------
+
+
+def _audit_key(unit: AdminUnit) -> str:
+    return f"{unit.code}@{unit.valid_from or '-'}"
+
+
+async def create_unit(session: AsyncSession, *, actor: str, data: UnitCreate) -> UnitPublic:
+    """Create a unit (the caller has checked that ``actor`` may administer); audited."""
+    unit = await _create_unit(session, data=data)
+    after = (await publish(session, [unit]))[0]
+    await audit.record(session, actor, "create", "unit", _audit_key(unit), None, after,
+                       unit_chain=await chain(session, unit))
+    return after
+
+
+async def update_unit(session: AsyncSession, *, actor: str, code: str, on: dt.date | None, data: UnitUpdate
+                      ) -> UnitPublic:
+    """Change the unit with ``code`` valid on ``on`` (default today, else the latest with the code),
+    locked while it changes; audited with before and after."""
+    found = await resolve(session, code, on=on)
+    unit = (await session.execute(select(AdminUnit).where(AdminUnit.id == found.id).with_for_update())).scalars().one()
+    before = (await publish(session, [unit]))[0]
+    unit = await _update_unit(session, unit, data=data)
+    after = (await publish(session, [unit]))[0]
+    await audit.record(session, actor, "update", "unit", _audit_key(unit), before, after,
+                       unit_chain=await chain(session, unit))
+    return after
 
 
 async def upsert_units(session: AsyncSession, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
@@ -399,6 +428,20 @@ async def load_builtin(session: AsyncSession) -> None:
 
 
 
+def ensure_above_commune(unit: AdminUnit) -> AdminUnit:
+    if unit.level == UnitLevel.commune:
+        raise InvalidInput.field(
+            "path",
+            "code",
+            f"{unit.name} ({unit.code}) is a commune; targets, summaries and flags belong to units above it.",
+        )
+    return unit
+
+
+async def resolve_unit_above_commune(session: AsyncSession, code: str, year: int) -> AdminUnit:
+    return ensure_above_commune(await resolve_in_year(session, code, year=year))
+
+
 def _ancestry() -> Select[tuple[str]]:
     """The code ``:code`` and every code that was ever above it, in any version of the tree."""
     above = select(AdminUnit.code).where(AdminUnit.code == bindparam("code")).cte("above", recursive=True)
@@ -425,43 +468,82 @@ async def writes_under(session: AsyncSession, code: str, year: int) -> None:
     await scope_writes(session, year, ANCESTRY, {"code": code})
 
 
-def _chain_up() -> Select[tuple[str, str | None, int]]:
-    """The unit ``:parent`` valid on ``:day``, its parent valid then, and so on: (code, parent code, depth)."""
+def _chain_up() -> Select[tuple[int, str, str | None, int]]:
+    """The unit ``:parent`` valid on ``:day``, its parent valid then, and so on: (id, code, parent code, depth)."""
     up = (
-        select(AdminUnit.code, AdminUnit.parent_code, literal(1).label("depth"))
+        select(AdminUnit.id, AdminUnit.code, AdminUnit.parent_code, literal(1).label("depth"))
         .where(AdminUnit.code == bindparam("parent"), valid_on(DAY))
         .cte("up", recursive=True)
     )
     unit = aliased(AdminUnit)
     step = (
-        select(unit.code, unit.parent_code, up.c.depth + 1)
+        select(unit.id, unit.code, unit.parent_code, up.c.depth + 1)
         .join(up, unit.code == up.c.parent_code)
         .where(valid_on(DAY, unit), up.c.depth < CHAIN_MAX - 1)
     )
     up = up.union_all(step)
-    return select(up.c.code, up.c.parent_code, up.c.depth).order_by(up.c.depth)
+    return select(up.c.id, up.c.code, up.c.parent_code, up.c.depth).order_by(up.c.depth)
 
 
-CHAIN_MAX = 8
 CHAIN_UP = _chain_up()
 
 
-async def chain(session: AsyncSession, unit: AdminUnit, *, on: dt.date | None = None) -> list[str]:
-    """The unit's code and its ancestors' codes, nearest first, following parent links valid on
-    ``on`` (default: a day the unit itself was valid); a parent not valid then is named and not
-    followed. One query, at most ``CHAIN_MAX`` codes."""
+async def unit_chain(session: AsyncSession, unit: AdminUnit, *, on: dt.date | None = None) -> UnitChain:
+    """The unit and its ancestors, following parent links valid on ``on`` (default: a day the
+    unit itself was valid); a parent not valid then is named and not followed. One query, at
+    most ``CHAIN_MAX`` units."""
     day = on or (unit.valid_to if unit.valid_to and unit.valid_to < dt.date.today() else dt.date.today())
     if unit.valid_from and day < unit.valid_from:
         day = unit.valid_from
-    codes, missing = [unit.code], unit.parent_code
+    codes, ids, missing = [unit.code], [unit.id], unit.parent_code
     if missing is None:
-        return codes
+        return UnitChain(codes, ids)
     depths: set[int] = set()
-    for code, parent_code, depth in await session.execute(CHAIN_UP, {"parent": missing, "day": day}):
+    for unit_id, code, parent_code, depth in await session.execute(CHAIN_UP, {"parent": missing, "day": day}):
         if depth not in depths:  # one unit per level (a code has one version valid on a day)
             depths.add(depth)
             codes.append(code)
+            ids.append(unit_id)
             missing = parent_code
     if missing is not None and len(codes) < CHAIN_MAX:
         codes.append(missing)
-    return codes
+        ids.append(None)
+    return UnitChain(codes, ids)
+
+
+async def chain(session: AsyncSession, unit: AdminUnit, *, on: dt.date | None = None) -> list[str]:
+    """The codes of ``unit_chain``."""
+    return (await unit_chain(session, unit, on=on)).codes
+
+
+async def tree_above_communes(session: AsyncSession, day: dt.date) -> Tree:
+    """code → (id, parent code) of every unit above commune level valid on the day (a few hundred
+    rows): with ``rules.chain_in``, the chains of many communes without a query each."""
+    rows = await session.execute(
+        select(AdminUnit.code, AdminUnit.id, AdminUnit.parent_code)
+        .where(AdminUnit.level != UnitLevel.commune.value, valid_on(day))
+    )
+    return {r.code: (r.id, r.parent_code) for r in rows}
+
+
+CODES_PER_QUERY = 2000  # far below every driver's bound-parameter limit
+
+
+async def eligible_under(session: AsyncSession, unit: AdminUnit, year: int, codes: Iterable[str]) -> set[str]:
+    """Which of ``codes`` are eligible communes (xã) below ``unit`` in ``year`` (following the
+    parent links valid on 31 December): a few set-wise queries however many codes."""
+    day = year_end(year)
+    wanted = sorted(set(codes))
+    found: list[tuple[int, str, str | None]] = []
+    for start in range(0, len(wanted), CODES_PER_QUERY):
+        rows = await session.execute(
+            select(AdminUnit.id, AdminUnit.code, AdminUnit.parent_code).where(
+                AdminUnit.code.in_(wanted[start:start + CODES_PER_QUERY]), AdminUnit.kind == UnitKind.xa.value,
+                valid_on(day),
+            )
+        )
+        found.extend((r[0], r[1], r[2]) for r in rows)
+    if not found:
+        return set()
+    tree = await tree_above_communes(session, day)
+    return {code for unit_id, code, parent in found if unit.id in chain_in(unit_id, code, parent, tree).ids[1:]}

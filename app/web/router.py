@@ -19,14 +19,13 @@ from app.assessments.models import Assessment
 from app.auth import service as auth_service
 from app.auth.deps import SESSION_COOKIE
 from app.auth.models import Principal
-from app.core.db import Database, write_intent
+from app.core.db import Database
 from app.core.errors import AppError
 from app.exchange.workbooks import decimal_comma
 from app.reports import service as reports_service
 from app.reports.models import FlagName
-from app.targets.service import resolve_unit_above_commune
 from app.units.models import AdminUnit, UnitLevel
-from app.units.service import valid_on, year_end
+from app.units.service import resolve_unit_above_commune, valid_on, year_end
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -41,8 +40,7 @@ async def _principal(db: Database, request: Request) -> Principal | None:
         return None
     try:
         username = auth_service.token_subject(request.app.state.settings, token)
-        write_intent.set(False)
-        async with db.transaction() as session:
+        async with db.transaction(write=False) as session:
             return await auth_service.principal_for_user(session, username)
     except AppError:
         return None
@@ -88,10 +86,9 @@ async def dashboard(
     principal = await _principal(db, request)
     if principal is None and not settings.public_read:
         return templates.TemplateResponse(request, "login.html", {"error": None, "username": None})
-    write_intent.set(False)
     context: dict[str, Any] = {"user": principal.actor if principal else None, "error": None, "summary": None}
     status = 200
-    async with db.transaction() as session:
+    async with db.transaction(write=False) as session:
         latest = (await session.execute(select(func.max(Assessment.year)))).scalar()
         chosen = latest or dt.date.today().year
         if year:
@@ -124,7 +121,6 @@ async def login(
 ) -> Response:
     db: Database = request.app.state.db
     settings = request.app.state.settings
-    write_intent.set(True)
     try:
         async with db.transaction() as session:
             user = await auth_service.login(session, settings, username, password)

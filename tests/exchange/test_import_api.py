@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 import zipfile
 
+from app.auth.models import Role
 from tests.builders import load_demo, put_assessment
 from tests.exchange.files import HEADER_19, csv_bytes, marks, upload, xlsx
 from tests.helpers import assert_problem
 from tests.users import bearer, make_user
-from app.auth.models import Role
 
 SI_MA_CAI = ["02800", "02803", "02806", "02812", "02818", "02821", "02824", "02827", "02836"]
 

@@ -6,21 +6,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from app.api.deps import Page, PageDep, SessionDep
+from app.api.deps import Page, PageDep, ReadSessionDep
 from app.audit import service
 from app.audit.models import AuditPublic
 from app.auth.deps import PrincipalDep, authenticate, require
 from app.auth.models import Role
 from app.auth.rules import Action
-from app.core.types import IsoDateTime
 from app.core.errors import problem_responses
+from app.core.types import IsoDateTime
 
 router = APIRouter(prefix="/audit", tags=["Access"], dependencies=[Depends(authenticate)])
 
 
 @router.get("", summary="The audit trail", responses=problem_responses(401, 403, 422))
 async def list_audit(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     page: PageDep,
     entity: Annotated[str | None, Query(max_length=32, description="assessment, target, unit, user, …")] = None,

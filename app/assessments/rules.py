@@ -1,0 +1,148 @@
+"""The rules of an assessment, as pure functions: which units are assessed, when an assessment
+may change, the approval workflow, and the one shape an assessment is shown (and audited) in.
+
+The API's use cases (``service``) and the spreadsheet import (``app.exchange.service``) call
+these same functions, so the two paths cannot disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from app.assessments.models import AssessmentStatus
+from app.assessments.schemas import AssessmentPublic, CriterionResult
+from app.core.errors import Conflict, Forbidden
+from app.units.models import UnitLevel, is_ntm_eligible
+
+
+def met_bits(met: Sequence[int]) -> int:
+    """Criterion n met ⇔ bit n−1 set."""
+    bits = 0
+    for number in met:
+        bits |= 1 << (number - 1)
+    return bits
+
+
+def met_numbers(bits: int, count: int) -> list[int]:
+    """The criterion numbers 1..count whose bit is set, ascending."""
+    return [n for n in range(1, count + 1) if bits >> (n - 1) & 1]
+
+
+def standard_reached(met_count: int, criteria_count: int) -> bool:
+    """A commune reaches the standard when it meets every criterion of its set."""
+    return met_count == criteria_count
+
+
+def not_assessable(*, name: str, code: str, level: str, kind: str, year: int) -> str | None:
+    """Why this unit is not assessed against the NTM criteria in ``year``; None when it is (a xã)."""
+    if level != UnitLevel.commune:
+        return f"{name} ({code}) is a {level}, not a commune; only communes (xã) are assessed."
+    if not is_ntm_eligible(kind):
+        return (f"{name} ({code}) is a {kind} in {year}: only communes (xã) are assessed against the NTM "
+                "criteria; towns, wards and special zones are urban units.")
+    return None
+
+
+def frozen(status: AssessmentStatus | str, *, code: str, year: int) -> str | None:
+    """Why an assessment in this status may not change (four eyes: what was submitted is what gets
+    approved); None for a draft."""
+    status = AssessmentStatus(status)
+    if status == AssessmentStatus.submitted:
+        return (f"The {year} assessment of {code} is submitted; reopen it first (POST …/reopen) — what is "
+                "approved must be exactly what was submitted.")
+    if status == AssessmentStatus.approved:
+        return f"The {year} assessment of {code} is approved and locked; reopen it first (POST …/reopen)."
+    return None
+
+
+def ensure_editable(status: AssessmentStatus | str, *, code: str, year: int) -> None:
+    """409 unless the assessment is a draft."""
+    if (reason := frozen(status, code=code, year=year)) is not None:
+        raise Conflict(reason)
+
+
+class Step(StrEnum):
+    submit = "submit"
+    approve = "approve"
+    reopen = "reopen"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Who moved an assessment along the workflow, and when (None: cleared)."""
+
+    submitted_by: str | None
+    submitted_at: dt.datetime | None
+    approved_by: str | None
+    approved_at: dt.datetime | None
+
+
+def transition(status: AssessmentStatus | str, step: Step, *, actor: str, stamp: Stamp, now: dt.datetime
+               ) -> tuple[AssessmentStatus, Stamp]:
+    """The approval workflow: draft → submitted (submit) → approved (approve); reopen → draft.
+
+    Four eyes: the approver is never the one who submitted it (409 for a step the status does
+    not allow, 403 for the submitter approving). That keys never approve or reopen is the
+    access rule ``app.auth.rules.PERSON_ONLY``."""
+    status = AssessmentStatus(status)
+    if step == Step.submit:
+        if status != AssessmentStatus.draft:
+            raise Conflict(f"Only a draft can be submitted; this assessment is {status.value}.")
+        return AssessmentStatus.submitted, Stamp(actor, now, None, None)
+    if step == Step.approve:
+        if status != AssessmentStatus.submitted:
+            raise Conflict(f"Only a submitted assessment can be approved; this one is {status.value}.")
+        if stamp.submitted_by == actor:
+            raise Forbidden(f"{actor} submitted this assessment and may not also approve it (four-eyes rule).")
+        return AssessmentStatus.approved, Stamp(stamp.submitted_by, stamp.submitted_at, actor, now)
+    if status == AssessmentStatus.draft:
+        raise Conflict("The assessment is already a draft.")
+    return AssessmentStatus.draft, Stamp(None, None, None, None)
+
+
+@dataclass(frozen=True)
+class Row:
+    """An assessment's stored fields, whichever way they were read (ORM object or bulk row)."""
+
+    commune_code: str
+    year: int
+    criteria_set: str
+    criteria_count: int
+    met_count: int
+    status: AssessmentStatus | str
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    submitted_by: str | None = None
+    submitted_at: dt.datetime | None = None
+    approved_by: str | None = None
+    approved_at: dt.datetime | None = None
+
+
+def view(row: Row, name: str, criteria: Sequence[CriterionResult]) -> AssessmentPublic:
+    """The one shape of an assessment: the API's answer, and ``before``/``after`` in its audit
+    records, whether the change came through the API or an import."""
+    ordered = sorted(criteria, key=lambda c: c.number)
+    return AssessmentPublic(
+        commune_code=row.commune_code,
+        commune_name=name,
+        year=row.year,
+        criteria_set=row.criteria_set,
+        criteria_count=row.criteria_count,
+        criteria=list(ordered),
+        met_count=row.met_count,
+        met=[c.number for c in ordered if c.met],
+        not_met=[c.number for c in ordered if not c.met],
+        standard_reached=standard_reached(row.met_count, row.criteria_count),
+        status=AssessmentStatus(row.status),
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        submitted_by=row.submitted_by,
+        submitted_at=row.submitted_at,
+        approved_by=row.approved_by,
+        approved_at=row.approved_at,
+    )
