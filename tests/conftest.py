@@ -92,6 +92,12 @@ async def database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> As
 @pytest.fixture
 async def db(database: Database) -> Database:
     """The session's database emptied and reloaded with the built-in reference data and an admin."""
+    await reset_database(database)
+    return database
+
+
+async def reset_database(database: Database) -> None:
+    """Empty every table and reload the built-in reference data and the administrator."""
     async with database.transaction() as session:
         if database.dialect == "postgresql":  # TRUNCATE: the audit table refuses DELETE
             names = ", ".join(t.name for t in metadata.sorted_tables)
@@ -101,7 +107,6 @@ async def db(database: Database) -> Database:
                 await session.execute(delete(table))
         await load_reference(session)
     await make_user(database, username=ADMIN, role=Role.admin)
-    return database
 
 
 @pytest.fixture

@@ -1,0 +1,181 @@
+"""Contract v1.3 "Four eyes", "Scope follows the unit", "Audit" and "Problem types", through the
+HTTP API on both databases: the bypasses found by review are refused, and the API and the
+spreadsheet import reach the same outcome and the same audit records."""
+
+from __future__ import annotations
+
+from httpx import ASGITransport, AsyncClient
+
+from app.auth.models import Role
+from tests.builders import criteria, put_assessment
+from tests.conftest import reset_database
+from tests.exchange.files import HEADER_19, marks, upload, xlsx
+from tests.helpers import assert_problem
+from tests.users import bearer, make_user
+
+A2021 = "/api/v1/communes/{code}/assessments/2021"
+
+
+async def as_user(db, app, username, role, unit=None) -> AsyncClient:
+    await make_user(db, username=username, role=role, unit_code=unit)
+    return AsyncClient(transport=ASGITransport(app=app), base_url="http://test", headers=bearer(app, username))
+
+
+async def as_key(client, app, name, role, unit) -> AsyncClient:
+    created = await client.post("/api/v1/api-keys", json={"name": name, "role": role, "unit_code": unit})
+    assert created.status_code == 201, created.text
+    return AsyncClient(transport=ASGITransport(app=app), base_url="http://test",
+                       headers={"X-API-Key": created.json()["key"]})
+
+
+# ---- four eyes --------------------------------------------------------------------------------
+
+async def test_a_submitted_assessment_is_frozen_until_reopened(db, app, client):
+    """Bypass (a): a district user changed a submitted assessment, then approved what it had changed."""
+    district = await as_user(db, app, "si-ma-cai", Role.district, "084")
+    province = await as_user(db, app, "lao-cai", Role.province, "10")
+    async with district, province:
+        await put_assessment(district, code="02812", year=2021, met=15)
+        submitted = (await province.post(A2021.format(code="02812") + "/submit")).json()
+        assert submitted["status"] == "submitted" and submitted["version"] == 2
+        body = assert_problem(await district.patch(A2021.format(code="02812") + "/criteria/16", json={"met": True}), 409)
+        assert "submitted; reopen it first" in body["detail"]
+        assert_problem(await district.put(A2021.format(code="02812"), json={"criteria": criteria(19)}), 409)
+        # sending what is already there changes nothing, and is not refused
+        same = await district.put(A2021.format(code="02812"), json={"criteria": criteria(15)})
+        assert same.status_code == 200 and same.json()["version"] == 2
+        # an import row that would change it is a row error; an unchanged one stays unchanged
+        rejected = await upload(district, xlsx([HEADER_19, ["02812", None, *marks(19)]]))
+        errors = assert_problem(rejected, 422)["errors"]
+        assert [(e["row"], e["column"]) for e in errors] == [(2, "A")] and "reopen it first" in errors[0]["message"]
+        kept = await upload(district, xlsx([HEADER_19, ["02812", None, *marks(15)]]))
+        assert kept.status_code == 200 and kept.json()["unchanged"] == 1
+        # what the district approves is exactly what was submitted
+        approved = (await district.post(A2021.format(code="02812") + "/approve")).json()
+        assert approved["status"] == "approved" and approved["met_count"] == 15
+        assert (approved["submitted_by"], approved["approved_by"]) == ("lao-cai", "si-ma-cai")
+        reopened = await province.post(A2021.format(code="02812") + "/reopen")
+        assert reopened.json()["status"] == "draft"
+        assert (await district.patch(A2021.format(code="02812") + "/criteria/16", json={"met": True})).status_code == 200
+
+
+async def test_api_keys_submit_but_never_approve_or_reopen(db, app, client):
+    """Bypass (b): a user submitted and an API key of the same district approved."""
+    key = await as_key(client, app, "si-ma-cai-sync", "district", "084")
+    district = await as_user(db, app, "si-ma-cai", Role.district, "084")
+    async with key, district:
+        await put_assessment(key, code="02812", year=2021, met=19)
+        assert (await district.post(A2021.format(code="02812") + "/submit")).status_code == 200
+        body = assert_problem(await key.post(A2021.format(code="02812") + "/approve"), 403)
+        assert "only a person may approve or reopen assessments" in body["detail"]
+        assert_problem(await key.post(A2021.format(code="02812") + "/reopen"), 403)
+        assert (await client.get(A2021.format(code="02812"))).json()["status"] == "submitted"
+        # the key may submit; the person who did not submit approves
+        await client.post(A2021.format(code="02812") + "/reopen")
+        submitted = (await key.post(A2021.format(code="02812") + "/submit")).json()
+        assert submitted["submitted_by"] == "api-key:si-ma-cai-sync"
+        approved = await district.post(A2021.format(code="02812") + "/approve")
+        assert approved.status_code == 200 and approved.json()["approved_by"] == "si-ma-cai"
+
+
+async def test_the_submitter_never_approves(db, app, client):
+    district = await as_user(db, app, "si-ma-cai", Role.district, "084")
+    async with district:
+        await put_assessment(district, code="02800", year=2021, met=12)
+        await district.post(A2021.format(code="02800") + "/submit")
+        assert "four-eyes" in assert_problem(await district.post(A2021.format(code="02800") + "/approve"), 403)["detail"]
+        stale = await client.post(A2021.format(code="02800") + "/approve", headers={"If-Match": '"1"'})
+        assert_problem(stale, 412)
+        approved = await client.post(A2021.format(code="02800") + "/approve", headers={"If-Match": '"2"'})
+        assert approved.status_code == 200 and approved.headers["etag"] == '"3"'
+
+
+# ---- scope follows the unit -------------------------------------------------------------------
+
+async def test_a_commune_user_of_the_new_02824_has_no_hold_on_the_old_one(db, app, client):
+    sin_cheng = await as_user(db, app, "sin-cheng", Role.commune, "02824")  # bound today: the new Xã Sín Chéng
+    async with sin_cheng:
+        assert (await sin_cheng.get("/api/v1/users/me")).json()["unit_code"] == "02824"
+        body = assert_problem(await sin_cheng.put(A2021.format(code="02824"), json={"criteria": criteria(10)}), 403)
+        assert "outside its scope" in body["detail"]
+        await put_assessment(client, code="02824", year=2021, met=10)
+        assert_problem(await sin_cheng.post(A2021.format(code="02824") + "/submit"), 403)
+        assert_problem(await upload(sin_cheng, xlsx([HEADER_19, ["02824", None, *marks(11)]])), 403)
+        own = await sin_cheng.put("/api/v1/communes/02824/assessments/2026", json={"criteria": criteria(4, count=10)})
+        assert own.status_code == 201, own.text
+    old_province = await as_user(db, app, "lao-cai-cu", Role.province, "10")
+    async with old_province:  # the old province's subtree in 2021 holds the old 02824, not the new one
+        assert (await old_province.put(A2021.format(code="02824"), json={"criteria": criteria(11)})).status_code == 200
+        assert_problem(await old_province.put("/api/v1/communes/02824/assessments/2026",
+                                              json={"criteria": criteria(5, count=10)}), 403)
+
+
+# ---- audit: before and after -------------------------------------------------------------------
+
+async def test_revoking_a_key_and_changing_a_user_record_before_and_after(db, app, client):
+    created = (await client.post("/api/v1/api-keys", json={"name": "sync", "role": "viewer", "unit_code": "084"})).json()
+    assert (await client.delete(f"/api/v1/api-keys/{created['id']}")).status_code == 204
+    assert (await client.delete(f"/api/v1/api-keys/{created['id']}")).status_code == 204  # again: nothing recorded
+    records = (await client.get("/api/v1/audit", params={"entity": "api_key"})).json()["items"]
+    assert [r["action"] for r in records] == ["revoke", "create"]
+    revoke = records[0]
+    assert revoke["before"]["revoked_at"] is None and revoke["after"]["revoked_at"] is not None
+    assert revoke["before"]["name"] == "sync" and revoke["after"]["unit_code"] == "084"
+    await client.post("/api/v1/users", json={"username": "watcher", "password": "long enough pw", "role": "viewer",
+                                             "unit_code": "084"})
+    await client.patch("/api/v1/users/watcher", json={"disabled": True})
+    disable = (await client.get("/api/v1/audit", params={"entity": "user"})).json()["items"][0]
+    assert (disable["action"], disable["before"]["disabled"], disable["after"]["disabled"]) == ("update", False, True)
+
+
+# ---- problem types -----------------------------------------------------------------------------
+
+async def test_schema_violations_and_rule_violations_have_their_own_types(client):
+    schema = assert_problem(await client.put(A2021.format(code="02812"), json={"criteria": "all"}), 422)
+    assert schema["type"] == "/problems/validation-error"
+    rule = assert_problem(await client.put(A2021.format(code="02812"),
+                                           json={"criteria_set": "2026-2030", "criteria": criteria(10, count=10)}), 422,
+                          field="criteria_set")
+    assert rule["type"] == "/problems/rule-violation"
+    town = assert_problem(await client.put(A2021.format(code="02809"), json={"criteria": criteria(3)}), 422, field="code")
+    assert town["type"] == "/problems/rule-violation"
+
+
+# ---- one rule, two paths -----------------------------------------------------------------------
+
+def _comparable(record: dict) -> tuple:
+    def strip(state: dict | None) -> dict | None:
+        if state is None:
+            return None
+        return {k: v for k, v in state.items() if k not in ("created_at", "updated_at")}
+
+    return record["entity"], record["key"], record["actor"], strip(record["before"]), strip(record["after"])
+
+
+async def _scenario(client, via_import: bool) -> list[tuple]:
+    """Create 02800 (10 met) and 02803 (12 met), then change 02803 to 13 met, through one path."""
+    steps = [{"02800": 10, "02803": 12}, {"02803": 13}]
+    for step in steps:
+        if via_import:
+            rows = [[code, None, *marks(met)] for code, met in step.items()]
+            assert (await upload(client, xlsx([HEADER_19, *rows]))).status_code == 200
+        else:
+            for code, met in step.items():
+                await put_assessment(client, code=code, year=2021, met=met)
+    await client.post(A2021.format(code="02803") + "/submit")
+    outcome = [(await client.get(A2021.format(code=code))).json() for code in ("02800", "02803")]
+    records = (await client.get("/api/v1/audit", params={"entity": "assessment"})).json()["items"]
+    return [
+        [{k: v for k, v in a.items() if k not in ("created_at", "updated_at", "submitted_at")} for a in outcome],
+        sorted((_comparable(r) for r in records if r["action"] != "submit"), key=lambda c: (c[1], c[4]["version"])),
+        [r["action"].removeprefix("import_").replace("update", "replace") for r in reversed(records)],
+    ]
+
+
+async def test_the_api_and_the_import_reach_the_same_outcome_and_audit(db, app, client):
+    api = await _scenario(client, via_import=False)
+    await reset_database(db)  # the same starting point for the second path
+    imported = await _scenario(client, via_import=True)
+    assert imported[0] == api[0]  # the assessments as they stand, field by field
+    assert imported[1] == api[1]  # before/after of every create and change, in the API's shape
+    assert imported[2] == api[2] == ["create", "create", "replace", "submit"]
