@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
+from pydantic import Field
 
 from app.api.deps import IfMatchDep, IfNoneMatch, Page, PageDep, SessionDep
 from app.assessments import service
@@ -14,15 +15,15 @@ from app.auth.deps import PrincipalDep, authorize
 from app.auth.rules import Action
 from app.core.errors import problem_responses
 from app.core.preconditions import ETAG_HEADER, NOT_MODIFIED_RESPONSE, etag, versioned
-from app.core.types import WholeNumber
+from app.core.types import DIGITS_ONLY, YearNumber
 from app.units import service as units_service
 from app.units.service import year_end
 
 router = APIRouter(prefix="/communes/{code}/assessments", tags=["Assessments"])
 
 CommuneCode = Annotated[str, Path(pattern=r"^\d{5}$", description="GSO commune code", examples=["02812"])]
-Year = Annotated[WholeNumber, Path(ge=1900, le=2100, description="Assessment year", examples=[2021])]
-Number = Annotated[WholeNumber, Path(ge=1, le=99, description="Criterion number in the assessment's set", examples=[4])]
+Year = Annotated[YearNumber, Path(description="Assessment year", examples=[2021])]
+Number = Annotated[int, Field(ge=1, le=99), DIGITS_ONLY, Path(description="Criterion number in the assessment's set", examples=[4])]
 
 
 def _etag(response: Response, version: int) -> None:
@@ -30,6 +31,7 @@ def _etag(response: Response, version: int) -> None:
 
 
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422, 428)
+STEP_ERRORS = problem_responses(401, 403, 404, 409, 422)  # workflow steps take no If-Match
 
 
 @router.put(
@@ -122,7 +124,7 @@ async def _step(
     return after
 
 
-@router.post("/{year}/submit", summary="Submit for approval", responses=WRITE_ERRORS)
+@router.post("/{year}/submit", summary="Submit for approval", responses=STEP_ERRORS)
 async def submit(
     request: Request, session: SessionDep, principal: PrincipalDep, code: CommuneCode, year: Year, response: Response
 ) -> AssessmentPublic:
@@ -130,7 +132,7 @@ async def submit(
     return await _step(request, session, principal, code, year, "submit", Action.assessment_submit, response)
 
 
-@router.post("/{year}/approve", summary="Approve", responses=WRITE_ERRORS)
+@router.post("/{year}/approve", summary="Approve", responses=STEP_ERRORS)
 async def approve(
     request: Request, session: SessionDep, principal: PrincipalDep, code: CommuneCode, year: Year, response: Response
 ) -> AssessmentPublic:
@@ -139,7 +141,7 @@ async def approve(
     return await _step(request, session, principal, code, year, "approve", Action.assessment_review, response)
 
 
-@router.post("/{year}/reopen", summary="Reopen", responses=WRITE_ERRORS)
+@router.post("/{year}/reopen", summary="Reopen", responses=STEP_ERRORS)
 async def reopen(
     request: Request, session: SessionDep, principal: PrincipalDep, code: CommuneCode, year: Year, response: Response
 ) -> AssessmentPublic:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service
 from app.auth.models import Principal
-from app.auth.rules import ROLE_ACTIONS, Action, allowed
+from app.auth.rules import ACTION_LABELS, ROLE_ACTIONS, Action, allowed
 from app.core.db import Database, write_intent
 from app.core.errors import Forbidden, Unauthorized
 from app.units import service as units_service
@@ -67,7 +67,7 @@ def require(principal: Principal | None, action: Action) -> Principal:
     if principal is None:
         raise Unauthorized("Sign in to change data.")
     if action not in ROLE_ACTIONS[principal.role]:
-        raise Forbidden(f"The role {principal.role.value!r} may not {action.value.replace('_', ' ')}.")
+        raise Forbidden(f"The role {principal.role.value!r} may not {ACTION_LABELS[action]}.")
     return principal
 
 
@@ -82,6 +82,6 @@ async def authorize(
     if not allowed(principal.role, principal.unit_code, action, chain):
         raise Forbidden(
             f"{principal.actor} ({principal.role.value} of {principal.unit_code}) may not "
-            f"{action.value.replace('_', ' ')} for {unit.name} ({unit.code}): outside its scope."
+            f"{ACTION_LABELS[action]} of {unit.name} ({unit.code}): outside its scope."
         )
     return principal, chain

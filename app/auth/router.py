@@ -5,17 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
+from pydantic import Field
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.api.deps import Page, PageDep, SessionDep
 from app.auth import service
 from app.auth.deps import PrincipalDep, authenticate, require
-from app.auth.models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Token, User, UserCreate, UserPublic, UserUpdate
+from app.auth.models import (ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Me, Token, User, UserCreate, UserPublic,
+                             UserUpdate)
 from app.auth.rules import Action
 from app.audit import service as audit
 from app.core.errors import Conflict, Unauthorized, problem_responses
-from app.core.types import WholeNumber
+from app.core.types import DIGITS_ONLY
 
+API_KEY_ACTOR = "api-key:"  # how an API key's principal is named (auth service, audit trail)
 token_router = APIRouter(tags=["Access"])
 router = APIRouter(tags=["Access"], dependencies=[Depends(authenticate)])
 
@@ -44,11 +47,16 @@ async def token(
 
 
 @router.get("/users/me", summary="Who am I", responses=problem_responses(401))
-async def me(session: SessionDep, principal: PrincipalDep) -> UserPublic:
-    """The signed-in user (API keys have no user record: 401)."""
-    if principal is None or principal.actor.startswith("api-key:"):
-        raise Unauthorized("Only a signed-in user has a profile.")
-    return user_public(await service.get_user(session, principal.actor))
+async def me(session: SessionDep, principal: PrincipalDep) -> Me:
+    """The credential's owner: the signed-in user (`kind: user`) or the API key (`kind: api_key`), with
+    its role and unit. Anonymous reads (`NTM_PUBLIC_READ`) have no owner: 401."""
+    if principal is None:
+        raise Unauthorized("Sign in: POST /api/v1/auth/token for a bearer token, or send an `X-API-Key` header.")
+    if principal.actor.startswith(API_KEY_ACTOR):
+        key = await service.get_key_by_name(session, principal.actor.removeprefix(API_KEY_ACTOR))
+        return Me(kind="api_key", username=principal.actor, role=key.role, unit_code=key.unit_code,  # type: ignore[arg-type]
+                  disabled=key.revoked_at is not None, created_at=key.created_at, key_id=key.id)
+    return Me(kind="user", **user_public(await service.get_user(session, principal.actor)).model_dump())
 
 
 @router.post("/users", summary="Create a user", status_code=status.HTTP_201_CREATED,
@@ -108,7 +116,7 @@ async def list_keys(session: SessionDep, principal: PrincipalDep) -> Page[ApiKey
 
 
 # a database integer: larger ids cannot exist, and PostgreSQL refuses them with an error
-KeyId = Annotated[WholeNumber, Path(ge=1, le=2**31 - 1, description="The key's `id`", examples=[1])]
+KeyId = Annotated[int, Field(ge=1, le=2**31 - 1), DIGITS_ONLY, Path(description="The key's `id`", examples=[1])]
 
 
 @router.delete("/api-keys/{key_id}", summary="Revoke an API key", status_code=status.HTTP_204_NO_CONTENT,

@@ -22,6 +22,17 @@ class Action(StrEnum):
     administer = "administer"  # units, criteria sets, users, API keys
 
 
+# What each action is, in words that follow "may not" in a 403's detail.
+ACTION_LABELS: dict[Action, str] = {
+    Action.assessment_write: "write assessments",
+    Action.assessment_submit: "submit assessments",
+    Action.assessment_review: "approve or reopen assessments",
+    Action.target_write: "write targets",
+    Action.recognition_write: "record recognitions",
+    Action.audit_read: "read the audit trail",
+    Action.administer: "administer units, criteria sets, users and API keys",
+}
+
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.admin: frozenset(Action),
     Role.province: frozenset({

@@ -210,6 +210,13 @@ async def create_key(session: AsyncSession, data: ApiKeyCreate) -> tuple[ApiKey,
     return row, key
 
 
+async def get_key_by_name(session: AsyncSession, name: str) -> ApiKey:
+    key = (await session.execute(select(ApiKey).where(ApiKey.name == name))).scalars().first()
+    if key is None:
+        raise NotFound(f"No API key is called {name!r}.")
+    return key
+
+
 async def list_keys(session: AsyncSession) -> list[ApiKey]:
     return list((await session.execute(select(ApiKey).order_by(ApiKey.id))).scalars())
 

@@ -12,7 +12,7 @@ from app.auth.deps import PrincipalDep, authorize
 from app.auth.rules import Action
 from app.core.errors import problem_responses
 from app.core.preconditions import ETAG_HEADER, NOT_MODIFIED_RESPONSE, etag, versioned
-from app.core.types import WholeNumber
+from app.core.types import YearNumber
 from app.units.service import writes_under, year_end
 from app.targets import service
 from app.targets.models import TargetPublic, TargetPut
@@ -21,7 +21,7 @@ from app.units.models import CODE_REGEX
 router = APIRouter(prefix="/units/{code}/targets", tags=["Targets"])
 
 UnitCode = Annotated[str, Path(pattern=CODE_REGEX, description="A unit above the commune", examples=["084"])]
-Year = Annotated[WholeNumber, Path(ge=1900, le=2100, examples=[2021])]
+Year = Annotated[YearNumber, Path(examples=[2021])]
 
 
 @router.put(
