@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import Database
 from app.core.errors import InvalidInput
 from app.core.preconditions import IfMatch
-from app.core.types import IsoDate, WholeNumber
+from app.core.types import DIGITS_ONLY, IsoDate, YearNumber
 
 T = TypeVar("T")
 MAX_LIMIT = 500
@@ -139,8 +139,8 @@ class PageParams:
 def page_params(
     request: Request,
     response: Response,
-    limit: Annotated[WholeNumber, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}")] = 50,
-    offset: Annotated[WholeNumber, Query(ge=0, le=MAX_OFFSET, description="Items to skip")] = 0,
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT), DIGITS_ONLY, Query(description=f"Page size, at most {MAX_LIMIT}")] = 50,
+    offset: Annotated[int, Field(ge=0, le=MAX_OFFSET), DIGITS_ONLY, Query(description="Items to skip")] = 0,
 ) -> PageParams:
     return PageParams(limit, offset, request, response)
 
@@ -160,7 +160,7 @@ class Page(BaseModel, Generic[T]):
 def validity_day(
     on: Annotated[IsoDate | None, Query(description="Only units valid on this day (YYYY-MM-DD)")] = None,
     year: Annotated[
-        WholeNumber | None, Query(ge=1900, le=2100, description="Only units valid in this year (on 31 December)")
+        YearNumber | None, Query(description="Only units valid in this year (on 31 December)")
     ] = None,
 ) -> dt.date | None:
     if on is not None and year is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response, status
+from pydantic import Field
 
 from app.api.deps import IfMatchDep, IfNoneMatch, OptionalIfMatchDep, Page, PageDep, ReadSessionDep, WriteSessionDep
 from app.assessments import service
@@ -14,14 +15,14 @@ from app.assessments.schemas import AssessmentPublic, AssessmentPut, CriterionPa
 from app.auth.deps import PrincipalDep
 from app.core.errors import problem_responses
 from app.core.preconditions import ETAG_HEADER, NOT_MODIFIED_RESPONSE, etag, versioned
-from app.core.types import WholeNumber
+from app.core.types import DIGITS_ONLY, YearNumber
 from app.units.models import AdminUnit
 
 router = APIRouter(prefix="/communes/{code}/assessments", tags=["Assessments"])
 
 CommuneCode = Annotated[str, Path(pattern=r"^\d{5}$", description="GSO commune code", examples=["02812"])]
-Year = Annotated[WholeNumber, Path(ge=1900, le=2100, description="Assessment year", examples=[2021])]
-Number = Annotated[WholeNumber, Path(ge=1, le=99, description="Criterion number in the assessment's set", examples=[4])]
+Year = Annotated[YearNumber, Path(description="Assessment year", examples=[2021])]
+Number = Annotated[int, Field(ge=1, le=99), DIGITS_ONLY, Path(description="Criterion number in the assessment's set", examples=[4])]
 
 
 async def valid_commune(session: WriteSessionDep, code: CommuneCode, year: Year) -> AdminUnit:
@@ -33,6 +34,7 @@ async def valid_commune(session: WriteSessionDep, code: CommuneCode, year: Year)
 CommuneDep = Annotated[AdminUnit, Depends(valid_commune)]
 
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422, 428)
+STEP_ERRORS = problem_responses(401, 403, 404, 409, 412, 422)  # workflow steps: If-Match optional, never required
 
 
 def _answer(response: Response, written: AssessmentPublic) -> AssessmentPublic:
@@ -80,7 +82,7 @@ async def list_assessments(session: ReadSessionDep, code: CommuneCode, page: Pag
 
 
 @router.patch("/{year}/criteria/{number}", summary="Change one criterion",
-              responses={200: {"headers": ETAG_HEADER}, **WRITE_ERRORS})
+              responses={200: {"headers": ETAG_HEADER}, **STEP_ERRORS})
 async def patch_criterion(
     session: WriteSessionDep, principal: PrincipalDep, commune: CommuneDep, year: Year, number: Number,
     data: CriterionPatch, response: Response, precondition: IfMatchDep,
@@ -92,7 +94,7 @@ async def patch_criterion(
 
 
 @router.post("/{year}/submit", summary="Submit for approval",
-             responses={200: {"headers": ETAG_HEADER}, **WRITE_ERRORS})
+             responses={200: {"headers": ETAG_HEADER}, **STEP_ERRORS})
 async def submit(
     session: WriteSessionDep, principal: PrincipalDep, commune: CommuneDep, year: Year, response: Response,
     precondition: OptionalIfMatchDep,
@@ -104,7 +106,7 @@ async def submit(
 
 
 @router.post("/{year}/approve", summary="Approve",
-             responses={200: {"headers": ETAG_HEADER}, **WRITE_ERRORS})
+             responses={200: {"headers": ETAG_HEADER}, **STEP_ERRORS})
 async def approve(
     session: WriteSessionDep, principal: PrincipalDep, commune: CommuneDep, year: Year, response: Response,
     precondition: OptionalIfMatchDep,
@@ -116,7 +118,7 @@ async def approve(
 
 
 @router.post("/{year}/reopen", summary="Reopen",
-             responses={200: {"headers": ETAG_HEADER}, **WRITE_ERRORS})
+             responses={200: {"headers": ETAG_HEADER}, **STEP_ERRORS})
 async def reopen(
     session: WriteSessionDep, principal: PrincipalDep, commune: CommuneDep, year: Year, response: Response,
     precondition: OptionalIfMatchDep,

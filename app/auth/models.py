@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
@@ -122,6 +123,15 @@ class UserPublic(BaseModel):
     unit_code: str | None
     disabled: bool
     created_at: dt.datetime
+
+
+class Me(UserPublic):
+    """Who the credential is: a user, or a system through an API key."""
+
+    kind: Literal["user", "api_key"] = PField(description="`user` (a bearer token) or `api_key` (`X-API-Key`)")
+    username: str = PField(description="The user's name; for an API key `api-key:<name>`, as the audit trail names it",
+                           examples=["si-ma-cai"])
+    key_id: int | None = PField(default=None, description="The API key's `id` (`null` for a user)")
 
 
 class ApiKeyCreate(_Strict):

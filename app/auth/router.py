@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import Field
 
 from app.api.deps import Page, PageDep, ReadSessionDep, WriteSessionDep
 from app.auth import service
@@ -14,16 +15,20 @@ from app.auth.models import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPublic,
+    Me,
     Principal,
+    PrincipalKind,
     Token,
     UserCreate,
     UserPublic,
     UserUpdate,
 )
 from app.auth.rules import Action
+from app.core.config import API_PREFIX
 from app.core.errors import Unauthorized, problem_responses
-from app.core.types import WholeNumber
+from app.core.types import DIGITS_ONLY
 
+API_KEY_ACTOR = "api-key:"  # how an API key's principal is named (auth service, audit trail)
 token_router = APIRouter(tags=["Access"])
 router = APIRouter(tags=["Access"], dependencies=[Depends(authenticate)])
 
@@ -44,11 +49,16 @@ async def token(
 
 
 @router.get("/users/me", summary="Who am I", responses=problem_responses(401))
-async def me(session: ReadSessionDep, principal: PrincipalDep) -> UserPublic:
-    """The signed-in user (API keys have no user record: 401)."""
-    if principal is None or principal.actor.startswith("api-key:"):
-        raise Unauthorized("Only a signed-in user has a profile.")
-    return service.user_public(await service.get_user(session, principal.actor))
+async def me(session: ReadSessionDep, principal: PrincipalDep) -> Me:
+    """The credential's owner: the signed-in user (`kind: user`) or the API key (`kind: api_key`), with
+    its role and unit. Anonymous reads (`NTM_PUBLIC_READ`) have no owner: 401."""
+    if principal is None:
+        raise Unauthorized(f"Sign in: POST {API_PREFIX}/auth/token for a bearer token, or send an `X-API-Key` header.")
+    if principal.kind == PrincipalKind.api_key:
+        key = await service.get_key_by_name(session, principal.actor.removeprefix(API_KEY_ACTOR))
+        return Me(kind="api_key", username=principal.actor, role=key.role, unit_code=key.unit_code,
+                  disabled=key.revoked_at is not None, created_at=key.created_at, key_id=key.id)
+    return Me(kind="user", **service.user_public(await service.get_user(session, principal.actor)).model_dump())
 
 
 @router.post("/users", summary="Create a user", status_code=status.HTTP_201_CREATED,
@@ -90,7 +100,7 @@ async def list_keys(session: ReadSessionDep, actor: AdminDep) -> Page[ApiKeyPubl
 
 
 # a database integer: larger ids cannot exist, and PostgreSQL refuses them with an error
-KeyId = Annotated[WholeNumber, Path(ge=1, le=2**31 - 1, description="The key's `id`", examples=[1])]
+KeyId = Annotated[int, Field(ge=1, le=2**31 - 1), DIGITS_ONLY, Path(description="The key's `id`", examples=[1])]
 
 
 @router.delete("/api-keys/{key_id}", summary="Revoke an API key", status_code=status.HTTP_204_NO_CONTENT,

@@ -263,6 +263,13 @@ async def list_keys(session: AsyncSession) -> list[ApiKeyPublic]:
     return [key_public(k) for k in (await session.execute(select(ApiKey).order_by(ApiKey.id))).scalars()]
 
 
+async def get_key_by_name(session: AsyncSession, name: str) -> ApiKey:
+    key = (await session.execute(select(ApiKey).where(ApiKey.name == name))).scalars().first()
+    if key is None:
+        raise NotFound(f"No API key is called {name!r}.")
+    return key
+
+
 async def revoke_key(session: AsyncSession, actor: Principal, key_id: int) -> ApiKeyPublic:
     """Revoke a key (refused with 401 from then on); audited with before and after. Revoking a
     revoked key changes nothing and records nothing."""

@@ -62,7 +62,11 @@ class Problem(BaseModel):
     status: int
     detail: str | None = None
     instance: str | None = None
-    errors: list[FieldError] | None = None
+    errors: list[FieldError] | None = Field(
+        default=None, description="422: each bad field, where it was and why it was refused")
+    current_version: int | None = Field(
+        default=None, description="412 and 428: the resource's current version (its ETag is `\"<version>\"`); "
+                                  "`null` on a 412 when the resource does not exist yet")
 
 
 class AppError(Exception):
@@ -269,7 +273,8 @@ def document_problems(spec: dict[str, Any]) -> None:
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             if "requestBody" in operation:
-                for status, text in (("400", "The body cannot be parsed"), ("413", "The body is over the size cap")):
+                for status, text in (("400", "The body cannot be parsed"),
+                                     ("413", "Payload too large: the body is over the size cap")):
                     responses.setdefault(status, {"description": text})
             for status, response in responses.items():
                 if not status.startswith(("4", "5")):
@@ -297,7 +302,13 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Unknown resource (for units: no unit has that code)",
         405: "Method not allowed",
         409: "Conflicts with stored data",
-        422: "Invalid input: the `errors` list names each bad field and why",
+        412: "Precondition failed: `If-Match` names a version that is no longer current; "
+             "`current_version` gives the current one",
+        413: "Payload too large: the body, the upload or what it unpacks to is over its limit",
+        415: "Unsupported media type: the upload is neither an .xlsx workbook nor a UTF-8 CSV file",
+        422: "Invalid input: `/problems/validation-error` when the request does not match this schema, "
+             "`/problems/rule-violation` when it breaks a domain rule; `errors` names each bad field and why",
+        428: "Precondition required: send `If-Match` with the ETag you read (`current_version` gives it)",
         503: "Not ready",
     }
     return {

@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, Field, PlainSerializer
 from sqlalchemy import DateTime, String, TypeDecorator
 
 
@@ -67,7 +67,14 @@ def _whole(value: Any) -> Any:
 
 # An integer in a path or query: digits only. Lax parsing would read `0.0` or ` 7` as numbers,
 # which the contract (type: integer) does not allow.
-WholeNumber = Annotated[int, BeforeValidator(_whole)]
+DIGITS_ONLY = BeforeValidator(_whole)
+WholeNumber = Annotated[int, DIGITS_ONLY]
+
+# Bounds go *before* DIGITS_ONLY: bounds given after it (`Annotated[WholeNumber, Query(ge=..)]`)
+# wrap the check in a function schema, and pydantic then publishes them as `ge`/`le` instead of
+# JSON Schema's `minimum`/`maximum` (no client or fuzzer reads those). So a bounded whole number
+# is written `Annotated[int, Field(ge=.., le=..), DIGITS_ONLY]`, never with the bounds in Query/Path.
+YearNumber = Annotated[int, Field(ge=1900, le=2100), DIGITS_ONLY]
 
 
 E = TypeVar("E", bound=StrEnum)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from app.api.deps import Page, ReadSessionDep
 from app.core.errors import problem_responses
-from app.core.types import WholeNumber
+from app.core.types import YearNumber
 from app.criteria import service
 from app.criteria.models import CriteriaSetDetail, CriteriaSetPublic
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/criteria-sets", tags=["Criteria sets"])
 @router.get("", summary="List criteria sets", responses=problem_responses(422))
 async def list_sets(
     session: ReadSessionDep,
-    year: Annotated[WholeNumber | None, Query(ge=1900, le=2100, description="Only the set in force in this year")] = None,
+    year: Annotated[YearNumber | None, Query(description="Only the set in force in this year")] = None,
 ) -> Page[CriteriaSetPublic]:
     """Every criteria set, oldest first; with `year`, the one set in force that year."""
     sets = await service.list_sets(session, year=year)

@@ -26,12 +26,17 @@ class ImportRequest(SQLModel, table=True):
     created_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 
-class ImportError_(BaseModel):
+class ImportRowError(BaseModel):
+    """One error of an upload: where in the sheet, the value read, and why it was refused."""
+
     row: int = PField(description="Spreadsheet row number; the header is row 1", examples=[5])
     column: str | None = PField(description="Spreadsheet column letter, when the error is in one cell",
                                 examples=["D"])
     value: str | None = PField(description="The cell's value as read", examples=["có lẽ"])
     message: str = PField(examples=["criterion 2: not a mark (met: x, Đạt, 1, true; not met: empty, Không, 0, false)"])
+
+
+ImportError_ = ImportRowError  # the earlier name (the schema is published as ImportRowError)
 
 
 class ImportResult(BaseModel):
@@ -45,7 +50,7 @@ class ImportResult(BaseModel):
     updated: int
     unchanged: int
     skipped: int = PField(0, description="Rows with a code and every criterion cell blank: left alone")
-    errors: list[ImportError_] = PField(default_factory=list)
+    errors: list[ImportRowError] = PField(default_factory=list)
 
 
 class ImportProblem(ImportResult):

@@ -11,7 +11,7 @@ from app.api.deps import ReadSessionDep, WriteSessionDep
 from app.auth.deps import PrincipalDep, require
 from app.auth.rules import Action
 from app.core.errors import problem_responses
-from app.core.types import WholeNumber
+from app.core.types import YearNumber
 from app.exchange import charts, service, workbooks
 from app.exchange.models import ImportProblem, ImportResult
 from app.reports import service as reports_service
@@ -21,7 +21,7 @@ from app.units.service import ensure_above_commune, resolve_unit_above_commune
 
 router = APIRouter(tags=["Exchange"])
 
-YearQuery = Annotated[WholeNumber, Query(ge=1900, le=2100, description="The year", examples=[2021])]
+YearQuery = Annotated[YearNumber, Query(description="The year", examples=[2021])]
 UnitCode = Annotated[str, Path(pattern=CODE_REGEX, description="A district, province or `VN`", examples=["084"])]
 IdempotencyKey = Annotated[
     str | None,
@@ -116,7 +116,8 @@ async def report_xlsx(session: ReadSessionDep, code: UnitCode, year: YearQuery) 
     summary="The report as CSV",
     response_class=Response,
     responses={200: {"description": "Sheet 1 of the report workbook, UTF-8 with a BOM",
-                     "content": {"text/csv": {"schema": {"type": "string"}}}}, **problem_responses(404, 422)},
+                     "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}}},
+               **problem_responses(404, 422)},
 )
 async def report_csv(session: ReadSessionDep, code: UnitCode, year: YearQuery) -> Response:
     """The communes and the totals block, UTF-8 with a byte-order mark so that Excel reads the Vietnamese."""
@@ -125,7 +126,7 @@ async def report_csv(session: ReadSessionDep, code: UnitCode, year: YearQuery) -
     return _download(workbooks.report_csv(data), workbooks.CSV_MEDIA_TYPE, f"ntm-bao-cao-{code}-{year}.csv")
 
 
-_SVG = {200: {"description": "An SVG chart", "content": {charts.SVG_MEDIA_TYPE: {"schema": {"type": "string"}}}}}
+_SVG = _binary(charts.SVG_MEDIA_TYPE, "An SVG chart")
 
 
 @router.get("/units/{code}/trend.svg", summary="Chart: average per year against the plan",
@@ -133,8 +134,8 @@ _SVG = {200: {"description": "An SVG chart", "content": {charts.SVG_MEDIA_TYPE: 
 async def trend_svg(
     session: ReadSessionDep,
     code: UnitCode,
-    first: Annotated[WholeNumber | None, Query(alias="from", ge=1900, le=2100, description="First year")] = None,
-    last: Annotated[WholeNumber | None, Query(alias="to", ge=1900, le=2100, description="Last year")] = None,
+    first: Annotated[YearNumber | None, Query(alias="from", description="First year")] = None,
+    last: Annotated[YearNumber | None, Query(alias="to", description="Last year")] = None,
 ) -> Response:
     """The published average criteria per commune for each year, with the planned average as a dashed line."""
     unit = ensure_above_commune(await units_service.resolve(session, code))

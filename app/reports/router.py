@@ -13,7 +13,7 @@ from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import MAX_OFFSET, Page
@@ -21,7 +21,7 @@ from app.core.cache import Subject, cache_key, wants_fresh
 from app.core.config import API_PREFIX
 from app.core.db import Database
 from app.core.errors import problem_responses
-from app.core.types import WholeNumber
+from app.core.types import DIGITS_ONLY, YearNumber
 from app.reports import service
 from app.reports.models import FlagName, FlagRow, Summary, SummaryRow
 from app.units import service as units_service
@@ -33,7 +33,7 @@ router = APIRouter(prefix="/units/{code}", tags=["Summaries and flags"])
 UnitCode = Annotated[
     str, Path(pattern=CODE_REGEX, description="A district, province or `VN`", examples=["084"])
 ]
-YearQuery = Annotated[WholeNumber, Query(ge=1900, le=2100, description="The year", examples=[2021])]
+YearQuery = Annotated[YearNumber, Query(description="The year", examples=[2021])]
 ApprovedOnly = Annotated[
     bool, Query(description="Count only approved assessments (a commune's latest approved one up to the year)")
 ]
@@ -108,8 +108,8 @@ async def get_flags(
     code: UnitCode,
     year: YearQuery,
     flag: Annotated[FlagName | None, Query(description="Only communes carrying this flag")] = None,
-    limit: Annotated[WholeNumber, Query(ge=1, le=FLAGS_MAX, description=f"Page size, at most {FLAGS_MAX}")] = 500,
-    offset: Annotated[WholeNumber, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: Annotated[int, Field(ge=1, le=FLAGS_MAX), DIGITS_ONLY, Query(description=f"Page size, at most {FLAGS_MAX}")] = 500,
+    offset: Annotated[int, Field(ge=0, le=MAX_OFFSET), DIGITS_ONLY, Query()] = 0,
     approved_only: ApprovedOnly = False,
 ) -> Response:
     """One row per eligible commune, by code: its count, target, flags, missing and lost criteria."""
@@ -128,8 +128,8 @@ async def get_flags(
 async def get_trend(
     request: Request,
     code: UnitCode,
-    first: Annotated[WholeNumber | None, Query(alias="from", ge=1900, le=2100, description="First year")] = None,
-    last: Annotated[WholeNumber | None, Query(alias="to", ge=1900, le=2100, description="Last year")] = None,
+    first: Annotated[YearNumber | None, Query(alias="from", description="First year")] = None,
+    last: Annotated[YearNumber | None, Query(alias="to", description="Last year")] = None,
     approved_only: ApprovedOnly = False,
 ) -> Response:
     """Summary rows for each year the unit existed, `from`–`to` (default: the years its communes have data)."""

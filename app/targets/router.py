@@ -10,7 +10,7 @@ from app.api.deps import IfMatchDep, IfNoneMatch, ReadSessionDep, WriteSessionDe
 from app.auth.deps import PrincipalDep
 from app.core.errors import problem_responses
 from app.core.preconditions import ETAG_HEADER, NOT_MODIFIED_RESPONSE, etag, versioned
-from app.core.types import WholeNumber
+from app.core.types import YearNumber
 from app.targets import service
 from app.targets.models import TargetPublic, TargetPut
 from app.units.models import CODE_REGEX, AdminUnit
@@ -19,7 +19,7 @@ from app.units.service import resolve_unit_above_commune
 router = APIRouter(prefix="/units/{code}/targets", tags=["Targets"])
 
 UnitCode = Annotated[str, Path(pattern=CODE_REGEX, description="A unit above the commune", examples=["084"])]
-Year = Annotated[WholeNumber, Path(ge=1900, le=2100, examples=[2021])]
+Year = Annotated[YearNumber, Path(examples=[2021])]
 
 
 async def valid_unit_above_commune(session: WriteSessionDep, code: UnitCode, year: Year) -> AdminUnit:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ValidationInfo, field_validator
 from pydantic import Field as PField
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -185,10 +187,18 @@ class UnitCreate(UnitBase):
 class UnitUpdate(BaseModel):
     """Fields that may change on an existing unit; omitted fields stay as they are."""
 
-    name: str | None = PField(default=None, min_length=1, max_length=200)
-    kind: UnitKind | None = None
-    region: Region | None = None
-    valid_to: IsoDate | None = PField(default=None, description="Close the unit: its last valid day")
+    # name and kind may be omitted but never set to null (the schema says so: no `null` in their type)
+    name: str | SkipJsonSchema[None] = PField(default=None, min_length=1, max_length=200)
+    kind: UnitKind | SkipJsonSchema[None] = None
+    region: Region | None = PField(default=None, description="`null` removes the region")
+    valid_to: IsoDate | None = PField(default=None, description="Close the unit: its last valid day (`null`: open again)")
+
+    @field_validator("name", "kind", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            raise ValueError(f"{info.field_name} cannot be null; leave it out to keep it as it is")
+        return value
 
     @field_validator("name")
     @classmethod

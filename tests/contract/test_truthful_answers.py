@@ -1,0 +1,77 @@
+"""What the schema says, the server does (regressions of issue 13), on SQLite and PostgreSQL:
+a schema-valid request is not refused as a validation error, a schema-invalid one is, domain
+rules answer /problems/rule-violation, 403s read naturally, and /users/me answers API keys."""
+
+from __future__ import annotations
+
+from httpx import ASGITransport, AsyncClient
+
+from app.auth.models import Role
+from tests.builders import criteria, put_assessment
+from tests.helpers import assert_problem
+from tests.users import bearer, make_user
+
+
+async def test_patch_unit_refuses_null_name_and_kind_as_the_schema_says(client):
+    for field in ("kind", "name"):
+        body = assert_problem(await client.patch("/api/v1/units/02812", json={field: None}), 422, field=field)
+        assert body["type"] == "/problems/validation-error"
+    unchanged = (await client.get("/api/v1/units/02812", params={"on": "2021-12-31"})).json()
+    assert unchanged["kind"] == "xa" and unchanged["name"] == "Xã Sán Chải"
+    # region and valid_to are nullable, and null is accepted
+    assert (await client.patch("/api/v1/units/084", json={"region": None})).status_code == 200
+
+
+async def test_domain_rules_answer_rule_violation_and_schema_breaks_validation_error(client):
+    rule = assert_problem(await client.get("/api/v1/units", params={"on": "2021-01-01", "year": 2021}), 422,
+                          field="year")
+    assert rule["type"] == "/problems/rule-violation"
+    schema = assert_problem(await client.get("/api/v1/units", params={"year": 1800}), 422, field="year")
+    assert schema["type"] == "/problems/validation-error"
+
+
+async def test_whole_number_bounds_are_the_published_ones(client):
+    for year, schema_valid in ((1899, False), (1900, True), (2100, True), (2101, False)):
+        response = await client.get(f"/api/v1/communes/02812/assessments/{year}")
+        assert response.status_code in (404, 422), response.text
+        refused_by_schema = response.json()["type"] == "/problems/validation-error"
+        assert refused_by_schema is not schema_valid, (year, response.text)
+    assert (await client.get("/api/v1/units", params={"limit": 500})).status_code == 200
+    assert_problem(await client.get("/api/v1/units", params={"limit": 501}), 422, field="limit")
+
+
+async def test_forbidden_detail_reads_naturally(db, app, client):
+    await make_user(db, username="san-chai", role=Role.commune, unit_code="02812")
+    await put_assessment(client, code="02812", year=2021, met=15)
+    commune = AsyncClient(transport=ASGITransport(app=app), base_url="http://test", headers=bearer(app, "san-chai"))
+    async with commune:
+        assert (await commune.post("/api/v1/communes/02812/assessments/2021/submit")).status_code == 200
+        body = assert_problem(await commune.post("/api/v1/communes/02812/assessments/2021/approve"), 403)
+    assert "may not approve or reopen assessments" in body["detail"], body
+    # scoped refusal: a commune user writing another commune
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test",
+                           headers=bearer(app, "san-chai")) as commune:
+        body = assert_problem(await commune.put("/api/v1/communes/02818/assessments/2021",
+                                                json={"criteria": criteria(19)}), 403)
+    assert "may not write assessments of" in body["detail"] and "_" not in body["detail"].split("may not")[1], body
+
+
+async def test_me_answers_users_and_api_keys(client, app):
+    me = (await client.get("/api/v1/users/me")).json()
+    assert me["kind"] == "user" and me["username"] == "admin" and me["key_id"] is None
+    created = (await client.post("/api/v1/api-keys", json={"name": "lao-cai-sync", "role": "province",
+                                                           "unit_code": "10"})).json()
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test",
+                           headers={"X-API-Key": created["key"]}) as system:
+        response = await system.get("/api/v1/users/me")
+        assert response.status_code == 200, response.text
+        assert response.json() == {**response.json(), "kind": "api_key", "username": "api-key:lao-cai-sync",
+                                   "role": "province", "unit_code": "10", "key_id": created["id"],
+                                   "disabled": False}
+        assert created["key"] not in response.text
+        await client.delete(f"/api/v1/api-keys/{created['id']}")
+        assert_problem(await system.get("/api/v1/users/me"), 401)
+
+
+async def test_me_without_credentials_is_401(anon):
+    assert_problem(await anon.get("/api/v1/users/me"), 401)
