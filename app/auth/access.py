@@ -40,7 +40,7 @@ async def authorize(
     if not allowed(principal.role, principal.unit_id, action, found.ids, is_person=principal.is_person):
         raise Forbidden(
             f"{principal.actor} ({principal.role.value} of {principal.unit_code}) may not "
-            f"{action.label} for {unit.name} ({unit.code}"
+            f"{action.label} of {unit.name} ({unit.code}"
             + (f", in {on.year}" if on else "") + "): outside its scope."
         )
     return principal, found.codes
