@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel
 from pydantic import Field as PField
 from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -72,18 +72,10 @@ class CriterionResult(BaseModel):
     number: int = PField(ge=1, le=99, strict=True, examples=[1])
     met: bool = PField(strict=True, examples=[True])
     note: str | None = PField(default=None, max_length=MAX_NOTE, examples=["Đã phê duyệt quy hoạch chung"])
-    indicators: dict[str, IndicatorValue] | None = PField(
+    indicators: dict[Annotated[str, PField(min_length=1, max_length=16)], IndicatorValue] | None = PField(
         default=None, max_length=50, description="Indicator values by code", examples=[{"10.1": 36.5}]
     )
 
-    @field_validator("indicators")
-    @classmethod
-    def _indicator_codes(cls, value: dict[str, IndicatorValue] | None) -> dict[str, IndicatorValue] | None:
-        if value is not None:
-            for code in value:
-                if not code or len(code) > 16:
-                    raise ValueError(f"indicator code {code!r} must be 1–16 characters")
-        return value
 
 
 class AssessmentPut(BaseModel):
@@ -98,7 +90,7 @@ class AssessmentPut(BaseModel):
 class CriterionPatch(BaseModel):
     met: bool = PField(strict=True)
     note: str | None = PField(default=None, max_length=MAX_NOTE)
-    indicators: dict[str, IndicatorValue] | None = PField(default=None, max_length=50)
+    indicators: dict[Annotated[str, PField(min_length=1, max_length=16)], IndicatorValue] | None = PField(default=None, max_length=50)
 
 
 class AssessmentPublic(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, StrictInt, field_validator
 from pydantic import Field as PField
@@ -35,29 +35,31 @@ class Target(SQLModel, table=True):
         return Decimal(self.average_tenths).scaleb(-1)
 
 
+# five ASCII digits, stated in the schema (``isdigit`` would also take other scripts' digits)
+CommuneCode = Annotated[str, PField(pattern=r"^[0-9]{5}$")]
+
+
 class TargetPut(BaseModel):
     average_criteria: Decimal = PField(
         ge=0, max_digits=4, decimal_places=1, description="Planned average criteria per commune, one decimal",
         examples=[16.1],
     )
-    standard_communes: list[str] = PField(
+    standard_communes: list[CommuneCode] = PField(
         default_factory=list, max_length=5000, description="Communes planned to reach the standard this year",
-        examples=[["02812"]],
+        examples=[["02812"]], json_schema_extra={"uniqueItems": True},
     )
     min_additional_criteria: int | None = PField(
         default=None, ge=0, le=100000, strict=True, description="At least this many more criteria in total than last year",
         examples=[6],
     )
-    commune_targets: dict[str, StrictInt] = PField(
-        default_factory=dict, description="Planned criteria count per commune code", examples=[{"02812": 19}]
+    commune_targets: dict[CommuneCode, Annotated[StrictInt, PField(ge=0)]] = PField(
+        default_factory=dict, description="Planned criteria count per commune code", examples=[{"02812": 19}],
+        json_schema_extra={"additionalProperties": False},  # every key matches the commune-code pattern
     )
 
     @field_validator("standard_communes")
     @classmethod
     def _codes(cls, value: list[str]) -> list[str]:
-        for code in value:
-            if not (len(code) == 5 and code.isdigit()):
-                raise ValueError(f"{code!r} is not a five-digit commune code")
         if len(set(value)) != len(value):
             raise ValueError("a commune is named more than once")
         return sorted(value)
@@ -65,11 +67,6 @@ class TargetPut(BaseModel):
     @field_validator("commune_targets")
     @classmethod
     def _target_codes(cls, value: dict[str, int]) -> dict[str, int]:
-        for code, count in value.items():
-            if not (len(code) == 5 and code.isdigit()):
-                raise ValueError(f"{code!r} is not a five-digit commune code")
-            if count < 0:
-                raise ValueError(f"target for {code} must not be negative")
         return dict(sorted(value.items()))
 
 

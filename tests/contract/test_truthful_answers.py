@@ -75,3 +75,18 @@ async def test_me_answers_users_and_api_keys(client, app):
 
 async def test_me_without_credentials_is_401(anon):
     assert_problem(await anon.get("/api/v1/users/me"), 401)
+
+
+async def test_unit_rules_across_fields_are_rule_violations(client):
+    """Found by schemathesis: a schema-valid new unit that breaks a cross-field rule answered
+    /problems/validation-error; the schema cannot state these rules, so they are rule violations."""
+    base = {"name": "Xã Mới", "level": "commune", "kind": "xa", "code": "02899"}
+    for change, field in (({"parent_code": None}, "parent_code"), ({"parent_code": "084", "kind": "phuong_x"}, None),
+                          ({"parent_code": "084", "code": "084"}, "code"),
+                          ({"parent_code": "084", "valid_from": "2020-01-02", "valid_to": "2020-01-01"}, "valid_to"),
+                          ({"parent_code": "084", "kind": "quan"}, "kind")):
+        response = await client.post("/api/v1/units", json={**base, **change})
+        body = assert_problem(response, 422, field=field)
+        expected = "/problems/validation-error" if field is None else "/problems/rule-violation"
+        assert body["type"] == expected, body
+    assert (await client.get("/api/v1/units/02899")).status_code == 404
