@@ -16,7 +16,7 @@ from pydantic import Field as PField
 from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.core.types import UtcDateTime
+from app.core.types import JSON_INTEGER, UtcDateTime
 
 MAX_NOTE = 2000
 IndicatorValue = float | int | str | bool | None
@@ -69,7 +69,7 @@ class AssessmentCriterion(SQLModel, table=True):
 
 
 class CriterionResult(BaseModel):
-    number: int = PField(ge=1, le=99, strict=True, examples=[1])
+    number: Annotated[int, PField(ge=1, le=99), JSON_INTEGER] = PField(examples=[1])
     met: bool = PField(strict=True, examples=[True])
     note: str | None = PField(default=None, max_length=MAX_NOTE, examples=["Đã phê duyệt quy hoạch chung"])
     indicators: dict[Annotated[str, PField(min_length=1, max_length=16)], IndicatorValue] | None = PField(

@@ -90,3 +90,35 @@ async def test_unit_rules_across_fields_are_rule_violations(client):
         expected = "/problems/validation-error" if field is None else "/problems/rule-violation"
         assert body["type"] == expected, body
     assert (await client.get("/api/v1/units/02899")).status_code == 404
+
+
+async def test_json_integers_are_read_as_json_schema_reads_them(client):
+    """Found by schemathesis: `35.0` is an integer to JSON Schema and was refused (strict mode);
+    strings and booleans are not integers and stay refused."""
+    body = {"criteria": [{"number": float(n), "met": n <= 15} for n in range(1, 20)]}
+    written = await client.put("/api/v1/communes/02812/assessments/2021", json=body)
+    assert written.status_code == 201 and written.json()["met_count"] == 15, written.text
+    for bad in ("3", True, 3.5):
+        body["criteria"][2]["number"] = bad
+        problem = assert_problem(await client.put("/api/v1/communes/02812/assessments/2021", json=body), 422,
+                                 field="criteria[2].number")
+        assert problem["type"] == "/problems/validation-error"
+    recognized = await client.put("/api/v1/communes/02812/recognitions/nang_cao",
+                                  json={"recognition_year": 2022.0})
+    assert recognized.status_code in (200, 201), recognized.text
+    assert_problem(await client.put("/api/v1/communes/02812/recognitions/nang_cao", json={"recognition_year": "2022"}),
+                   422, field="recognition_year")
+
+
+async def test_target_figures_are_numbers_and_one_decimal_is_a_rule(client):
+    url = "/api/v1/units/084/targets/2021"
+    for bad in ("", "16.1", True):
+        problem = assert_problem(await client.put(url, json={"average_criteria": bad}), 422, field="average_criteria")
+        assert problem["type"] == "/problems/validation-error", problem
+    problem = assert_problem(await client.put(url, json={"average_criteria": 16.15}), 422, field="average_criteria")
+    assert problem["type"] == "/problems/rule-violation"
+    assert (await client.get(url)).status_code == 404
+    written = await client.put(url, json={"average_criteria": 16.1, "min_additional_criteria": 6.0,
+                                          "commune_targets": {"02812": 19.0}})
+    assert written.status_code == 201, written.text
+    assert written.json()["average_criteria"] == 16.1 and written.json()["min_additional_criteria"] == 6
