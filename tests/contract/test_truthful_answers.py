@@ -122,3 +122,14 @@ async def test_target_figures_are_numbers_and_one_decimal_is_a_rule(client):
                                           "commune_targets": {"02812": 19.0}})
     assert written.status_code == 201, written.text
     assert written.json()["average_criteria"] == 16.1 and written.json()["min_additional_criteria"] == 6
+
+
+async def test_an_import_with_bad_rows_is_a_rule_violation(client):
+    """Found by schemathesis: a file the schema allows (any bytes) whose rows break the import's
+    rules answered `/problems/import-rejected`; it is a rule violation, with every row error."""
+    csv = b"commune_code,1\n99999,x\n"
+    response = await client.post("/api/v1/imports/assessments", params={"year": 2021, "dry_run": "true"},
+                                 files={"file": ("a.csv", csv, "text/csv")})
+    body = assert_problem(response, 422)
+    assert body["type"] == "/problems/rule-violation" and body["title"] == "Import rejected"
+    assert body["errors"] and all({"row", "message"} <= set(error) for error in body["errors"])
