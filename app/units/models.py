@@ -20,7 +20,7 @@ from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, UniqueC
 from sqlmodel import Field, SQLModel
 
 from app.core.errors import FieldError, InvalidInput
-from app.core.text import name_text
+from app.core.text import NAME_PATTERN, name_text
 from app.core.types import IsoDate
 
 
@@ -124,7 +124,7 @@ class UnitLineage(SQLModel, table=True):
 
 
 class UnitBase(BaseModel):
-    name: str = PField(min_length=1, max_length=200, examples=["Xã Sán Chải"])
+    name: str = PField(min_length=1, max_length=200, pattern=NAME_PATTERN, examples=["Xã Sán Chải"])
     level: UnitLevel = PField(examples=["commune"])
     kind: UnitKind = PField(examples=["xa"])
     parent_code: str | None = PField(default=None, max_length=8, examples=["084"])
@@ -179,7 +179,7 @@ class UnitUpdate(BaseModel):
     """Fields that may change on an existing unit; omitted fields stay as they are."""
 
     # name and kind may be omitted but never set to null (the schema says so: no `null` in their type)
-    name: str | SkipJsonSchema[None] = PField(default=None, min_length=1, max_length=200)
+    name: str | SkipJsonSchema[None] = PField(default=None, min_length=1, max_length=200, pattern=NAME_PATTERN)
     kind: UnitKind | SkipJsonSchema[None] = None
     region: Region | None = PField(default=None, description="`null` removes the region")
     valid_to: IsoDate | None = PField(default=None, description="Close the unit: its last valid day (`null`: open again)")
