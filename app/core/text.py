@@ -15,6 +15,13 @@ def nfc(text: str) -> str:
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
+# What `name_text` accepts, as a JSON Schema pattern: no control character but white space (tabs
+# and line breaks are collapsed to one space by `nfc` before the check), and at least one
+# character that is not white space (Python's `str.isspace`).
+_NAME_CHAR = r"[^\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]"
+_VISIBLE = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+NAME_PATTERN = rf"^{_NAME_CHAR}*{_VISIBLE}{_NAME_CHAR}*$"
+
 
 def name_text(value: str) -> str:
     """A name as stored (``nfc``); ValueError when it is blank or holds a control character (which

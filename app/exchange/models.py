@@ -54,9 +54,10 @@ class ImportResult(BaseModel):
 
 
 class ImportProblem(ImportResult):
-    """422: the file has errors and nothing was written; every error is listed."""
+    """422: the file has errors and nothing was written; every error is listed. The file fits the
+    schema (any bytes); its rows break the import's rules, hence ``/problems/rule-violation``."""
 
-    type: str = "/problems/import-rejected"
+    type: str = "/problems/rule-violation"
     title: str = "Import rejected"
     status: int = 422
     detail: str

@@ -64,7 +64,8 @@ class ImportRejected(AppError):
         super().__init__(detail)
         self.status = status
         self.title = "Import rejected" if status == 422 else "Forbidden"
-        self.slug = "import-rejected" if status == 422 else "forbidden"
+        # rows that break the import's rules: a domain rule no schema can state (contract v1.3)
+        self.slug = "rule-violation" if status == 422 else "forbidden"
         self.result = result
 
     def to_problem(self, instance: str | None = None) -> dict[str, Any]:

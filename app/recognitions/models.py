@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel
 from pydantic import Field as PField
 from sqlalchemy import Column, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.core.types import IsoDate, UtcDateTime
+from app.core.types import JSON_INTEGER, IsoDate, UtcDateTime
 
 
 class RecognitionLevel(StrEnum):
@@ -34,7 +35,7 @@ class Recognition(SQLModel, table=True):
 
 
 class RecognitionPut(BaseModel):
-    recognition_year: int = PField(ge=2010, le=2100, strict=True, examples=[2021])
+    recognition_year: Annotated[int, PField(ge=2010, le=2100), JSON_INTEGER] = PField(examples=[2021])
     decision_no: str | None = PField(default=None, max_length=64, examples=["123/QĐ-UBND"])
     decision_date: IsoDate | None = PField(default=None, examples=["2022-01-05"])
 

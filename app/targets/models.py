@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, StrictInt, field_validator
+from pydantic import BaseModel, WithJsonSchema, field_validator, model_validator
 from pydantic import Field as PField
 from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.core.types import JsonDecimal, UtcDateTime
+from app.core.errors import InvalidInput
+from app.core.types import JSON_INTEGER, JSON_NUMBER, JsonDecimal, UtcDateTime
 
 
 class Target(SQLModel, table=True):
@@ -35,29 +36,40 @@ class Target(SQLModel, table=True):
         return Decimal(self.average_tenths).scaleb(-1)
 
 
+# five ASCII digits, stated in the schema (``isdigit`` would also take other scripts' digits)
+CommuneCode = Annotated[str, PField(pattern=r"^[0-9]{5}$")]
+
+
 class TargetPut(BaseModel):
-    average_criteria: Decimal = PField(
-        ge=0, max_digits=4, decimal_places=1, description="Planned average criteria per commune, one decimal",
-        examples=[16.1],
-    )
-    standard_communes: list[str] = PField(
+    # one decimal is a rule (a rule violation, below): as `multipleOf: 0.1` it would be misread by
+    # JSON Schema validators working in binary floating point (16.1 / 0.1 = 161.00000000000003)
+    average_criteria: Annotated[
+        Decimal, PField(ge=0, le=Decimal("999.9")), JSON_NUMBER,
+        WithJsonSchema({"type": "number", "minimum": 0, "maximum": 999.9}),
+    ] = PField(description="Planned average criteria per commune, one decimal", examples=[16.1])
+    standard_communes: list[CommuneCode] = PField(
         default_factory=list, max_length=5000, description="Communes planned to reach the standard this year",
-        examples=[["02812"]],
+        examples=[["02812"]], json_schema_extra={"uniqueItems": True},
     )
-    min_additional_criteria: int | None = PField(
-        default=None, ge=0, le=100000, strict=True, description="At least this many more criteria in total than last year",
+    min_additional_criteria: Annotated[int, PField(ge=0, le=100000), JSON_INTEGER] | None = PField(
+        default=None, description="At least this many more criteria in total than last year",
         examples=[6],
     )
-    commune_targets: dict[str, StrictInt] = PField(
-        default_factory=dict, description="Planned criteria count per commune code", examples=[{"02812": 19}]
+    commune_targets: dict[CommuneCode, Annotated[int, PField(ge=0), JSON_INTEGER]] = PField(
+        default_factory=dict, description="Planned criteria count per commune code", examples=[{"02812": 19}],
+        json_schema_extra={"additionalProperties": False},  # every key matches the commune-code pattern
     )
+
+    @model_validator(mode="after")
+    def _one_decimal(self) -> TargetPut:
+        if (self.average_criteria * 10) % 1:
+            raise InvalidInput.field("body", "average_criteria",
+                                     f"{self.average_criteria} has more than one decimal; plans are set to one decimal")
+        return self
 
     @field_validator("standard_communes")
     @classmethod
     def _codes(cls, value: list[str]) -> list[str]:
-        for code in value:
-            if not (len(code) == 5 and code.isdigit()):
-                raise ValueError(f"{code!r} is not a five-digit commune code")
         if len(set(value)) != len(value):
             raise ValueError("a commune is named more than once")
         return sorted(value)
@@ -65,11 +77,6 @@ class TargetPut(BaseModel):
     @field_validator("commune_targets")
     @classmethod
     def _target_codes(cls, value: dict[str, int]) -> dict[str, int]:
-        for code, count in value.items():
-            if not (len(code) == 5 and code.isdigit()):
-                raise ValueError(f"{code!r} is not a five-digit commune code")
-            if count < 0:
-                raise ValueError(f"target for {code} must not be negative")
         return dict(sorted(value.items()))
 
 

@@ -13,13 +13,14 @@ import re
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ValidationInfo, field_validator
+from pydantic import BaseModel, ValidationInfo, field_validator, model_validator
 from pydantic import Field as PField
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.core.text import name_text
+from app.core.errors import FieldError, InvalidInput
+from app.core.text import NAME_PATTERN, name_text
 from app.core.types import IsoDate
 
 
@@ -123,7 +124,7 @@ class UnitLineage(SQLModel, table=True):
 
 
 class UnitBase(BaseModel):
-    name: str = PField(min_length=1, max_length=200, examples=["Xã Sán Chải"])
+    name: str = PField(min_length=1, max_length=200, pattern=NAME_PATTERN, examples=["Xã Sán Chải"])
     level: UnitLevel = PField(examples=["commune"])
     kind: UnitKind = PField(examples=["xa"])
     parent_code: str | None = PField(default=None, max_length=8, examples=["084"])
@@ -148,47 +149,37 @@ class UnitCreate(UnitBase):
         examples=[["02812", "02800"]],
     )
 
-    @field_validator("kind")
-    @classmethod
-    def _kind_fits_level(cls, kind: UnitKind, info: ValidationInfo) -> UnitKind:
-        level = info.data.get("level")
-        if level is not None and kind not in KINDS_BY_LEVEL[level]:
+    @model_validator(mode="after")
+    def _rules(self) -> UnitCreate:
+        """Rules across fields, which the schema does not state: checked once every field fits the
+        schema, and answered as a rule violation (``/problems/rule-violation``) naming each field."""
+        errors: list[FieldError] = []
+
+        def refuse(field: str, message: str) -> None:
+            errors.append(FieldError(location="body", field=field, message=message))
+
+        level = self.level
+        if self.kind not in KINDS_BY_LEVEL[level]:
             allowed = ", ".join(sorted(KINDS_BY_LEVEL[level]))
-            raise ValueError(f"kind {kind.value!r} does not fit level {level.value!r} (allowed: {allowed})")
-        return kind
-
-    @field_validator("parent_code")
-    @classmethod
-    def _parent_given(cls, parent: str | None, info: ValidationInfo) -> str | None:
-        level = info.data.get("level")
-        if level == UnitLevel.country and parent is not None:
-            raise ValueError("the national root has no parent")
-        if level is not None and level != UnitLevel.country and not parent:
-            raise ValueError(f"a {level.value} needs a parent_code")
-        return parent
-
-    @field_validator("valid_to")
-    @classmethod
-    def _ends_after_start(cls, valid_to: dt.date | None, info: ValidationInfo) -> dt.date | None:
-        valid_from = info.data.get("valid_from")
-        if valid_to and valid_from and valid_to < valid_from:
-            raise ValueError("valid_to must not be before valid_from")
-        return valid_to
-
-    @field_validator("code")
-    @classmethod
-    def _code_fits_level(cls, code: str, info: ValidationInfo) -> str:
-        level = info.data.get("level")
-        if level is not None and not CODE_PATTERNS[level].match(code):
-            raise ValueError(f"code {code!r} does not have the shape of a {level.value} code")
-        return code
+            refuse("kind", f"kind {self.kind.value!r} does not fit level {level.value!r} (allowed: {allowed})")
+        if level == UnitLevel.country and self.parent_code is not None:
+            refuse("parent_code", "the national root has no parent")
+        if level != UnitLevel.country and not self.parent_code:
+            refuse("parent_code", f"a {level.value} needs a parent_code")
+        if self.valid_to and self.valid_from and self.valid_to < self.valid_from:
+            refuse("valid_to", "valid_to must not be before valid_from")
+        if not CODE_PATTERNS[level].match(self.code):
+            refuse("code", f"code {self.code!r} does not have the shape of a {level.value} code")
+        if errors:
+            raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        return self
 
 
 class UnitUpdate(BaseModel):
     """Fields that may change on an existing unit; omitted fields stay as they are."""
 
     # name and kind may be omitted but never set to null (the schema says so: no `null` in their type)
-    name: str | SkipJsonSchema[None] = PField(default=None, min_length=1, max_length=200)
+    name: str | SkipJsonSchema[None] = PField(default=None, min_length=1, max_length=200, pattern=NAME_PATTERN)
     kind: UnitKind | SkipJsonSchema[None] = None
     region: Region | None = PField(default=None, description="`null` removes the region")
     valid_to: IsoDate | None = PField(default=None, description="Close the unit: its last valid day (`null`: open again)")

@@ -159,3 +159,15 @@ def test_me_documents_both_kinds(spec):
     me = spec["paths"]["/api/v1/users/me"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     schema = spec["components"]["schemas"][me["$ref"].rsplit("/", 1)[1]]
     assert schema["properties"]["kind"]["enum"] == ["user", "api_key"]
+
+
+def test_target_and_indicator_keys_state_their_rules(spec):
+    """What the validators enforce is in the schema: five ASCII digits, each commune once, no
+    negative target, indicator codes of 1-16 characters."""
+    target = spec["components"]["schemas"]["TargetPut"]["properties"]
+    assert target["standard_communes"]["items"]["pattern"] == "^[0-9]{5}$"
+    assert target["standard_communes"]["uniqueItems"] is True
+    assert target["commune_targets"]["patternProperties"]["^[0-9]{5}$"]["minimum"] == 0
+    assert target["commune_targets"]["additionalProperties"] is False
+    indicators = spec["components"]["schemas"]["CriterionResult"]["properties"]["indicators"]["anyOf"][0]
+    assert indicators["propertyNames"] == {"minLength": 1, "maxLength": 16}

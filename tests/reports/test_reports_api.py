@@ -201,7 +201,7 @@ async def test_put_and_get_target(client):
     ({}, "average_criteria"),
     ({"average_criteria": 16, "standard_communes": ["02848"]}, "standard_communes[0]"),
     ({"average_criteria": 16, "standard_communes": ["02809"]}, "standard_communes[0]"),
-    ({"average_criteria": 16, "standard_communes": ["2812"]}, "standard_communes"),
+    ({"average_criteria": 16, "standard_communes": ["2812"]}, "standard_communes[0]"),  # the pattern names the item
     ({"average_criteria": 16, "commune_targets": {"02812": 20}}, "commune_targets.02812"),
     ({"average_criteria": 16, "commune_targets": {"02848": 10}}, "commune_targets.02848"),
     ({"average_criteria": 16, "min_additional_criteria": -1}, "min_additional_criteria"),
