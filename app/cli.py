@@ -66,15 +66,25 @@ def serve(
     connections over them (app/serving.py)."""
     import os
 
+    import secrets
+
     from app import serving
-    from app.core.config import InsecureConfiguration
+    from app.core.config import InsecureConfiguration, is_placeholder_secret
     from app.core.logging import log_config
 
     if demo:
-        os.environ["NTM_ENV"] = "development"  # the workers read it too: demo secrets are fine
+        _refuse_demo_in_production(Settings(), explicit_only=True)
+        os.environ["NTM_ENV"] = "development"  # the workers read it too: demo accounts are fine here
     settings = Settings()
+    if settings.env == "development" and is_placeholder_secret(settings.secret_key):
+        # one random key for this run, shared by the workers (they read the environment); never a
+        # key from the source. Tokens end when the server stops.
+        os.environ["NTM_SECRET_KEY"] = secrets.token_urlsafe(48)
+        console.print("[yellow]development: no NTM_SECRET_KEY, signing tokens with a random key made for this run[/]")
+        settings = Settings()
     try:
         settings.signing_key  # noqa: B018
+        settings.check_admin_password()
     except InsecureConfiguration as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
@@ -131,17 +141,40 @@ async def _migrate(action: str, revision: str) -> None:
     console.print(f"{action} done; schema at {current or '(base)'}")
 
 
+def _refuse_demo_in_production(settings: Settings, *, explicit_only: bool = False) -> None:
+    """Demo accounts have published passwords: never in a production database. ``explicit_only``:
+    refuse only when NTM_ENV=production was set (``serve --demo`` switches the default to
+    development)."""
+    if settings.env == "production" and (not explicit_only or "env" in settings.model_fields_set):
+        console.print("[red]Refused: the demo data comes with demo accounts whose passwords are published; it is "
+                      "never loaded under NTM_ENV=production. Use NTM_ENV=development on a database of its own.[/]")
+        raise typer.Exit(2)
+
+
+def _prepare_or_exit(settings: Settings, *, demo: bool = False) -> None:
+    from app.core.config import InsecureConfiguration
+
+    try:
+        asyncio.run(prepare(settings, demo=demo))
+    except InsecureConfiguration as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+
+
 @seed_cli.command("reference")
 def seed_reference() -> None:
     """Migrate and load the built-in reference data (idempotent)."""
-    asyncio.run(prepare(Settings()))
+    _prepare_or_exit(Settings())
     console.print("reference data loaded")
 
 
 @seed_cli.command("demo")
 def seed_demo() -> None:
-    """Migrate, load reference data and the illustrative Si Ma Cai demo data (idempotent)."""
-    asyncio.run(prepare(Settings(), demo=True))
+    """Migrate, load reference data and the illustrative Si Ma Cai demo data (idempotent). Refused under
+    NTM_ENV=production (the default): set NTM_ENV=development."""
+    settings = Settings()
+    _refuse_demo_in_production(settings)
+    _prepare_or_exit(settings, demo=True)
     console.print("demo data and demo users loaded (illustrative figures; see README)")
 
 

@@ -11,6 +11,8 @@ from app.auth.models import Role, User
 from app.core.db import Database
 from app.core.types import utcnow
 
+# the signing key of test fixtures, passed explicitly (the service has no key of its own)
+TEST_SECRET = "ntm-test-fixture-signing-key-" + "0" * 32
 ADMIN = "admin"
 PASSWORD = "correct horse battery staple"
 

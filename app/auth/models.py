@@ -11,6 +11,7 @@ from pydantic import Field as PField
 from sqlalchemy import Boolean, Column, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
+from app.core.config import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from app.core.types import UtcDateTime
 from app.units.models import CODE_REGEX
 
@@ -80,7 +81,7 @@ class _Strict(BaseModel):
 
 class UserCreate(_Strict):
     username: str = PField(pattern=USERNAME, examples=["can.bo.sanchai"])
-    password: str = PField(min_length=10, max_length=200, examples=["a long passphrase"])
+    password: str = PField(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH, examples=["a long passphrase"])
     role: Role
     unit_code: str | None = PField(
         default=None, pattern=CODE_REGEX, description="Required for every role but admin", examples=["02812"]
@@ -91,7 +92,7 @@ class UserUpdate(_Strict):
     role: Role | None = None
     unit_code: str | None = PField(default=None, pattern=CODE_REGEX)
     disabled: bool | None = PField(default=None, strict=True)
-    password: str | None = PField(default=None, min_length=10, max_length=200)
+    password: str | None = PField(default=None, min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
 
 
 class UserPublic(BaseModel):

@@ -228,6 +228,7 @@ async def ensure_admin(session: AsyncSession, settings: Settings) -> bool:
     """Create the first administrator from NTM_ADMIN_USERNAME/PASSWORD when missing."""
     if not settings.admin_username or not settings.admin_password:
         return False
+    settings.check_admin_password()
     exists = (await session.execute(select(User.id).where(User.username == settings.admin_username))).first()
     if exists:
         return False
