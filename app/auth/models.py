@@ -34,6 +34,8 @@ class User(SQLModel, table=True):
     unit_code: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
     disabled: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
     created_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    # moved by a password change or a disable: tokens carry it (`gen`) and older ones answer 401
+    token_generation: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
 class ApiKey(SQLModel, table=True):

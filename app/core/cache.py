@@ -91,14 +91,15 @@ class ResponseCache:
         self._lock = asyncio.Lock()
         self.enabled = url.get_backend_name() in ("sqlite", "postgresql") and url.database not in (None, "", ":memory:")
 
-    def note_active(self, username: str, generation: Generation | None, principal: Any) -> None:
-        """The user was found enabled in the database, as ``principal``, at this generation."""
+    def note_active(self, username: Hashable, generation: Generation | None, principal: Any) -> None:
+        """The user (a token's subject: username and token generation) was found enabled in the
+        database, as ``principal``, at this generation."""
         if generation is not None:
             if len(self._active) > 10_000:
                 self._active.clear()
             self._active[username] = (generation, principal)
 
-    def active(self, username: str, generation: Generation | None) -> Any:
+    def active(self, username: Hashable, generation: Generation | None) -> Any:
         """The principal last found for the user, while no commit (which could have disabled the
         account or changed its role) has happened since; else None."""
         found = self._active.get(username)
@@ -283,7 +284,7 @@ class CachedReportsMiddleware:
         from app.core.errors import AppError
 
         try:
-            username = token_subject(settings, token.strip())
+            subject = token_subject(settings, token.strip())
         except AppError:
             return False
-        return cache.active(username, generation) is not None
+        return cache.active(subject, generation) is not None
