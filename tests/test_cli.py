@@ -52,7 +52,7 @@ def test_export_then_import_round_trip(tmp_path, monkeypatch):
     book = openpyxl.load_workbook(report)
     assert book.sheetnames[0] == "Báo cáo"
     totals = {r[0]: r[1] for r in book["Báo cáo"].iter_rows(values_only=True) if r[0]}
-    assert totals["Bình quân tiêu chí/xã"] == "16,1"
+    assert totals["Bình quân tiêu chí/xã"] == 16.1
 
     result = runner.invoke(cli, ["import", str(report), "--year", "2021"])
     assert result.exit_code == 0, result.output

@@ -119,7 +119,8 @@ async def template(
 )
 async def report_xlsx(session: SessionDep, code: UnitCode, year: YearQuery) -> Response:
     """Sheet 1: one row per commune (criteria marked, count, band, flags) and the totals block (figures
-    written the official way, `16,1`); sheet 2: communes meeting each criterion; sheet 3: the trend."""
+    as numbers shown with one decimal, `16,1` in a Vietnamese Excel; text that could run as a formula
+    gets a leading `'`); sheet 2: communes meeting each criterion; sheet 3: the trend."""
     unit = await resolve_unit_above_commune(session, code, year)
     data = await service.report_data(session, unit, year, with_figures=True)
     body = await run_in_threadpool(workbooks.report_xlsx, data)
