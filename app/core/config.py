@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     import_max_rows: int = Field(default=20000, ge=1)
     import_max_unzipped_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    import_concurrency: int = Field(default=2, ge=1, le=64, description="Imports at once per worker (503 past it)")
     login_max_failures: int = Field(default=10, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
     require_if_match: bool = False

@@ -126,6 +126,12 @@ class NotReady(AppError):
     status, title, slug = 503, "Service Unavailable", "not-ready"
 
 
+class ServiceUnavailable(AppError):
+    """A passing condition (the database unreachable, the server busy): retry after ``Retry-After``."""
+
+    status, title, slug = 503, "Service Unavailable", "unavailable"
+
+
 class InvalidInput(AppError):
     """Input that is well-formed but breaks a domain rule (422)."""
 

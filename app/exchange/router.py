@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, File, Header, Path, Query, Request, Response, UploadFile
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import SessionDep
 from app.auth.deps import PrincipalDep, require
 from app.auth.rules import Action
-from app.core.errors import InvalidInput, problem_responses
+from app.auth.models import Principal
+from app.core.errors import InvalidInput, ServiceUnavailable, problem_responses
 from app.core.types import WholeNumber, utcnow
 from app.exchange import charts, service, workbooks
 from app.exchange.models import ImportProblem, ImportRequest, ImportResult
@@ -50,7 +55,7 @@ def _download(body: bytes, media_type: str, filename: str) -> Response:
                          {"$ref": "#/components/schemas/ImportProblem"}, {"$ref": "#/components/schemas/Problem"}]}}},
                      "description": "The file has errors (every error listed, nothing written), or the request "
                                     "itself is invalid (a plain problem naming the field)"},
-               **problem_responses(401, 403, 409, 413, 415)},
+               **problem_responses(401, 403, 409, 413, 415, 503)},
 )
 async def import_assessments(
     request: Request,
@@ -66,10 +71,47 @@ async def import_assessments(
     (`1`…`19`, `TC01`, `Tiêu chí 1`). Marks: met `x`, `Đạt`, `1`, `true`; not met empty, `Không`, `0`,
     `false`. All or nothing: any error → 422 listing every error, and nothing is written. A row whose
     criterion cells are all blank is skipped. The sheet used is the first whose row 1 has a commune code
-    column; a row starting with `Tổng hợp` ends the table."""
+    column; a row starting with `Tổng hợp` ends the table. Limits: 413 past the rows, columns (200),
+    cells or distinct values of an upload; 503 with `Retry-After` while this server runs its maximum
+    of imports at once."""
     actor = require(principal, Action.assessment_write)
-    data = await file.read()
-    fingerprint = hashlib.sha256(data + f"|{year}|{dry_run}".encode()).hexdigest()
+    async with import_slot(request):
+        return await _import(request, session, actor, year, file, response, dry_run, idempotency_key)
+
+
+@asynccontextmanager
+async def import_slot(request: Request) -> AsyncIterator[None]:
+    """At most ``NTM_IMPORT_CONCURRENCY`` imports at once per worker: each holds a workbook's cells
+    (bounded, see app/exchange/sheets.py); one more is refused at once with 503 and Retry-After."""
+    state = request.app.state
+    slots: asyncio.Semaphore | None = getattr(state, "import_slots", None)
+    if slots is None:
+        slots = state.import_slots = asyncio.Semaphore(state.settings.import_concurrency)
+    if slots.locked():
+        raise ServiceUnavailable("Other imports are running on this server; retry in a few seconds.",
+                                 headers={"Retry-After": str(IMPORT_RETRY_AFTER)})
+    async with slots:
+        yield
+
+
+IMPORT_RETRY_AFTER = 5
+
+
+def _fingerprint(source: BinaryIO, year: int, dry_run: bool) -> str:
+    digest = hashlib.sha256()
+    source.seek(0)
+    for chunk in iter(lambda: source.read(1024 * 1024), b""):
+        digest.update(chunk)
+    source.seek(0)
+    digest.update(f"|{year}|{dry_run}".encode())
+    return digest.hexdigest()
+
+
+async def _import(request: Request, session: AsyncSession, actor: Principal, year: int, file: UploadFile,
+                  response: Response, dry_run: bool, idempotency_key: str | None) -> ImportResult:
+    # the upload stays in its spooled file (on disk past 1 MB) and is read in place, never whole
+    data = file.file
+    fingerprint = await run_in_threadpool(_fingerprint, data, year, dry_run)
     if idempotency_key is not None and not dry_run:
         earlier = await session.get(ImportRequest, (actor.actor, idempotency_key))
         if earlier is not None:

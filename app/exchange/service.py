@@ -47,6 +47,9 @@ class UnsupportedFile(AppError):
     status, title, slug = 415, "Unsupported file", "unsupported-file"
 
 
+MAX_LISTED_ERRORS = 1000  # contract v1.3: at most 1,000 errors listed, then one entry "and N more"
+
+
 class ImportRejected(AppError):
     """The file has errors (422) or rows outside the caller's scope (403): nothing was written."""
 
@@ -58,6 +61,10 @@ class ImportRejected(AppError):
         self.status = status
         self.title = "Import rejected" if status == 422 else "Forbidden"
         self.slug = "import-rejected" if status == 422 else "forbidden"
+        if count > MAX_LISTED_ERRORS:  # the body stays small (values are cut at 100 characters)
+            rest = result.errors[MAX_LISTED_ERRORS:]
+            more = _error(rest[0].row, None, None, f"and {len(rest)} more")
+            result = result.model_copy(update={"errors": [*result.errors[:MAX_LISTED_ERRORS], more]})
         self.result = result
 
     def to_problem(self, instance: str | None = None) -> dict[str, Any]:
@@ -93,8 +100,8 @@ def _error(row: int, column: str | None, value: str | None, message: str) -> Imp
     return ImportError_(row=row, column=column, value=value, message=message)
 
 
-async def read_file(data: bytes, *, max_rows: int, max_unzipped_bytes: int) -> list[sheets.Sheet]:
-    """Parse the upload off the event loop (a national workbook takes seconds of CPU)."""
+async def read_file(data: sheets.Source, *, max_rows: int, max_unzipped_bytes: int) -> list[sheets.Sheet]:
+    """Parse the upload (bytes, or the spooled upload file, read in place) off the event loop."""
     try:
         return await run_in_threadpool(sheets.read, data, max_rows=max_rows, max_unzipped_bytes=max_unzipped_bytes)
     except sheets.SheetError as exc:
