@@ -231,14 +231,24 @@ def _declared_entries(stream: IO[bytes], size: int) -> int | None:
     return entries
 
 
+_LOCAL: dict[str, str] = {}
+
+
 def _local(name: str) -> str:
-    return name.rpartition("}")[2].rpartition(":")[2]
+    """``c`` for ``c``, ``x:c`` or ``{ns}c`` (memoised: called for every element)."""
+    found = _LOCAL.get(name)
+    if found is None:
+        found = name.rpartition("}")[2].rpartition(":")[2]
+        if len(_LOCAL) < 1000:
+            _LOCAL[name] = found
+    return found
 
 
 def _parser(start: Callable[..., None] | None = None, end: Callable[..., None] | None = None,
             text: Callable[[str], None] | None = None) -> Any:
     """An expat parser that refuses DTDs and entity declarations (nothing is ever expanded)."""
-    parser = expat.ParserCreate(namespace_separator="}")
+    parser = expat.ParserCreate()  # qualified names as written (`c`, `x:c`): no namespace work per element
+    parser.buffer_text = True  # text in one call up to 8 KB (longer text still comes in pieces)
 
     def refuse(*_args: Any) -> None:
         raise SheetError("The workbook declares a DTD or XML entities, which are refused.")
@@ -349,13 +359,21 @@ def _shared_strings(archive: zipfile.ZipFile, budget: Budget) -> list[str]:
 
 
 _REF = re.compile(r"([A-Z]{1,3})([0-9]{1,7})$")
+_DIGITS = "0123456789"
+_COLUMNS: dict[str, int] = {}
 
 
 def _column_index(letters: str) -> int:
-    index = 0
-    for ch in letters:
-        index = index * 26 + ord(ch) - 64
-    return index - 1
+    found = _COLUMNS.get(letters)
+    if found is None:
+        found = -1
+        for ch in letters:
+            found = (found + 1) * 26 + ord(ch) - 65 if found >= 0 else ord(ch) - 65
+        if not letters.isascii() or not letters.isalpha() or not letters.isupper() or len(letters) > 3:
+            raise SheetError("The workbook is damaged: a cell reference is not valid.")
+        if len(_COLUMNS) < 20_000:
+            _COLUMNS[letters] = found
+    return found
 
 
 def _number(text: str) -> Any:
@@ -395,11 +413,10 @@ class _SheetReader:
         return SheetError(f"Sheet {self.sheet.name!r} has more than {MAX_COLUMNS} columns (the limit).", status=413)
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
-        local = _local(name)
+        local = _LOCAL.get(name) or _local(name)
         if local == "c":
             ref = attrs.get("r")
-            found = _REF.match(ref) if ref else None
-            self.column = _column_index(found.group(1)) if found else self.next_column
+            self.column = _column_index(ref.rstrip(_DIGITS)) if ref else self.next_column
             if self.column >= MAX_COLUMNS:
                 raise self._too_many_columns()
             self.cell_type = attrs.get("t", "n")
@@ -442,8 +459,8 @@ class _SheetReader:
             self.parts.append(data)
 
     def end(self, name: str) -> None:
-        local = _local(name)
-        if local in ("v", "t"):
+        local = _LOCAL.get(name) or _local(name)
+        if local == "v" or local == "t":
             self.collecting = False
         elif local == "is":
             self.in_inline -= 1
