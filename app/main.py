@@ -20,7 +20,7 @@ from app.audit.router import router as audit_router
 from app.auth.deps import authenticate
 from app.auth.router import router as auth_router
 from app.auth.router import token_router
-from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.core.middleware import BodyLimitMiddleware, CatchAllMiddleware, RequestContextMiddleware
 from app.criteria.router import router as criteria_router
 from app.exchange.router import router as exchange_router
 from app.ops.metrics import Metrics, MetricsMiddleware
@@ -96,7 +96,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # outermost last: request ids and headers wrap everything, the body cap comes before any parsing
     app.add_middleware(CachedReportsMiddleware, subject=report_subject)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
-                       overrides={f"{API_PREFIX}/imports/": settings.import_max_bytes})
+                       overrides={f"{API_PREFIX}/imports/": settings.import_max_bytes},
+                       timeout=settings.body_timeout_seconds)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(RequestContextMiddleware)
     app.state.metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(CatchAllMiddleware)  # outermost: no error escapes to reset the connection
     app.include_router(ops_router)
     app.include_router(web_router)
     app.include_router(token_router, prefix=API_PREFIX)

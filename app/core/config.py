@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     import_max_rows: int = Field(default=20000, ge=1)
     import_max_unzipped_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     import_concurrency: int = Field(default=2, ge=1, le=64, description="Imports at once per worker (503 past it)")
+    # slow clients: the request line and headers must arrive within header_timeout_seconds of the
+    # connection opening (or of the previous response), the body within body_timeout_seconds (408)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=120.0, gt=0)
     login_max_failures: int = Field(default=10, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
     require_if_match: bool = False

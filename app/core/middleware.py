@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import PayloadTooLarge, problem_response
+from app.core.errors import AppError, PayloadTooLarge, RequestTimeout, problem_response, unexpected_response
 from app.core.logging import request_id_var
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -44,12 +45,18 @@ class RequestContextMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses request bodies above ``max_bytes`` with 413, by Content-Length or while reading."""
+    """Refuses request bodies above ``max_bytes`` with 413, by Content-Length or while reading (a
+    chunked body too), and bodies that take longer than ``timeout`` seconds to arrive with 408.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, overrides: dict[str, int] | None = None) -> None:
+    Reading happens inside the framework, which turns any error while parsing a body into a 400;
+    so the refusal is remembered here and the framework's answer is replaced by it."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, overrides: dict[str, int] | None = None,
+                 timeout: float = 120.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.overrides = overrides or {}  # path prefix → its own cap (spreadsheet uploads)
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,18 +69,71 @@ class BodyLimitMiddleware:
             await response(scope, receive, send)
             return
         seen = 0
+        refused: AppError | None = None
+        deadline: float | None = None
 
         async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, refused, deadline
+            loop = asyncio.get_running_loop()
+            deadline = deadline or loop.time() + self.timeout
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                refused = RequestTimeout(f"The request body did not arrive within {self.timeout:g} s.")
+                raise refused from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > cap:
-                    raise PayloadTooLarge(f"The request body is larger than {cap} bytes.")
+                    refused = PayloadTooLarge(f"The request body is larger than {cap} bytes.")
+                    raise refused
             return message
 
-        await self.app(scope, counting_receive, send)
+        replaced = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal replaced
+            if refused is not None and message["type"] == "http.response.start":
+                replaced = True
+                response = problem_response(refused.to_problem(instance=scope["path"]),
+                                            headers={"Connection": "close"})
+                await response(scope, receive, send)
+                return
+            if replaced:
+                return
+            await send(message)
+
+        await self.app(scope, counting_receive, guarded_send)
 
     @staticmethod
     def _problem(path: str, cap: int) -> dict[str, object]:
         return PayloadTooLarge(f"The request body is larger than {cap} bytes.").to_problem(instance=path)
+
+
+class CatchAllMiddleware:
+    """Answers an unexpected error with its problem (500, or 503 for an unreachable database) and
+    does not re-raise it: Starlette's outermost handler re-raises after answering, and then the
+    server resets the connection, so the client's next request on it would fail too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watching_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watching_send)
+        except Exception as exc:
+            if started:
+                raise  # nothing sensible can be sent any more
+            response = unexpected_response(scope["method"], scope["path"], exc)
+            await response(scope, receive, send)

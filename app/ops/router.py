@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from app.assessments.models import Assessment, AssessmentStatus
+from app.auth.models import LoginFailure
 from pydantic import BaseModel
 
 from app.core import migrations
 from app.core.db import Database, write_intent
 from app.core.errors import NotReady, problem_responses
+from app.core.types import utcnow
 
 router = APIRouter(tags=["Operations"])
 log = logging.getLogger("ntm.ops")
@@ -35,13 +37,29 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
+_PROBE = insert(LoginFailure)
+
+
+async def _accepts_writes(db: Database) -> None:
+    """Write a row and roll it back: a read-only SQLite file or a read-only PostgreSQL (a standby,
+    ``default_transaction_read_only``) fails here instead of on the first real write."""
+    write_intent.set(True)  # SQLite: BEGIN IMMEDIATE, which takes the write lock
+    async with db.engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            await connection.execute(_PROBE, {"username": "ntm-readyz-probe", "at": utcnow()})
+        finally:
+            await transaction.rollback()
+
+
 @router.get(
     "/readyz",
     summary="Readiness",
     responses={503: {**problem_responses(503)[503], "description": "Database unreachable or schema not at head"}},
 )
 async def readyz(request: Request) -> Readiness:
-    """Ready when the database answers and its schema is at the migrations' head revision."""
+    """Ready when the database answers, its schema is at the migrations' head revision, and it
+    accepts a write (rolled back)."""
     db: Database = request.app.state.db
     head = migrations.head_revision()
     try:
@@ -53,6 +71,11 @@ async def readyz(request: Request) -> Readiness:
         raise NotReady(
             f"Database schema is at {current or 'no revision'}, migrations head is {head}: run `ntm db upgrade`."
         )
+    try:
+        await _accepts_writes(db)
+    except Exception as exc:
+        log.warning("readiness check failed: the database refuses writes: %s", exc)
+        raise NotReady("The database does not accept writes (read-only?).") from exc
     return Readiness(status="ready", database=db.dialect, schema_revision=current, head_revision=head)
 
 

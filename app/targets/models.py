@@ -35,6 +35,10 @@ class Target(SQLModel, table=True):
         return Decimal(self.average_tenths).scaleb(-1)
 
 
+# more than the country has communes (≈ 10,000 before the 2025 reform)
+MAX_COMMUNE_TARGETS = 20_000
+
+
 class TargetPut(BaseModel):
     average_criteria: Decimal = PField(
         ge=0, max_digits=4, decimal_places=1, description="Planned average criteria per commune, one decimal",
@@ -49,7 +53,9 @@ class TargetPut(BaseModel):
         examples=[6],
     )
     commune_targets: dict[str, StrictInt] = PField(
-        default_factory=dict, description="Planned criteria count per commune code", examples=[{"02812": 19}]
+        default_factory=dict, max_length=MAX_COMMUNE_TARGETS,
+        description=f"Planned criteria count per commune code (at most {MAX_COMMUNE_TARGETS:,} communes)",
+        examples=[{"02812": 19}],
     )
 
     @field_validator("standard_communes")
