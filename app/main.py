@@ -26,7 +26,7 @@ from app.exchange.router import router as exchange_router
 from app.ops.metrics import Metrics, MetricsMiddleware
 from app.ops.router import router as ops_router
 from app.recognitions.router import router as recognitions_router
-from app.reports.router import report_subject
+from app.reports.router import report_key, report_subject
 from app.reports.router import router as reports_router
 from app.targets.router import router as targets_router
 from app.units.router import router as units_router
@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     install_error_handlers(app)
     # outermost last: request ids and headers wrap everything, the body cap comes before any parsing
-    app.add_middleware(CachedReportsMiddleware, subject=report_subject)
+    app.add_middleware(CachedReportsMiddleware, subject=report_subject, key=report_key)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        overrides={f"{API_PREFIX}/imports/": settings.import_max_bytes},
                        timeout=settings.body_timeout_seconds)

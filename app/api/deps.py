@@ -83,7 +83,7 @@ def parse_json_strictly(body: bytes) -> Any:
     return json.loads(body, parse_constant=lambda _name: _NON_FINITE, parse_float=_finite_float)
 
 
-def _declared_queries(route: APIRoute) -> frozenset[str]:
+def declared_queries(route: APIRoute) -> frozenset[str]:
     """The query parameters the route reads (itself and its dependencies): others never reach the
     database. Worked out once per route, and kept on it."""
     known: frozenset[str] | None = getattr(route, "_ntm_query_names", None)
@@ -109,7 +109,7 @@ async def refuse_nul_characters(request: Request) -> None:
         if isinstance(value, str) and NUL in value:
             raise InvalidInput.field("path", name, NUL_MESSAGE)
     route = request.scope.get("route")
-    declared = _declared_queries(route) if isinstance(route, APIRoute) else frozenset()
+    declared = declared_queries(route) if isinstance(route, APIRoute) else frozenset()
     for name, value in request.query_params.multi_items():
         if name in declared and NUL in value:
             raise InvalidInput.field("query", name, NUL_MESSAGE)

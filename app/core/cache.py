@@ -77,9 +77,11 @@ def parse_scope(payload: str) -> WriteScope | None:
 class ResponseCache:
     """An LRU map of key → (stamp, body), each entry stamped for what it is about (unit, last year)."""
 
-    def __init__(self, url: URL, *, max_entries: int = 4096) -> None:
+    def __init__(self, url: URL, *, max_entries: int = 4096, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.url = url
         self.max_entries = max_entries
+        self.max_bytes = max_bytes  # bodies kept, in all; the least recently used go first
+        self.bytes = 0
         self._entries: OrderedDict[Hashable, tuple[Stamp, bytes]] = OrderedDict()
         self._scoped: dict[str, dict[int, int]] = {}  # unit → {year written: commits}
         self._active: dict[str, tuple[Generation, Any]] = {}
@@ -151,12 +153,17 @@ class ResponseCache:
     def put(self, key: Hashable, stamp: Stamp | None, body: bytes) -> None:
         """Keep ``body`` under ``key``, with the stamp read *before* it was computed (a commit
         meanwhile leaves the entry already stale)."""
-        if stamp is None:
+        if stamp is None or len(body) > self.max_bytes // 8:  # one answer never takes much of the room
             return
+        old = self._entries.get(key)
+        if old is not None:
+            self.bytes -= len(old[1])
         self._entries[key] = (stamp, body)
+        self.bytes += len(body)
         self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self.bytes -= len(dropped)
 
     # ---- SQLite --------------------------------------------------------------------------
 
@@ -202,6 +209,7 @@ class ResponseCache:
         self._pg = conn
         # anything may have changed while nobody listened
         self._entries.clear()
+        self.bytes = 0
         self._remote += 1
 
     def _on_change(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
@@ -226,9 +234,12 @@ class ResponseCache:
             self._sqlite = None
 
 
-def cache_key(path: str, query_string: bytes) -> Hashable:
-    """The same request, whatever the order of its query parameters."""
-    return (path, tuple(sorted(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))))
+def cache_key(path: str, query_string: bytes, known: frozenset[str] | None = None) -> Hashable:
+    """The same request, whatever the order of its query parameters; with ``known``, parameters
+    the route does not read are left out (they change nothing in the answer, so junk parameters
+    neither multiply entries nor reach another answer)."""
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    return (path, tuple(sorted(p for p in pairs if known is None or p[0] in known)))
 
 
 def wants_fresh(cache_control: str) -> bool:
@@ -242,10 +253,13 @@ class CachedReportsMiddleware:
     request that was valid when first answered; misses go on to the routes.
     """
 
-    def __init__(self, app: ASGIApp, *, subject: Callable[[str, bytes], Subject | None]) -> None:
-        """``subject``: what the report at a path and query string is about; None: not a cached report."""
+    def __init__(self, app: ASGIApp, *, subject: Callable[[str, bytes], Subject | None],
+                 key: Callable[[str, bytes], Hashable | None] = cache_key) -> None:
+        """``subject``: what the report at a path and query string is about; None: not a cached
+        report. ``key``: its cache key (None: not known yet, go through routing)."""
         self.app = app
         self.subject = subject
+        self.key = key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -256,7 +270,8 @@ class CachedReportsMiddleware:
             headers = dict(scope["headers"])
             if not wants_fresh(headers.get(b"cache-control", b"").decode("latin-1")):
                 stamp = await cache.stamp(subject)
-                body = cache.get(cache_key(scope["path"], scope["query_string"]), stamp)
+                key = self.key(scope["path"], scope["query_string"])
+                body = cache.get(key, stamp) if key is not None else None
                 if body is not None and self._may_read(scope["app"].state.settings, headers, cache, (stamp[0], stamp[1])):
                     await send({
                         "type": "http.response.start",

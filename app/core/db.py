@@ -108,7 +108,7 @@ class Database:
         self.settings = settings
         self.engine = engine or create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
-        self.cache = ResponseCache(self.engine.url)
+        self.cache = ResponseCache(self.engine.url, max_bytes=settings.report_cache_max_bytes)
         watch_slow_queries(self.engine, settings.slow_query_ms)
 
     @property
