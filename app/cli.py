@@ -136,6 +136,67 @@ def db_current() -> None:
     asyncio.run(run())
 
 
+@db_cli.command("roles")
+def db_roles(
+    owner: Annotated[str, typer.Option(help="Role that owns the schema and runs the migrations")] = "ntm_owner",
+    service: Annotated[str, typer.Option(help="Role the API connects as (rows only, audit append-only)")] = "ntm_app",
+    owner_password: Annotated[str | None, typer.Option(envvar="NTM_DB_OWNER_PASSWORD", show_default=False,
+                                                        help="Its password (env NTM_DB_OWNER_PASSWORD)")] = None,
+    service_password: Annotated[str | None, typer.Option(envvar="NTM_DB_SERVICE_PASSWORD", show_default=False,
+                                                          help="Its password (env NTM_DB_SERVICE_PASSWORD)")] = None,
+) -> None:
+    """PostgreSQL, as a superuser (NTM_DATABASE_URL): create or update the owner and service roles,
+    give the owner the schema's objects, and grant the service role its rights. Idempotent."""
+    from app.ops import roles
+
+    async def run() -> None:
+        await _on_postgresql(lambda conn: roles.create_roles(
+            conn, owner=owner, service=service, owner_password=owner_password, service_password=service_password))
+
+    _run_roles(run)
+    console.print(f"roles ready: {owner} owns the schema (run migrations as it), {service} serves the API")
+
+
+@db_cli.command("grant")
+def db_grant(
+    service: Annotated[str, typer.Option(help="Role the API connects as")] = "ntm_app",
+) -> None:
+    """PostgreSQL, as the owner or a superuser, after migrating: grant the service role SELECT, INSERT,
+    UPDATE, DELETE on every table (INSERT, SELECT only on the audit trail). Idempotent."""
+    from app.ops import roles
+
+    async def run() -> None:
+        await _on_postgresql(lambda conn: roles.grant(conn, service=service))
+
+    _run_roles(run)
+    console.print(f"{service} granted its rights on every table")
+
+
+async def _on_postgresql(work) -> None:  # type: ignore[no-untyped-def]
+    from app.ops.roles import RoleError
+
+    db = Database(Settings())
+    try:
+        if db.dialect != "postgresql":
+            raise RoleError("roles are a PostgreSQL matter (SQLite has none)")
+        async with db.engine.begin() as conn:
+            await work(conn)
+    finally:
+        await db.dispose()
+
+
+def _run_roles(run) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import DBAPIError
+
+    from app.ops.roles import RoleError
+
+    try:
+        asyncio.run(run())
+    except (RoleError, DBAPIError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+
+
 async def _migrate(action: str, revision: str) -> None:
     db = Database(Settings())
     try:
