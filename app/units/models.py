@@ -17,7 +17,7 @@ from pydantic import Field as PField
 from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.core.text import name_text
+from app.core.text import NAME_PATTERN, name_text
 from app.core.types import IsoDate
 
 
@@ -121,7 +121,7 @@ class UnitLineage(SQLModel, table=True):
 
 
 class UnitBase(BaseModel):
-    name: str = PField(min_length=1, max_length=200, examples=["Xã Sán Chải"])
+    name: str = PField(min_length=1, max_length=200, pattern=NAME_PATTERN, examples=["Xã Sán Chải"])
     level: UnitLevel = PField(examples=["commune"])
     kind: UnitKind = PField(examples=["xa"])
     parent_code: str | None = PField(default=None, max_length=8, examples=["084"])
@@ -185,7 +185,7 @@ class UnitCreate(UnitBase):
 class UnitUpdate(BaseModel):
     """Fields that may change on an existing unit; omitted fields stay as they are."""
 
-    name: str | None = PField(default=None, min_length=1, max_length=200)
+    name: str | None = PField(default=None, min_length=1, max_length=200, pattern=NAME_PATTERN)
     kind: UnitKind | None = None
     region: Region | None = None
     valid_to: IsoDate | None = PField(default=None, description="Close the unit: its last valid day")
