@@ -8,7 +8,13 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import AppError, PayloadTooLarge, RequestTimeout, problem_response, unexpected_response
+from app.core.errors import (
+    AppError,
+    PayloadTooLarge,
+    RequestTimeout,
+    problem_response,
+    unexpected_response,
+)
 from app.core.logging import request_id_var
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

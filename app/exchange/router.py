@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import SessionDep
 from app.auth.deps import PrincipalDep, require
-from app.auth.rules import Action
 from app.auth.models import Principal
+from app.auth.rules import Action
 from app.core.errors import InvalidInput, ServiceUnavailable, problem_responses
 from app.core.types import WholeNumber, utcnow
 from app.exchange import charts, service, workbooks

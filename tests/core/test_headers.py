@@ -7,7 +7,6 @@ import pytest
 from httpx import ASGITransport, AsyncClient
 
 from tests.helpers import assert_problem
-from tests.users import ADMIN, bearer
 
 COMMUNE = {"code": "02899", "name": "Xã Đồng Tâm", "level": "commune", "kind": "xa", "parent_code": "084",
            "valid_from": "2020-01-01"}

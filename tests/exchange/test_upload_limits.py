@@ -11,7 +11,16 @@ import zipfile
 import pytest
 
 from app.exchange import sheets
-from tests.exchange.files import HEADER_19, csv_bytes, inline_row, marks, raw_xlsx, sheet_xml, upload, xlsx
+from tests.exchange.files import (
+    HEADER_19,
+    csv_bytes,
+    inline_row,
+    marks,
+    raw_xlsx,
+    sheet_xml,
+    upload,
+    xlsx,
+)
 from tests.helpers import assert_problem
 
 LIMITS = {"max_rows": 20_000, "max_unzipped_bytes": 200 * 1024 * 1024}
