@@ -20,4 +20,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status == 200 else 1)"
 
+# Needs NTM_SECRET_KEY (32+ random bytes) and NTM_DATABASE_URL; on PostgreSQL run the API as the
+# service role (`ntm db roles`, README "What an operator must set"), as docker-compose.yml does.
 CMD ["ntm", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

@@ -64,16 +64,25 @@ def serve(
     several workers on Linux each has its own socket on the port and the kernel spreads the
     connections over them (app/serving.py)."""
     import os
+    import secrets
 
     from app import serving
-    from app.core.config import InsecureConfiguration
+    from app.core.config import InsecureConfiguration, is_placeholder_secret
     from app.core.logging import log_config
 
     if demo:
-        os.environ["NTM_ENV"] = "development"  # the workers read it too: demo secrets are fine
+        _refuse_demo_in_production(Settings(), explicit_only=True)
+        os.environ["NTM_ENV"] = "development"  # the workers read it too: demo accounts are fine here
     settings = Settings()
+    if settings.env == "development" and is_placeholder_secret(settings.secret_key):
+        # one random key for this run, shared by the workers (they read the environment); never a
+        # key from the source. Tokens end when the server stops.
+        os.environ["NTM_SECRET_KEY"] = secrets.token_urlsafe(48)
+        console.print("[yellow]development: no NTM_SECRET_KEY, signing tokens with a random key made for this run[/]")
+        settings = Settings()
     try:
         settings.signing_key  # noqa: B018
+        settings.check_admin_password()
     except InsecureConfiguration as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
@@ -90,6 +99,11 @@ def serve(
         log_level=settings.log_level,
         log_config=log_config(settings.log_level, settings.log_format),
         timeout_graceful_shutdown=30,
+        # slow clients: the head of each request within NTM_HEADER_TIMEOUT_SECONDS (10), an idle
+        # keep-alive connection closed after 5 s, request heads at most 16 KiB (h11's limit)
+        http=serving.GuardedH11Protocol,
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,
     )
 
 
@@ -120,6 +134,67 @@ def db_current() -> None:
     asyncio.run(run())
 
 
+@db_cli.command("roles")
+def db_roles(
+    owner: Annotated[str, typer.Option(help="Role that owns the schema and runs the migrations")] = "ntm_owner",
+    service: Annotated[str, typer.Option(help="Role the API connects as (rows only, audit append-only)")] = "ntm_app",
+    owner_password: Annotated[str | None, typer.Option(envvar="NTM_DB_OWNER_PASSWORD", show_default=False,
+                                                        help="Its password (env NTM_DB_OWNER_PASSWORD)")] = None,
+    service_password: Annotated[str | None, typer.Option(envvar="NTM_DB_SERVICE_PASSWORD", show_default=False,
+                                                          help="Its password (env NTM_DB_SERVICE_PASSWORD)")] = None,
+) -> None:
+    """PostgreSQL, as a superuser (NTM_DATABASE_URL): create or update the owner and service roles,
+    give the owner the schema's objects, and grant the service role its rights. Idempotent."""
+    from app.ops import roles
+
+    async def run() -> None:
+        await _on_postgresql(lambda conn: roles.create_roles(
+            conn, owner=owner, service=service, owner_password=owner_password, service_password=service_password))
+
+    _run_roles(run)
+    console.print(f"roles ready: {owner} owns the schema (run migrations as it), {service} serves the API")
+
+
+@db_cli.command("grant")
+def db_grant(
+    service: Annotated[str, typer.Option(help="Role the API connects as")] = "ntm_app",
+) -> None:
+    """PostgreSQL, as the owner or a superuser, after migrating: grant the service role SELECT, INSERT,
+    UPDATE, DELETE on every table (INSERT, SELECT only on the audit trail). Idempotent."""
+    from app.ops import roles
+
+    async def run() -> None:
+        await _on_postgresql(lambda conn: roles.grant(conn, service=service))
+
+    _run_roles(run)
+    console.print(f"{service} granted its rights on every table")
+
+
+async def _on_postgresql(work) -> None:  # type: ignore[no-untyped-def]
+    from app.ops.roles import RoleError
+
+    db = Database(Settings())
+    try:
+        if db.dialect != "postgresql":
+            raise RoleError("roles are a PostgreSQL matter (SQLite has none)")
+        async with db.engine.begin() as conn:
+            await work(conn)
+    finally:
+        await db.dispose()
+
+
+def _run_roles(run) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import DBAPIError
+
+    from app.ops.roles import RoleError
+
+    try:
+        asyncio.run(run())
+    except (RoleError, DBAPIError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+
+
 async def _migrate(action: str, revision: str) -> None:
     db = Database(Settings())
     try:
@@ -130,17 +205,40 @@ async def _migrate(action: str, revision: str) -> None:
     console.print(f"{action} done; schema at {current or '(base)'}")
 
 
+def _refuse_demo_in_production(settings: Settings, *, explicit_only: bool = False) -> None:
+    """Demo accounts have published passwords: never in a production database. ``explicit_only``:
+    refuse only when NTM_ENV=production was set (``serve --demo`` switches the default to
+    development)."""
+    if settings.env == "production" and (not explicit_only or "env" in settings.model_fields_set):
+        console.print("[red]Refused: the demo data comes with demo accounts whose passwords are published; it is "
+                      "never loaded under NTM_ENV=production. Use NTM_ENV=development on a database of its own.[/]")
+        raise typer.Exit(2)
+
+
+def _prepare_or_exit(settings: Settings, *, demo: bool = False) -> None:
+    from app.core.config import InsecureConfiguration
+
+    try:
+        asyncio.run(prepare(settings, demo=demo))
+    except InsecureConfiguration as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+
+
 @seed_cli.command("reference")
 def seed_reference() -> None:
     """Migrate and load the built-in reference data (idempotent)."""
-    asyncio.run(prepare(Settings()))
+    _prepare_or_exit(Settings())
     console.print("reference data loaded")
 
 
 @seed_cli.command("demo")
 def seed_demo() -> None:
-    """Migrate, load reference data and the illustrative Si Ma Cai demo data (idempotent)."""
-    asyncio.run(prepare(Settings(), demo=True))
+    """Migrate, load reference data and the illustrative Si Ma Cai demo data (idempotent). Refused under
+    NTM_ENV=production (the default): set NTM_ENV=development."""
+    settings = Settings()
+    _refuse_demo_in_production(settings)
+    _prepare_or_exit(settings, demo=True)
     console.print("demo data and demo users loaded (illustrative figures; see README)")
 
 

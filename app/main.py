@@ -22,14 +22,14 @@ from app.core.config import API_PREFIX, Settings, get_settings
 from app.core.db import Database
 from app.core.docs import install_docs
 from app.core.errors import document_problems, install_error_handlers
-from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.core.middleware import BodyLimitMiddleware, CatchAllMiddleware, RequestContextMiddleware
 from app.core.openapi import operation_ids, tidy
 from app.criteria.router import router as criteria_router
 from app.exchange.router import router as exchange_router
 from app.ops.metrics import Metrics, MetricsMiddleware
 from app.ops.router import router as ops_router
 from app.recognitions.router import router as recognitions_router
-from app.reports.router import report_subject
+from app.reports.router import report_key, report_subject
 from app.reports.router import router as reports_router
 from app.targets.router import router as targets_router
 from app.units.router import router as units_router
@@ -122,9 +122,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     install_error_handlers(app)
     # outermost last: request ids and headers wrap everything, the body cap comes before any parsing
-    app.add_middleware(CachedReportsMiddleware, subject=report_subject, token_user=token_subject)
+    app.add_middleware(CachedReportsMiddleware, subject=report_subject, key=report_key, token_user=token_subject)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
-                       overrides={f"{API_PREFIX}/imports/": settings.import_max_bytes})
+                       overrides={f"{API_PREFIX}/imports/": settings.import_max_bytes},
+                       timeout=settings.body_timeout_seconds)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_docs(app)
+    app.add_middleware(CatchAllMiddleware)  # outermost: no error escapes to reset the connection
     app.include_router(ops_router)
     app.include_router(web_router)
     app.include_router(token_router, prefix=API_PREFIX)

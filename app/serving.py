@@ -16,6 +16,7 @@ or with one worker, uvicorn runs as usual.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import os
@@ -26,6 +27,7 @@ import time
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 log = logging.getLogger("uvicorn.error")
 
@@ -45,6 +47,44 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     return sock
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request's head: a connection that has not
+    sent a complete request line and headers within ``NTM_HEADER_TIMEOUT_SECONDS`` of opening, or
+    of its previous response, is closed (slow-header clients would otherwise hold it for ever;
+    uvicorn's own ``timeout_keep_alive`` only covers an idle connection between requests)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from app.core.config import get_settings
+
+        self._head_timeout = get_settings().header_timeout_seconds
+        self._head_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_head_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+        super().connection_lost(exc)
+
+    def _arm_head_deadline(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+        waiting_for = self.cycle
+        self._head_deadline = self.loop.call_later(self._head_timeout, self._head_late, waiting_for)
+
+    def _head_late(self, waiting_for: object) -> None:
+        # no new request began since the deadline was set: the head is late
+        if self.cycle is waiting_for and not self.transport.is_closing():
+            self.transport.close()
 
 
 def _worker(options: dict[str, Any]) -> None:

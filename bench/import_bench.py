@@ -37,6 +37,9 @@ from typing import Any
 import httpx
 from sqlalchemy import insert, select, text
 
+# one signing key for the bench and the servers it starts (development would make one per process)
+BENCH_SECRET = "ntm-bench-signing-key-" + "0" * 32
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PG_ADMIN = os.environ.get("NTM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -75,7 +78,7 @@ async def prepare(backend: str, url: str) -> list[tuple[int, str, str]]:
     else:
         for suffix in ("", "-wal", "-shm"):
             Path(str(RESULTS / "import.db") + suffix).unlink(missing_ok=True)
-    db = Database(Settings(database_url=url, env="development"))
+    db = Database(Settings(database_url=url, env="development", secret_key=BENCH_SECRET))
     try:
         await migrations.upgrade(db.engine)
         units = dataset.build()["units"]
@@ -128,7 +131,7 @@ async def bulk_insert(url: str, rows: list[tuple[int, str, str, set[int]]], year
     from app.models import Assessment, AssessmentCriterion
 
     now = dt.datetime.now(dt.UTC)
-    db = Database(Settings(database_url=url, env="development"))
+    db = Database(Settings(database_url=url, env="development", secret_key=BENCH_SECRET))
     try:
         started = time.perf_counter()
         async with db.transaction() as session:
@@ -166,7 +169,8 @@ def serve(url: str, port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port),
          "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, "NTM_DATABASE_URL": url, "NTM_ENV": "development", "NTM_LOG_LEVEL": "warning"},
+        cwd=ROOT, env={**os.environ, "NTM_DATABASE_URL": url, "NTM_ENV": "development", "NTM_SECRET_KEY": BENCH_SECRET,
+                       "NTM_LOG_LEVEL": "warning"},
     )
     for _ in range(150):
         try:

@@ -36,6 +36,9 @@ from pathlib import Path
 
 import httpx
 
+# one signing key for the bench and the servers it starts (development would make one per process)
+BENCH_SECRET = "ntm-bench-signing-key-" + "0" * 32
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 PG_ADMIN = os.environ.get("NTM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -112,7 +115,7 @@ async def _bench_user(url: str) -> dict[str, str]:
     from app.core.db import Database
     from app.core.types import utcnow
 
-    settings = Settings(database_url=url, env="development")
+    settings = Settings(database_url=url, env="development", secret_key=BENCH_SECRET)
     db = Database(settings)
     try:
         await migrations.upgrade(db.engine)  # a reused dataset may predate the latest migration
@@ -224,7 +227,7 @@ def run_backend(backend: str, *, duration: float, connections: int, reuse: bool)
     AUTH_HEADERS.update(asyncio.run(_bench_user(url)))
     minimal_port, app_port = free_port(), free_port()
     minimal = serve("bench.minimal_app:app", minimal_port, {})
-    service = serve("app.main:create_app", app_port, {"NTM_DATABASE_URL": url, "NTM_ENV": "development"},
+    service = serve("app.main:create_app", app_port, {"NTM_DATABASE_URL": url, "NTM_ENV": "development", "NTM_SECRET_KEY": BENCH_SECRET},
                     factory=True)
     try:
         base_min = f"http://127.0.0.1:{minimal_port}"

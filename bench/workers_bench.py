@@ -43,6 +43,9 @@ import httpx
 from bench import dataset
 from bench.run import RESULTS, ROOT, YEAR, _ms, _recreate_pg, database_url, free_port
 
+# one signing key for the bench and the servers it starts (development would make one per process)
+BENCH_SECRET = "ntm-bench-signing-key-" + "0" * 32
+
 ADMIN, PASSWORD = "bench-writer", "bench-writer-password-0123456789"
 TARGETS = {"scaling": 1.4, "mixed_p99_ms": 100.0}
 WRITE_YEAR = 2026  # the year the mixed load's writes go to
@@ -95,7 +98,8 @@ def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("ntm")), "serve", "--no-setup", "--port", str(port),
          "--workers", str(workers)],  # as deployed
-        cwd=ROOT, env={**os.environ, "NTM_DATABASE_URL": url, "NTM_ENV": "development", "NTM_LOG_LEVEL": "warning"},
+        cwd=ROOT, env={**os.environ, "NTM_DATABASE_URL": url, "NTM_ENV": "development", "NTM_SECRET_KEY": BENCH_SECRET,
+                       "NTM_LOG_LEVEL": "warning"},
     )
     for _ in range(150):
         try:
@@ -126,7 +130,7 @@ async def writer_token(url: str) -> str:
     from app.core.db import Database
     from app.core.types import utcnow
 
-    settings = Settings(database_url=url, env="development")
+    settings = Settings(database_url=url, env="development", secret_key=BENCH_SECRET)
     db = Database(settings)
     try:
         await migrations.upgrade(db.engine)

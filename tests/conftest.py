@@ -28,7 +28,7 @@ from app.core.db import Database
 from app.main import create_app
 from app.models import metadata
 from app.reference import load_reference
-from tests.users import ADMIN, bearer, make_user  # noqa: E402
+from tests.users import ADMIN, TEST_SECRET, bearer, make_user  # noqa: E402
 
 BACKENDS = ["sqlite", "postgresql"]
 PG_ADMIN_URL = os.environ.get("NTM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -63,7 +63,7 @@ async def fresh_database(backend: str, tmp_dir: Path, *, migrate: bool = True) -
         finally:
             await admin.close()
         url = _pg_url(name)
-    db = Database(Settings(database_url=url, env="test", db_pool_size=5, db_max_overflow=25))
+    db = Database(Settings(database_url=url, env="test", secret_key=TEST_SECRET, db_pool_size=5, db_max_overflow=25))
     try:
         if migrate:
             await migrations.upgrade(db.engine)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.users import TEST_SECRET
+
 ROOT = Path(__file__).resolve().parents[1]
 NTM = Path(sys.executable).with_name("ntm")  # the console script installed beside this interpreter
 
@@ -30,6 +32,7 @@ def start(database_url: str, *, port: int | None = None, extra_env: dict[str, st
     the process (with several workers: their parent) and its base URL."""
     port = port or free_port()
     env = {**os.environ, "NTM_DATABASE_URL": database_url, "NTM_ENV": "test", "NTM_LOG_LEVEL": "warning",
+           "NTM_SECRET_KEY": TEST_SECRET,
            **(extra_env or {})}
     process = subprocess.Popen(
         [str(NTM), "serve", "--no-setup", "--port", str(port), "--workers", str(workers)],

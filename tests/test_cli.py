@@ -52,7 +52,7 @@ def test_export_then_import_round_trip(tmp_path, monkeypatch):
     book = openpyxl.load_workbook(report)
     assert book.sheetnames[0] == "Báo cáo"
     totals = {r[0]: r[1] for r in book["Báo cáo"].iter_rows(values_only=True) if r[0]}
-    assert totals["Bình quân tiêu chí/xã"] == "16,1"
+    assert totals["Bình quân tiêu chí/xã"] == 16.1
 
     result = runner.invoke(cli, ["import", str(report), "--year", "2021"])
     assert result.exit_code == 0, result.output
@@ -76,3 +76,28 @@ def test_export_then_import_round_trip(tmp_path, monkeypatch):
     assert "1 rows: 1 created" in result.output
     assert runner.invoke(cli, ["import", str(good), "--year", "2022", "--as", "san-chai"]).exit_code == 0
     assert runner.invoke(cli, ["import", str(good), "--year", "2022", "--as", "nobody"]).exit_code == 2
+
+
+def test_demo_is_refused_under_production(tmp_path, monkeypatch):
+    path = tmp_path / "prod.db"
+    monkeypatch.setenv("NTM_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.delenv("NTM_ENV", raising=False)  # production is the default
+    runner = CliRunner()
+    result = runner.invoke(cli, ["seed", "demo"])
+    assert result.exit_code == 2 and "NTM_ENV=production" in result.output
+    monkeypatch.setenv("NTM_ENV", "production")
+    monkeypatch.setenv("NTM_SECRET_KEY", "k" * 48)
+    result = runner.invoke(cli, ["serve", "--demo", "--port", "1"])
+    assert result.exit_code == 2 and "NTM_ENV=production" in result.output
+    assert not path.exists()  # nothing was created
+
+
+def test_a_weak_first_admin_password_refuses_to_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("NTM_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("NTM_ADMIN_USERNAME", "root")
+    monkeypatch.setenv("NTM_ADMIN_PASSWORD", "x")
+    result = CliRunner().invoke(cli, ["seed", "reference"])
+    assert result.exit_code == 2 and "NTM_ADMIN_PASSWORD must be at least 10 characters" in result.output
+    monkeypatch.setenv("NTM_SECRET_KEY", "k" * 48)
+    result = CliRunner().invoke(cli, ["serve", "--no-setup", "--port", "1"])
+    assert result.exit_code == 2 and "NTM_ADMIN_PASSWORD" in result.output

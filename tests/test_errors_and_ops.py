@@ -63,7 +63,7 @@ async def test_readyz_is_503_when_database_unreachable(tmp_path):
     from app.core.config import Settings
     from app.main import create_app
 
-    app = create_app(Settings(database_url="postgresql://nobody@127.0.0.1:1/none", env="test", _env_file=None))
+    app = create_app(Settings(database_url="postgresql://nobody@127.0.0.1:1/none", env="test", secret_key="s" * 32, _env_file=None))
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
         body = assert_problem(await http.get("/readyz"), 503)
     assert body["detail"] == "Database unreachable."

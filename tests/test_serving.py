@@ -16,6 +16,7 @@ import pytest
 
 from app import serving
 from tests.servers import start
+from tests.users import TEST_SECRET
 
 pytestmark = pytest.mark.skipif(not serving.balanced(), reason="SO_REUSEPORT balancing is Linux's")
 
@@ -116,7 +117,8 @@ def test_a_taken_port_fails_at_once_with_a_message(db):
         port = taken.getsockname()[1]
         result = subprocess.run(
             [str(Path(sys.executable).with_name("ntm")), "serve", "--no-setup", "--port", str(port), "--workers", "2"],
-            env={**os.environ, "NTM_DATABASE_URL": db.settings.database_url, "NTM_ENV": "test"},
+            env={**os.environ, "NTM_DATABASE_URL": db.settings.database_url, "NTM_ENV": "test",
+                 "NTM_SECRET_KEY": TEST_SECRET},
             capture_output=True, text=True, timeout=60,
         )
     assert result.returncode != 0

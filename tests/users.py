@@ -12,6 +12,8 @@ from app.core.db import Database
 from app.core.types import utcnow
 from app.units import service as units_service
 
+# the signing key of test fixtures, passed explicitly (the service has no key of its own)
+TEST_SECRET = "ntm-test-fixture-signing-key-" + "0" * 32
 ADMIN = "admin"
 PASSWORD = "correct horse battery staple"
 

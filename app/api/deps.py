@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import re
 from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,7 +50,38 @@ def nul_field(value: Any, path: str = "") -> str | None:
     return None
 
 
-def _declared_queries(route: APIRoute) -> frozenset[str]:
+# NaN, Infinity, -Infinity, or a number too large for a float (1e400 reads as infinity)
+_NON_FINITE_HINT = re.compile(rb"NaN|Infinity|[0-9][eE]\+?[0-9]{3}")
+_NON_FINITE = object()
+
+
+def _finite_float(text: str) -> Any:
+    value = float(text)
+    return value if math.isfinite(value) else _NON_FINITE
+
+
+def non_finite_path(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """Where the first non-finite number sits in a value parsed by ``parse_json_strictly``."""
+    if value is _NON_FINITE:
+        return path
+    items: Iterable[tuple[str | int, Any]] = ()
+    if isinstance(value, list):
+        items = enumerate(value)
+    elif isinstance(value, dict):
+        items = value.items()
+    for key, item in items:
+        if (found := non_finite_path(item, (*path, key))) is not None:
+            return found
+    return None
+
+
+def parse_json_strictly(body: bytes) -> Any:
+    """JSON as RFC 8259 defines it: ``NaN``, ``Infinity`` and numbers beyond a float's range come
+    back as a marker that ``non_finite_path`` finds (Python's json module accepts them)."""
+    return json.loads(body, parse_constant=lambda _name: _NON_FINITE, parse_float=_finite_float)
+
+
+def declared_queries(route: APIRoute) -> frozenset[str]:
     """The query parameters the route reads (itself and its dependencies): others never reach the
     database. Worked out once per route, and kept on it."""
     known: frozenset[str] | None = getattr(route, "_ntm_query_names", None)
@@ -66,18 +100,30 @@ def _declared_queries(route: APIRoute) -> frozenset[str]:
 async def refuse_nul_characters(request: Request) -> None:
     """422 naming the field for U+0000 in a path parameter, a declared query parameter, a JSON body
     or a form field: PostgreSQL cannot store it in text (the query would fail: a 500), and it has
-    no meaning in any name, code or note here. Applies to every route."""
+    no meaning in any name, code or note here. Also 422 (validation error) for a non-finite number
+    anywhere in a JSON body (``NaN``, ``Infinity``, ``1e400``): not JSON, and not storable. Applies
+    to every route."""
     for name, value in request.path_params.items():
         if isinstance(value, str) and NUL in value:
             raise InvalidInput.field("path", name, NUL_MESSAGE)
     route = request.scope.get("route")
-    declared = _declared_queries(route) if isinstance(route, APIRoute) else frozenset()
+    declared = declared_queries(route) if isinstance(route, APIRoute) else frozenset()
     for name, value in request.query_params.multi_items():
         if name in declared and NUL in value:
             raise InvalidInput.field("query", name, NUL_MESSAGE)
     content_type = request.headers.get("content-type", "").lower()
     if content_type.startswith("application/json"):
         body = await request.body()  # already read, and kept, by FastAPI
+        if _NON_FINITE_HINT.search(body):
+            try:
+                found = non_finite_path(parse_json_strictly(body))
+            except ValueError:
+                found = None  # malformed: FastAPI has answered that already
+            if found is not None:
+                raise RequestValidationError([{
+                    "loc": ("body", *found), "type": "finite_number",
+                    "msg": "Input should be a finite number (NaN and Infinity are not JSON numbers)",
+                }])
         if b"\\u0000" in body:
             try:
                 parsed = json.loads(body)

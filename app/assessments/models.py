@@ -9,24 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
-<<<<<<< HEAD
 from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.types import EnumText, UtcDateTime
-=======
-from pydantic import BaseModel
-from pydantic import Field as PField
-from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
-
-from app.core.types import JSON_INTEGER, UtcDateTime
-
-MAX_NOTE = 2000
-IndicatorValue = float | int | str | bool | None
->>>>>>> h13
 
 
 class AssessmentStatus(StrEnum):
@@ -72,55 +60,3 @@ class AssessmentCriterion(SQLModel, table=True):
     met: bool = Field(sa_column=Column(Boolean, nullable=False))
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     indicators: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-<<<<<<< HEAD
-=======
-
-
-# ---- API shapes ---------------------------------------------------------------------------
-
-
-class CriterionResult(BaseModel):
-    number: Annotated[int, PField(ge=1, le=99), JSON_INTEGER] = PField(examples=[1])
-    met: bool = PField(strict=True, examples=[True])
-    note: str | None = PField(default=None, max_length=MAX_NOTE, examples=["Đã phê duyệt quy hoạch chung"])
-    indicators: dict[Annotated[str, PField(min_length=1, max_length=16)], IndicatorValue] | None = PField(
-        default=None, max_length=50, description="Indicator values by code", examples=[{"10.1": 36.5}]
-    )
-
-
-
-class AssessmentPut(BaseModel):
-    """The whole assessment: every criterion of the set exactly once."""
-
-    criteria_set: str | None = PField(
-        default=None, max_length=32, description="Defaults to the set in force for the year", examples=["2016-2020"]
-    )
-    criteria: list[CriterionResult] = PField(min_length=1, max_length=99)
-
-
-class CriterionPatch(BaseModel):
-    met: bool = PField(strict=True)
-    note: str | None = PField(default=None, max_length=MAX_NOTE)
-    indicators: dict[Annotated[str, PField(min_length=1, max_length=16)], IndicatorValue] | None = PField(default=None, max_length=50)
-
-
-class AssessmentPublic(BaseModel):
-    commune_code: str = PField(examples=["02812"])
-    commune_name: str = PField(examples=["Xã Sán Chải"])
-    year: int = PField(examples=[2021])
-    criteria_set: str = PField(examples=["2016-2020"])
-    criteria_count: int = PField(examples=[19])
-    criteria: list[CriterionResult]
-    met_count: int
-    met: list[int]
-    not_met: list[int]
-    standard_reached: bool
-    status: AssessmentStatus
-    version: int = PField(description="+1 on every change; also the ETag header")
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    submitted_by: str | None = None
-    submitted_at: dt.datetime | None = None
-    approved_by: str | None = None
-    approved_at: dt.datetime | None = None
->>>>>>> h13

@@ -3,32 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel
 from pydantic import Field as PField
 
 from app.assessments.models import AssessmentStatus
+from app.core.types import JSON_INTEGER
 
 MAX_NOTE = 2000
 IndicatorValue = float | int | str | bool | None
+IndicatorCode = Annotated[str, PField(min_length=1, max_length=16)]
 
 
 class CriterionResult(BaseModel):
-    number: int = PField(ge=1, le=99, strict=True, examples=[1])
+    number: Annotated[int, PField(ge=1, le=99), JSON_INTEGER] = PField(examples=[1])
     met: bool = PField(strict=True, examples=[True])
     note: str | None = PField(default=None, max_length=MAX_NOTE, examples=["Đã phê duyệt quy hoạch chung"])
-    indicators: dict[str, IndicatorValue] | None = PField(
+    indicators: dict[IndicatorCode, IndicatorValue] | None = PField(
         default=None, max_length=50, description="Indicator values by code", examples=[{"10.1": 36.5}]
     )
-
-    @field_validator("indicators")
-    @classmethod
-    def _indicator_codes(cls, value: dict[str, IndicatorValue] | None) -> dict[str, IndicatorValue] | None:
-        if value is not None:
-            for code in value:
-                if not code or len(code) > 16:
-                    raise ValueError(f"indicator code {code!r} must be 1–16 characters")
-        return value
 
 
 class AssessmentPut(BaseModel):
@@ -43,7 +37,7 @@ class AssessmentPut(BaseModel):
 class CriterionPatch(BaseModel):
     met: bool = PField(strict=True)
     note: str | None = PField(default=None, max_length=MAX_NOTE)
-    indicators: dict[str, IndicatorValue] | None = PField(default=None, max_length=50)
+    indicators: dict[IndicatorCode, IndicatorValue] | None = PField(default=None, max_length=50)
 
 
 class AssessmentPublic(BaseModel):

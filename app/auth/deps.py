@@ -41,14 +41,15 @@ async def authenticate(request: Request) -> Principal | None:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized(f"Send `Authorization: Bearer <token>` from POST {API_PREFIX}/auth/token.")
-        username = service.token_subject(settings, token.strip())
+        subject = service.token_subject(settings, token.strip())
         generation = await db.cache.generation()
-        # the account as found since the last commit anywhere; else look it up again
-        principal = db.cache.active(username, generation)
+        # the account as found (enabled, at the token's generation) since the last commit
+        # anywhere; else look it up again
+        principal = db.cache.active(subject, generation)
         if principal is None:
             async with db.transaction(write=False) as session:
-                principal = await service.principal_for_user(session, username)
-            db.cache.note_active(username, generation, principal)
+                principal = await service.principal_for_user(session, *subject)
+            db.cache.note_active(subject, generation, principal)
     elif not (settings.public_read and request.method in _READS):
         raise Unauthorized(
             f"Sign in: POST {API_PREFIX}/auth/token for a bearer token, or send an `X-API-Key` header."

@@ -12,6 +12,7 @@ from pydantic import Field as PField
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
+from app.core.config import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from app.core.types import EnumText, UtcDateTime
 from app.units.models import CODE_REGEX
 
@@ -36,6 +37,8 @@ class User(SQLModel, table=True):
     unit_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("admin_unit.id"), nullable=True))
     disabled: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
     created_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    # moved by a password change or a disable: tokens carry it (`gen`) and older ones answer 401
+    token_generation: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
 class ApiKey(SQLModel, table=True):
@@ -103,7 +106,7 @@ class _Strict(BaseModel):
 
 class UserCreate(_Strict):
     username: str = PField(pattern=USERNAME, examples=["can.bo.sanchai"])
-    password: str = PField(min_length=10, max_length=200, examples=["a long passphrase"])
+    password: str = PField(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH, examples=["a long passphrase"])
     role: Role
     unit_code: str | None = PField(
         default=None, pattern=CODE_REGEX, description="Required for every role but admin", examples=["02812"]
@@ -114,7 +117,7 @@ class UserUpdate(_Strict):
     role: Role | None = None
     unit_code: str | None = PField(default=None, pattern=CODE_REGEX)
     disabled: bool | None = PField(default=None, strict=True)
-    password: str | None = PField(default=None, min_length=10, max_length=200)
+    password: str | None = PField(default=None, min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
 
 
 class UserPublic(BaseModel):

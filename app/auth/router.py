@@ -37,14 +37,15 @@ AdminDep = Annotated[Principal, Depends(requires(Action.administer))]
 
 @token_router.post("/auth/token", summary="Sign in", responses=problem_responses(401, 422, 429))
 async def token(
-    request: Request, session: WriteSessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+    request: Request, response: Response, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> Token:
     """OAuth2 password flow (the Swagger UI "Authorize" button): a bearer token for the user."""
-    user = await service.login(session, request.app.state.settings, form.username, form.password)
+    response.headers["Cache-Control"] = "no-store"  # RFC 6749 §5.1
+    user = await service.login(request.app.state.db, request.app.state.settings, form.username, form.password)
     if user is None:
-        await session.commit()  # keep the recorded failure: the error below rolls back what is left
-        raise Unauthorized("Wrong username or password, or the account is disabled.")
-    access, lifetime = service.issue_token(request.app.state.settings, user.username)
+        raise Unauthorized("Wrong username or password, or the account is disabled.",
+                           headers={"Cache-Control": "no-store"})
+    access, lifetime = service.issue_token(request.app.state.settings, user.username, user.token_generation)
     return Token(access_token=access, expires_in=lifetime)
 
 
@@ -87,8 +88,10 @@ async def update_user(
 
 @router.post("/api-keys", summary="Create an API key", status_code=status.HTTP_201_CREATED,
              responses=problem_responses(401, 403, 404, 409, 422))
-async def create_key(session: WriteSessionDep, actor: AdminDep, data: ApiKeyCreate) -> ApiKeyCreated:
+async def create_key(session: WriteSessionDep, actor: AdminDep, data: ApiKeyCreate, response: Response
+                     ) -> ApiKeyCreated:
     """Admin only. The answer is the only time the key is shown; it is stored hashed."""
+    response.headers["Cache-Control"] = "no-store"
     return await service.create_key(session, actor, data)
 
 

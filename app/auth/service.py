@@ -3,6 +3,7 @@ the principal behind a request."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -32,6 +33,7 @@ from app.auth.models import (
 )
 from app.auth.rules import ROLE_UNIT_LEVEL
 from app.core.config import Settings
+from app.core.db import Database
 from app.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from app.core.types import utcnow
 from app.units import service as units_service
@@ -63,20 +65,25 @@ def verify_password(password: str, password_hash: str | None) -> bool:
     return _hasher().verify(password, password_hash)
 
 
-def issue_token(settings: Settings, username: str) -> tuple[str, int]:
+def issue_token(settings: Settings, username: str, generation: int = 0) -> tuple[str, int]:
+    """A signed access token for the user at its current token generation (``gen``)."""
     lifetime = settings.access_token_minutes * 60
     now = utcnow()
-    claims = {"sub": username, "iat": now, "exp": now + dt.timedelta(seconds=lifetime), "typ": "access"}
+    claims = {"sub": username, "gen": generation, "iat": now, "exp": now + dt.timedelta(seconds=lifetime),
+              "typ": "access"}
     return jwt.encode(claims, settings.signing_key, algorithm=ALGORITHM), lifetime
 
 
+# who a token speaks for: the username and the token generation it was issued at
+TokenSubject = tuple[str, int]
 # Tokens already verified, by (key, token): their subject and expiry. A repeated request skips
 # the signature check and claim parsing; expiry is still enforced on every use.
-_VERIFIED: dict[tuple[str, str], tuple[str, float]] = {}
+_VERIFIED: dict[tuple[str, str], tuple[TokenSubject, float]] = {}
 
 
-def token_subject(settings: Settings, token: str) -> str:
-    """The username a token was issued to; 401 for a tampered, expired or unsigned token."""
+def token_subject(settings: Settings, token: str) -> TokenSubject:
+    """The username a token was issued to and its generation; 401 for a tampered, expired or
+    unsigned token. Whether the generation is still the user's is checked against the account."""
     known = _VERIFIED.get((settings.signing_key, token))
     if known is not None and known[1] > time.time():
         return known[0]
@@ -88,12 +95,14 @@ def token_subject(settings: Settings, token: str) -> str:
         raise Unauthorized("The access token has expired; sign in again.") from exc
     except jwt.PyJWTError as exc:
         raise Unauthorized("The access token is not valid.") from exc
-    if claims.get("typ") != "access" or not isinstance(claims["sub"], str):
+    generation = claims.get("gen")
+    if claims.get("typ") != "access" or not isinstance(claims["sub"], str) or type(generation) is not int:
         raise Unauthorized("The access token is not valid.")
     if len(_VERIFIED) > 10_000:
         _VERIFIED.clear()
-    _VERIFIED[(settings.signing_key, token)] = (claims["sub"], float(claims["exp"]))
-    return claims["sub"]
+    subject = (claims["sub"], generation)
+    _VERIFIED[(settings.signing_key, token)] = (subject, float(claims["exp"]))
+    return subject
 
 
 def _key_hash(key: str) -> str:
@@ -101,11 +110,14 @@ def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def principal_for_user(session: AsyncSession, username: str) -> Principal:
-    """The principal of an enabled account; 401 when unknown or disabled."""
+async def principal_for_user(session: AsyncSession, username: str, generation: int | None = None) -> Principal:
+    """The principal of an enabled account; 401 when unknown or disabled, or when ``generation``
+    (a token's) is not the account's: its password changed, or it was disabled, since."""
     user = (await session.execute(select(User).where(User.username == username))).scalars().first()
     if user is None or user.disabled:
         raise Unauthorized("The account is unknown or disabled.")
+    if generation is not None and generation != user.token_generation:
+        raise Unauthorized("The access token was revoked (password changed or account disabled); sign in again.")
     return Principal(actor=user.username, role=Role(user.role), unit_code=user.unit_code, unit_id=user.unit_id,
                      kind=PrincipalKind.user)
 
@@ -124,34 +136,49 @@ async def principal_for_key(session: AsyncSession, key: str) -> Principal:
 # ---- login ------------------------------------------------------------------------------------
 
 
-async def login(session: AsyncSession, settings: Settings, username: str, password: str) -> User | None:
+async def login(db: Database, settings: Settings, username: str, password: str) -> User | None:
     """The user when the password is right; None (and a failure recorded) otherwise.
 
     After ``login_max_failures`` failures within ``login_window_minutes`` the username is refused
-    with 429 until the oldest failure leaves the window, right password or not.
+    with 429 until the oldest failure leaves the window, right password or not. Atomic whatever
+    the number of workers: under a lock on the username (PostgreSQL: an advisory lock; SQLite:
+    the write lock, ``BEGIN IMMEDIATE``) the failures are counted and, below the cap, this attempt
+    is recorded as a failure *before* the password is checked; a right password then deletes that
+    record. So 50 parallel wrong attempts check exactly 10 passwords.
     """
+    key = username[:64]
     now = utcnow()
     window_start = now - dt.timedelta(minutes=settings.login_window_minutes)
-    await session.execute(delete(LoginFailure).where(LoginFailure.at < window_start))
-    failures, oldest = (
-        await session.execute(
-            select(func.count(), func.min(LoginFailure.at)).where(
-                LoginFailure.username == username, LoginFailure.at >= window_start
+    async with db.transaction(write=True) as session:
+        if db.dialect == "postgresql":
+            await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended("ntm-login:" + key, 0))))
+        await session.execute(delete(LoginFailure).where(LoginFailure.at < window_start))
+        failures, oldest = (
+            await session.execute(
+                select(func.count(), func.min(LoginFailure.at)).where(
+                    LoginFailure.username == key, LoginFailure.at >= window_start
+                )
             )
-        )
-    ).one()
-    if failures >= settings.login_max_failures:
-        oldest_at = oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.UTC)
-        retry = max(1, int((oldest_at + dt.timedelta(minutes=settings.login_window_minutes) - now).total_seconds()) + 1)
-        raise TooManyRequests(
-            f"Too many failed sign-ins for {username!r}; try again in {retry} s.", headers={"Retry-After": str(retry)}
-        )
-    user = (await session.execute(select(User).where(User.username == username))).scalars().first()
-    ok = verify_password(password, user.password_hash if user else None)
+        ).one()
+        if failures >= settings.login_max_failures:
+            oldest_at = oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.UTC)
+            retry = max(1, int((oldest_at + dt.timedelta(minutes=settings.login_window_minutes) - now)
+                               .total_seconds()) + 1)
+            raise TooManyRequests(
+                f"Too many failed sign-ins for {username!r}; try again in {retry} s.",
+                headers={"Retry-After": str(retry)},
+            )
+        attempt = LoginFailure(username=key, at=now)
+        session.add(attempt)
+        user = (await session.execute(select(User).where(User.username == username))).scalars().first()
+        await session.flush()
+        attempt_id = attempt.id
+    # the lock is not held while hashing (argon2 in a thread: the event loop keeps serving)
+    ok = await asyncio.to_thread(verify_password, password, user.password_hash if user else None)
     if ok and user is not None and not user.disabled:
+        async with db.transaction() as session:
+            await session.execute(delete(LoginFailure).where(LoginFailure.id == attempt_id))
         return user
-    session.add(LoginFailure(username=username[:64], at=now))
-    await session.flush()
     return None
 
 
@@ -225,10 +252,13 @@ async def update_user(session: AsyncSession, actor: Principal, username: str, da
         unit = await _check_binding(session, role, unit_code)
         user.role = role
         user.unit_code, user.unit_id = (unit.code, unit.id) if unit else (None, None)
+    revoke = bool(changes.get("password")) or (changes.get("disabled") is True and not user.disabled)
     if changes.get("disabled") is not None:
         user.disabled = changes["disabled"]
     if changes.get("password"):
         user.password_hash = hash_password(changes["password"])
+    if revoke:  # every token issued before answers 401 from the commit on
+        user.token_generation = (user.token_generation or 0) + 1
     await session.flush()
     after = user_public(user)
     action = "password" if data.password and before == after else "update"
@@ -288,6 +318,7 @@ async def ensure_admin(session: AsyncSession, settings: Settings) -> bool:
     """Create the first administrator from NTM_ADMIN_USERNAME/PASSWORD when missing."""
     if not settings.admin_username or not settings.admin_password:
         return False
+    settings.check_admin_password()
     exists = (await session.execute(select(User.id).where(User.username == settings.admin_username))).first()
     if exists:
         return False

@@ -76,9 +76,11 @@ def parse_scope(payload: str) -> WriteScope | None:
 class ResponseCache:
     """An LRU map of key → (stamp, body), each entry stamped for what it is about (unit, last year)."""
 
-    def __init__(self, url: URL, *, max_entries: int = 4096) -> None:
+    def __init__(self, url: URL, *, max_entries: int = 4096, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.url = url
         self.max_entries = max_entries
+        self.max_bytes = max_bytes  # bodies kept, in all; the least recently used go first
+        self.bytes = 0
         self._entries: OrderedDict[Hashable, tuple[Stamp, bytes]] = OrderedDict()
         self._scoped: dict[str, dict[int, int]] = {}  # unit → {year written: commits}
         self._active: dict[str, tuple[Generation, Any]] = {}
@@ -90,14 +92,15 @@ class ResponseCache:
         self._lock = asyncio.Lock()
         self.enabled = url.get_backend_name() in ("sqlite", "postgresql") and url.database not in (None, "", ":memory:")
 
-    def note_active(self, username: str, generation: Generation | None, principal: Any) -> None:
-        """The user was found enabled in the database, as ``principal``, at this generation."""
+    def note_active(self, username: Hashable, generation: Generation | None, principal: Any) -> None:
+        """The user (a token's subject: username and token generation) was found enabled in the
+        database, as ``principal``, at this generation."""
         if generation is not None:
             if len(self._active) > 10_000:
                 self._active.clear()
             self._active[username] = (generation, principal)
 
-    def active(self, username: str, generation: Generation | None) -> Any:
+    def active(self, username: Hashable, generation: Generation | None) -> Any:
         """The principal last found for the user, while no commit (which could have disabled the
         account or changed its role) has happened since; else None."""
         found = self._active.get(username)
@@ -149,12 +152,17 @@ class ResponseCache:
     def put(self, key: Hashable, stamp: Stamp | None, body: bytes) -> None:
         """Keep ``body`` under ``key``, with the stamp read *before* it was computed (a commit
         meanwhile leaves the entry already stale)."""
-        if stamp is None:
+        if stamp is None or len(body) > self.max_bytes // 8:  # one answer never takes much of the room
             return
+        old = self._entries.get(key)
+        if old is not None:
+            self.bytes -= len(old[1])
         self._entries[key] = (stamp, body)
+        self.bytes += len(body)
         self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self.bytes -= len(dropped)
 
     # ---- SQLite --------------------------------------------------------------------------
 
@@ -200,6 +208,7 @@ class ResponseCache:
         self._pg = conn
         # anything may have changed while nobody listened
         self._entries.clear()
+        self.bytes = 0
         self._remote += 1
 
     def _on_change(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
@@ -224,9 +233,12 @@ class ResponseCache:
             self._sqlite = None
 
 
-def cache_key(path: str, query_string: bytes) -> Hashable:
-    """The same request, whatever the order of its query parameters."""
-    return (path, tuple(sorted(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))))
+def cache_key(path: str, query_string: bytes, known: frozenset[str] | None = None) -> Hashable:
+    """The same request, whatever the order of its query parameters; with ``known``, parameters
+    the route does not read are left out (they change nothing in the answer, so junk parameters
+    neither multiply entries nor reach another answer)."""
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    return (path, tuple(sorted(p for p in pairs if known is None or p[0] in known)))
 
 
 def wants_fresh(cache_control: str) -> bool:
@@ -242,13 +254,15 @@ class CachedReportsMiddleware:
 
     def __init__(
         self, app: ASGIApp, *, subject: Callable[[str, bytes], Subject | None],
-        token_user: Callable[[Any, str], str],
+        token_user: Callable[[Any, str], Any], key: Callable[[str, bytes], Hashable | None] = cache_key,
     ) -> None:
-        """``subject``: what the report at a path and query string is about; None: not a cached report.
-        ``token_user``: the username a bearer token was issued to (raising ``AppError`` when it is
-        not valid) — passed in by the application, so that core imports no domain package."""
+        """``subject``: what the report at a path and query string is about; None: not a cached
+        report. ``key``: its cache key (None: not known yet, go through routing). ``token_user``:
+        whom a bearer token was issued to (raising ``AppError`` when it is not valid) — passed in
+        by the application, so that core imports no domain package."""
         self.app = app
         self.subject = subject
+        self.key = key
         self.token_user = token_user
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -260,7 +274,8 @@ class CachedReportsMiddleware:
             headers = dict(scope["headers"])
             if not wants_fresh(headers.get(b"cache-control", b"").decode("latin-1")):
                 stamp = await cache.stamp(subject)
-                body = cache.get(cache_key(scope["path"], scope["query_string"]), stamp)
+                key = self.key(scope["path"], scope["query_string"])
+                body = cache.get(key, stamp) if key is not None else None
                 if body is not None and self._may_read(scope["app"].state.settings, headers, cache, (stamp[0], stamp[1])):
                     await send({
                         "type": "http.response.start",
@@ -288,7 +303,7 @@ class CachedReportsMiddleware:
         from app.core.errors import AppError
 
         try:
-            username = self.token_user(settings, token.strip())
+            subject = self.token_user(settings, token.strip())
         except AppError:
             return False
-        return cache.active(username, generation) is not None
+        return cache.active(subject, generation) is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 from functools import lru_cache
 from typing import Literal
 
@@ -32,8 +34,13 @@ def normalize_database_url(url: str) -> str:
     )
 
 
-DEVELOPMENT_KEY = "ntm-development-only-key-never-use-in-production-0000"
 _PLACEHOLDERS = {"", "secret", "changeme", "change-me", "change_me", "please-change", "xxx", "todo"}
+MIN_SECRET_BYTES = 32
+# the API's password policy (POST /users), which the first administrator follows too
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 200
+
+log = logging.getLogger("ntm.config")
 
 
 class InsecureConfiguration(RuntimeError):
@@ -41,7 +48,32 @@ class InsecureConfiguration(RuntimeError):
 
 
 def is_placeholder_secret(value: str) -> bool:
-    return value.strip().lower() in _PLACEHOLDERS or len(value) < 32 or value == DEVELOPMENT_KEY
+    """Missing, shorter than 32 bytes (UTF-8), or a placeholder word."""
+    return value.strip().lower() in _PLACEHOLDERS or len(value.encode()) < MIN_SECRET_BYTES
+
+
+def password_problem(password: str) -> str | None:
+    """Why a password breaks the policy, or None."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return f"must be at least {PASSWORD_MIN_LENGTH} characters"
+    if len(password) > PASSWORD_MAX_LENGTH:
+        return f"must be at most {PASSWORD_MAX_LENGTH} characters"
+    return None
+
+
+# Development without a configured secret: one random key for this process, never a key that
+# stands in the source (anyone could sign tokens with that). `ntm serve` puts one in the
+# environment of its workers so that they share it.
+_PROCESS_KEY: str | None = None
+
+
+def _process_key() -> str:
+    global _PROCESS_KEY
+    if _PROCESS_KEY is None:
+        _PROCESS_KEY = secrets.token_urlsafe(48)
+        log.warning("NTM_ENV=development without NTM_SECRET_KEY: signing tokens with a random key made for this "
+                    "process (tokens end with it)")
+    return _PROCESS_KEY
 
 
 # The one place the API's path prefix is written; every router is mounted under it.
@@ -75,9 +107,15 @@ class Settings(BaseSettings):
     import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     import_max_rows: int = Field(default=20000, ge=1)
     import_max_unzipped_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    import_concurrency: int = Field(default=2, ge=1, le=64, description="Imports at once per worker (503 past it)")
+    # slow clients: the request line and headers must arrive within header_timeout_seconds of the
+    # connection opening (or of the previous response), the body within body_timeout_seconds (408)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=120.0, gt=0)
     login_max_failures: int = Field(default=10, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
     require_if_match: bool = False
+    report_cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0, description="Report cache per worker")
 
     @field_validator("database_url")
     @classmethod
@@ -86,15 +124,23 @@ class Settings(BaseSettings):
 
     @property
     def signing_key(self) -> str:
-        """The token key: the configured secret, or outside production a fixed development key."""
+        """The token key: the configured secret (at least 32 bytes, not a placeholder). Missing or
+        short, the service refuses to start in every mode, except that development signs with a
+        random key made for the process."""
         if self.secret_key and not is_placeholder_secret(self.secret_key):
             return self.secret_key
-        if self.env == "production":
-            raise InsecureConfiguration(
-                "NTM_SECRET_KEY is missing or a placeholder: set a random value of at least 32 characters "
-                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), or NTM_ENV=development."
-            )
-        return DEVELOPMENT_KEY
+        if self.env == "development":
+            return _process_key()
+        raise InsecureConfiguration(
+            f"NTM_SECRET_KEY is missing, shorter than {MIN_SECRET_BYTES} bytes or a placeholder "
+            f"(NTM_ENV={self.env}): set a random value, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+        )
+
+    def check_admin_password(self) -> None:
+        """The first administrator's password (NTM_ADMIN_PASSWORD) follows the API's policy."""
+        if self.admin_password is not None and (problem := password_problem(self.admin_password)):
+            raise InsecureConfiguration(f"NTM_ADMIN_PASSWORD {problem} (the policy of POST /api/v1/users).")
 
     @property
     def is_sqlite(self) -> bool:

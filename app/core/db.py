@@ -112,7 +112,7 @@ class Database:
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False, class_=AsyncSession
         )
         self.read_sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
-        self.cache = ResponseCache(self.engine.url)
+        self.cache = ResponseCache(self.engine.url, max_bytes=settings.report_cache_max_bytes)
         watch_slow_queries(self.engine, settings.slow_query_ms)
 
     @property

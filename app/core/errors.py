@@ -14,7 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.status import HTTP_500_INTERNAL_SERVER_ERROR
 
@@ -114,6 +115,10 @@ class TooManyRequests(AppError):
     status, title, slug = 429, "Too Many Requests", "too-many-requests"
 
 
+class RequestTimeout(AppError):
+    status, title, slug = 408, "Request Timeout", "request-timeout"
+
+
 class PayloadTooLarge(AppError):
     status, title, slug = 413, "Payload Too Large", "payload-too-large"
 
@@ -128,6 +133,12 @@ class Conflict(AppError):
 
 class NotReady(AppError):
     status, title, slug = 503, "Service Unavailable", "not-ready"
+
+
+class ServiceUnavailable(AppError):
+    """A passing condition (the database unreachable, the server busy): retry after ``Retry-After``."""
+
+    status, title, slug = 503, "Service Unavailable", "unavailable"
 
 
 class InvalidInput(AppError):
@@ -231,18 +242,56 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         )
 
+    for kind in (*DATABASE_UNAVAILABLE, DBAPIError):
+        @app.exception_handler(kind)
+        async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+            return unexpected_response(request.method, request.url.path, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            Problem(
-                type=PROBLEM_BASE + "internal-error",
-                title="Internal Server Error",
-                status=HTTP_500_INTERNAL_SERVER_ERROR,
-                detail="The server could not complete the request; it has been logged.",
-                instance=request.url.path,
-            ).model_dump(exclude_none=True)
-        )
+        return unexpected_response(request.method, request.url.path, exc)
+
+
+# The database cannot be reached or refuses work for a while (down, restarting, read-only, pool
+# exhausted): 503 with Retry-After, not 500. The pool's pre-ping reconnects when it is back.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError, InterfaceError, SATimeoutError, ConnectionError, TimeoutError,
+)
+RETRY_AFTER_SECONDS = 5
+# PostgreSQL states that pass: read-only transaction (a standby, default_transaction_read_only),
+# admin shutdown, cannot connect now, too many connections
+_PASSING_SQLSTATES = frozenset({"25006", "57P01", "57P02", "57P03", "53300"})
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return True
+    if isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError):
+        return exc.connection_invalidated or getattr(exc.orig, "sqlstate", None) in _PASSING_SQLSTATES
+    return False
+
+
+def unavailable_response(method: str, path: str, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable on %s %s: %s", method, path, exc)
+    return problem_response(
+        ServiceUnavailable("The database is unavailable; retry shortly.").to_problem(instance=path),
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def unexpected_response(method: str, path: str, exc: BaseException) -> JSONResponse:
+    if database_unavailable(exc):
+        return unavailable_response(method, path, exc)  # type: ignore[arg-type]
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
+    return problem_response(
+        Problem(
+            type=PROBLEM_BASE + "internal-error",
+            title="Internal Server Error",
+            status=HTTP_500_INTERNAL_SERVER_ERROR,
+            detail="The server could not complete the request; it has been logged.",
+            instance=path,
+        ).model_dump(exclude_none=True)
+    )
 
 
 def _allowed_methods(request: Request) -> list[str]:

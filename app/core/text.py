@@ -13,7 +13,12 @@ def nfc(text: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# C0 and C1 controls, and the bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+# U+2066–U+2069), which make a name display as another (Trojan Source)
+BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
+_CONTROLS = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{BIDI_CONTROLS}]")
+# the schema's statement of it (after white space is collapsed, the rest are refused as well)
+NAME_PATTERN = "^[^\u202a-\u202e\u2066-\u2069]*$"
 
 # What `name_text` accepts, as a JSON Schema pattern: no control character but white space (tabs
 # and line breaks are collapsed to one space by `nfc` before the check), and at least one

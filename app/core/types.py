@@ -77,7 +77,26 @@ WholeNumber = Annotated[int, DIGITS_ONLY]
 YearNumber = Annotated[int, Field(ge=1900, le=2100), DIGITS_ONLY]
 
 
-<<<<<<< HEAD
+def _json_integer(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number written as a JSON number, such as 19")
+    return value
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a JSON number, such as 16.1")
+    return value
+
+
+# A JSON body's integer as JSON Schema reads `type: integer`: `19` and `19.0` alike, never `"19"`
+# or `true` (which lax parsing would take, and `strict` would refuse `19.0`, which the schema
+# allows). Bounds go before it, as for DIGITS_ONLY.
+JSON_INTEGER = BeforeValidator(_json_integer)
+# A JSON body's number: never a string (pydantic reads Decimals from strings too).
+JSON_NUMBER = BeforeValidator(_json_number)
+
+
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -97,23 +116,3 @@ class EnumText(TypeDecorator[E]):
 
     def process_result_value(self, value: str | None, dialect: Any) -> E | None:
         return None if value is None else self.enum(value)
-=======
-def _json_integer(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be a whole number written as a JSON number, such as 19")
-    return value
-
-
-def _json_number(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise ValueError("must be a JSON number, such as 16.1")
-    return value
-
-
-# A JSON body's integer as JSON Schema reads `type: integer`: `19` and `19.0` alike, never `"19"`
-# or `true` (which lax parsing would take, and `strict` would refuse `19.0`, which the schema
-# allows). Bounds go before it, as for DIGITS_ONLY.
-JSON_INTEGER = BeforeValidator(_json_integer)
-# A JSON body's number: never a string (pydantic reads Decimals from strings too).
-JSON_NUMBER = BeforeValidator(_json_number)
->>>>>>> h13

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Header, Path, Query, Request, Response, UploadFile
@@ -10,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import ReadSessionDep, WriteSessionDep
 from app.auth.deps import PrincipalDep, require
 from app.auth.rules import Action
-from app.core.errors import problem_responses
+from app.core.errors import ServiceUnavailable, problem_responses
 from app.core.types import YearNumber
 from app.exchange import charts, service, workbooks
 from app.exchange.models import ImportProblem, ImportResult
@@ -49,7 +52,7 @@ def _download(body: bytes, media_type: str, filename: str) -> Response:
                          {"$ref": "#/components/schemas/ImportProblem"}, {"$ref": "#/components/schemas/Problem"}]}}},
                      "description": "The file has errors (every error listed, nothing written), or the request "
                                     "itself is invalid (a plain problem naming the field)"},
-               **problem_responses(401, 403, 409, 413, 415)},
+               **problem_responses(401, 403, 409, 413, 415, 503)},
 )
 async def import_assessments(
     request: Request,
@@ -65,16 +68,39 @@ async def import_assessments(
     (`1`…`19`, `TC01`, `Tiêu chí 1`). Marks: met `x`, `Đạt`, `1`, `true`; not met empty, `Không`, `0`,
     `false`. All or nothing: any error → 422 listing every error, and nothing is written. A row whose
     criterion cells are all blank is skipped. The sheet used is the first whose row 1 has a commune code
-    column; a row starting with `Tổng hợp` ends the table."""
+    column; a row starting with `Tổng hợp` ends the table. Limits: 413 past the rows, columns (200),
+    cells or distinct values of an upload; 503 with `Retry-After` while this server runs its maximum
+    of imports at once."""
     settings = request.app.state.settings
-    imported = await service.run_import(
-        session, require(principal, Action.assessment_write), await file.read(), year=year, dry_run=dry_run,
-        idempotency_key=idempotency_key,
-        limits=service.Limits(max_rows=settings.import_max_rows, max_unzipped_bytes=settings.import_max_unzipped_bytes),
-    )
+    async with import_slot(request):
+        # the upload stays in its spooled file (on disk past 1 MB) and is read in place, never whole
+        imported = await service.run_import(
+            session, require(principal, Action.assessment_write), file.file, year=year, dry_run=dry_run,
+            idempotency_key=idempotency_key,
+            limits=service.Limits(max_rows=settings.import_max_rows,
+                                  max_unzipped_bytes=settings.import_max_unzipped_bytes),
+        )
     if imported.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return imported.result
+
+
+@asynccontextmanager
+async def import_slot(request: Request) -> AsyncIterator[None]:
+    """At most ``NTM_IMPORT_CONCURRENCY`` imports at once per worker: each holds a workbook's cells
+    (bounded, see app/exchange/sheets.py); one more is refused at once with 503 and Retry-After."""
+    state = request.app.state
+    slots: asyncio.Semaphore | None = getattr(state, "import_slots", None)
+    if slots is None:
+        slots = state.import_slots = asyncio.Semaphore(state.settings.import_concurrency)
+    if slots.locked():
+        raise ServiceUnavailable("Other imports are running on this server; retry in a few seconds.",
+                                 headers={"Retry-After": str(IMPORT_RETRY_AFTER)})
+    async with slots:
+        yield
+
+
+IMPORT_RETRY_AFTER = 5
 
 
 @router.get(
@@ -104,7 +130,8 @@ async def template(
 )
 async def report_xlsx(session: ReadSessionDep, code: UnitCode, year: YearQuery) -> Response:
     """Sheet 1: one row per commune (criteria marked, count, band, flags) and the totals block (figures
-    written the official way, `16,1`); sheet 2: communes meeting each criterion; sheet 3: the trend."""
+    as numbers shown with one decimal, `16,1` in a Vietnamese Excel; text that could run as a formula
+    gets a leading `'`); sheet 2: communes meeting each criterion; sheet 3: the trend."""
     unit = await resolve_unit_above_commune(session, code, year)
     data = await service.report_data(session, unit, year, with_figures=True)
     body = await run_in_threadpool(workbooks.report_xlsx, data)

@@ -54,6 +54,9 @@ class UnsupportedFile(AppError):
     status, title, slug = 415, "Unsupported file", "unsupported-file"
 
 
+MAX_LISTED_ERRORS = 1000  # contract v1.3: at most 1,000 errors listed, then one entry "and N more"
+
+
 class ImportRejected(AppError):
     """The file has errors (422) or rows outside the caller's scope (403): nothing was written."""
 
@@ -66,6 +69,10 @@ class ImportRejected(AppError):
         self.title = "Import rejected" if status == 422 else "Forbidden"
         # rows that break the import's rules: a domain rule no schema can state (contract v1.3)
         self.slug = "rule-violation" if status == 422 else "forbidden"
+        if count > MAX_LISTED_ERRORS:  # the body stays small (values are cut at 100 characters)
+            rest = result.errors[MAX_LISTED_ERRORS:]
+            more = _error(rest[0].row, None, None, f"and {len(rest)} more")
+            result = result.model_copy(update={"errors": [*result.errors[:MAX_LISTED_ERRORS], more]})
         self.result = result
 
     def to_problem(self, instance: str | None = None) -> dict[str, Any]:
@@ -98,8 +105,8 @@ def _error(row: int, column: str | None, value: str | None, message: str) -> Imp
     return ImportError_(row=row, column=column, value=value, message=message)
 
 
-async def read_file(data: bytes, *, max_rows: int, max_unzipped_bytes: int) -> list[sheets.Sheet]:
-    """Parse the upload off the event loop (a national workbook takes seconds of CPU)."""
+async def read_file(data: sheets.Source, *, max_rows: int, max_unzipped_bytes: int) -> list[sheets.Sheet]:
+    """Parse the upload (bytes, or the spooled upload file, read in place) off the event loop."""
     try:
         return await run_in_threadpool(sheets.read, data, max_rows=max_rows, max_unzipped_bytes=max_unzipped_bytes)
     except sheets.SheetError as exc:
@@ -157,14 +164,30 @@ class Imported:
     replayed: bool = False  # answered from an earlier upload under the same Idempotency-Key
 
 
+def _fingerprint(source: sheets.Source, year: int, dry_run: bool) -> str:
+    """What makes two uploads the same (for ``Idempotency-Key``): their bytes, year and mode,
+    hashed a megabyte at a time from a file read in place."""
+    digest = hashlib.sha256()
+    if isinstance(source, bytes | bytearray):
+        digest.update(source)
+    else:
+        source.seek(0)
+        for chunk in iter(lambda: source.read(1024 * 1024), b""):
+            digest.update(chunk)
+        source.seek(0)
+    digest.update(f"|{year}|{dry_run}".encode())
+    return digest.hexdigest()
+
+
 async def run_import(
-    session: AsyncSession, principal: Principal, data: bytes, *, year: int, dry_run: bool,
+    session: AsyncSession, principal: Principal, source: sheets.Source, *, year: int, dry_run: bool,
     idempotency_key: str | None, limits: Limits,
 ) -> Imported:
     """The import use case: replay an earlier upload under the same ``Idempotency-Key`` (same
-    actor; a different upload under it → 422), else read the file, check every row and write
-    all or nothing (``import_assessments``), and keep the result for the key."""
-    fingerprint = hashlib.sha256(data + f"|{year}|{dry_run}".encode()).hexdigest()
+    actor; a different upload under it → 422), else read the file (bytes, or the spooled upload
+    read in place), check every row and write all or nothing (``import_assessments``), and keep
+    the result for the key."""
+    fingerprint = await run_in_threadpool(_fingerprint, source, year, dry_run)
     keyed = idempotency_key is not None and not dry_run
     if keyed:
         earlier = await session.get(ImportRequest, (principal.actor, idempotency_key))
@@ -173,9 +196,9 @@ async def run_import(
                 raise InvalidInput.field("header", "Idempotency-Key",
                                          "This Idempotency-Key was used for a different upload; use a new key.")
             return Imported(ImportResult.model_validate(earlier.result), replayed=True)
-    files = await read_file(data, max_rows=limits.max_rows, max_unzipped_bytes=limits.max_unzipped_bytes)
+    files = await read_file(source, max_rows=limits.max_rows, max_unzipped_bytes=limits.max_unzipped_bytes)
     result = await import_assessments(session, principal=principal, files=files, year=year, dry_run=dry_run)
-    if keyed:
+    if keyed and idempotency_key is not None:
         session.add(ImportRequest(actor=principal.actor, key=idempotency_key, fingerprint=fingerprint, status_code=200,
                                   result=result.model_dump(mode="json"), created_at=utcnow()))
         await session.flush()

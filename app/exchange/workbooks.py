@@ -58,6 +58,29 @@ class ReportData:
     trend: list[SummaryRow] = field(default_factory=list)
 
 
+# OWASP CSV injection: a spreadsheet takes a field starting with one of these for a formula
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: Any) -> Any:
+    """Text that a spreadsheet would read as a formula gets a leading ``'``; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+class Figure(Decimal):
+    """An official figure in a workbook: a number, shown with one decimal (``0.0``), which a
+    Vietnamese Excel displays as ``16,1``."""
+
+    NUMBER_FORMAT = "0.0"
+
+
+def figure(value: Decimal | Fraction | None, places: int = 1) -> Figure | str:
+    """The figure rounded half up, as a number for a workbook cell; empty for none."""
+    return "" if value is None else Figure(round_half_up(value, places))
+
+
 def decimal_comma(value: Decimal | Fraction | None, places: int = 1) -> str:
     """The official way to write a figure: ``16,1`` (half up to ``places`` decimals); empty for none."""
     if value is None:
@@ -87,8 +110,9 @@ def _commune_rows(data: ReportData, derived: bool) -> list[list[Any]]:
     return rows
 
 
-def totals(data: ReportData) -> list[tuple[str, Any]]:
-    """The totals block: label, value; averages and percentages as text with a decimal comma."""
+def totals(data: ReportData, fmt: Any = decimal_comma) -> list[tuple[str, Any]]:
+    """The totals block: label, value; averages and percentages by ``fmt``: text with a decimal
+    comma (CSV), or numbers with a one-decimal format (``figure``, workbooks)."""
     s = data.summary
     if s is None:
         return []
@@ -98,10 +122,10 @@ def totals(data: ReportData) -> list[tuple[str, Any]]:
         ("Số xã", s.eligible_count),
         ("Số xã có kết quả đánh giá", s.commune_count),
         ("Tổng số tiêu chí đạt", s.total_criteria_met),
-        ("Bình quân tiêu chí/xã", decimal_comma(s.average)),
-        ("Kế hoạch bình quân tiêu chí/xã", decimal_comma(s.target_average)),
+        ("Bình quân tiêu chí/xã", fmt(s.average)),
+        ("Kế hoạch bình quân tiêu chí/xã", fmt(s.target_average)),
         ("Đạt kế hoạch", "" if s.target_met is None else ("Có" if s.target_met else "Chưa")),
-        ("Tỷ lệ so với kế hoạch (%)", decimal_comma(s.percent_of_target)),
+        ("Tỷ lệ so với kế hoạch (%)", fmt(s.percent_of_target)),
         ("Số tiêu chí còn thiếu để đạt kế hoạch",
          "" if s.additional_criteria_needed is None else s.additional_criteria_needed),
         ("Số xã đạt chuẩn NTM", s.standard_communes_count),
@@ -116,12 +140,12 @@ def report_csv(data: ReportData) -> bytes:
     """Sheet 1 as CSV, UTF-8 with a BOM so that Excel shows Vietnamese correctly."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(_header(data, derived=True))
-    writer.writerows(_commune_rows(data, derived=True))
+    writer.writerow([inert(v) for v in _header(data, derived=True)])
+    writer.writerows([inert(v) for v in row] for row in _commune_rows(data, derived=True))
     block = totals(data)
     if block:
         writer.writerow([])
-        writer.writerows([label, value] for label, value in block)
+        writer.writerows([inert(label), inert(value)] for label, value in block)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -131,10 +155,18 @@ def report_csv(data: ReportData) -> bytes:
 def _append(sheet: Any, values: Iterable[Any]) -> None:
     """A row of cells. Text loses the control characters a workbook cannot hold (XML 1.0 forbids
     them; openpyxl refuses them): names stored before they were checked, or by plain SQL, must
-    not make a report fail."""
+    not make a report fail. Text that would be a formula is made inert (a leading ``'``; never a
+    formula cell); figures are numbers with their display format."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in values])
+    values = list(values)
+    sheet.append([inert(ILLEGAL_CHARACTERS_RE.sub("", v)) if isinstance(v, str) else v for v in values])
+    for column, value in enumerate(values, start=1):
+        cell = sheet.cell(row=sheet.max_row, column=column)
+        if isinstance(value, Figure):
+            cell.number_format = Figure.NUMBER_FORMAT
+        elif isinstance(value, str) and cell.data_type != "s":
+            cell.data_type = "s"  # what openpyxl would take for a formula or a number stays text
 
 
 def _book() -> Any:
@@ -228,7 +260,7 @@ def report_xlsx(data: ReportData) -> bytes:
         _append(ws, row)
     _style_header(ws, 5 + len(data.criteria))
     _widths(ws, [10, 26, *([6] * len(data.criteria)), 14, 10, 40])
-    block = totals(data)
+    block = totals(data, figure)
     if block:
         _append(ws, [])
         for label, value in block:
@@ -242,7 +274,7 @@ def report_xlsx(data: ReportData) -> bytes:
     counted = s.commune_count if s else 0
     for number, name in data.criteria:
         met = met_by_number.get(number, 0)
-        share = decimal_comma(Fraction(met * 100, counted)) if counted else ""
+        share = figure(Fraction(met * 100, counted)) if counted else ""
         _append(coverage, [number, name, met, share])
     _style_header(coverage, 4)
     _widths(coverage, [10, 60, 12, 16])
@@ -252,8 +284,8 @@ def report_xlsx(data: ReportData) -> bytes:
                     "Kế hoạch", "Tỷ lệ so với kế hoạch (%)", "Số xã đạt chuẩn"])
     for row in data.trend:
         _append(trend, [row.year, row.criteria_set, row.commune_count, row.total_criteria_met,
-                        decimal_comma(row.average), decimal_comma(row.target_average),
-                        decimal_comma(row.percent_of_target), row.standard_communes_count])
+                        figure(row.average), figure(row.target_average),
+                        figure(row.percent_of_target), row.standard_communes_count])
     _style_header(trend, 8)
     _widths(trend, [8, 14, 8, 18, 18, 10, 20, 14])
     return _save(book)

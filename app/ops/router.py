@@ -6,12 +6,14 @@ import logging
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from app.assessments.models import Assessment, AssessmentStatus
+from app.auth.models import LoginFailure
 from app.core import migrations
-from app.core.db import Database
+from app.core.db import WRITE_OPTION, Database
 from app.core.errors import NotReady, problem_responses
+from app.core.types import utcnow
 
 router = APIRouter(tags=["Operations"])
 log = logging.getLogger("ntm.ops")
@@ -34,13 +36,29 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
+_PROBE = insert(LoginFailure)
+
+
+async def _accepts_writes(db: Database) -> None:
+    """Write a row and roll it back: a read-only SQLite file or a read-only PostgreSQL (a standby,
+    ``default_transaction_read_only``) fails here instead of on the first real write."""
+    async with db.engine.connect() as connection:
+        await connection.execution_options(**{WRITE_OPTION: True})  # SQLite: BEGIN IMMEDIATE, the write lock
+        transaction = await connection.begin()
+        try:
+            await connection.execute(_PROBE, {"username": "ntm-readyz-probe", "at": utcnow()})
+        finally:
+            await transaction.rollback()
+
+
 @router.get(
     "/readyz",
     summary="Readiness",
     responses={503: {**problem_responses(503)[503], "description": "Database unreachable or schema not at head"}},
 )
 async def readyz(request: Request) -> Readiness:
-    """Ready when the database answers and its schema is at the migrations' head revision."""
+    """Ready when the database answers, its schema is at the migrations' head revision, and it
+    accepts a write (rolled back)."""
     db: Database = request.app.state.db
     head = migrations.head_revision()
     try:
@@ -52,6 +70,11 @@ async def readyz(request: Request) -> Readiness:
         raise NotReady(
             f"Database schema is at {current or 'no revision'}, migrations head is {head}: run `ntm db upgrade`."
         )
+    try:
+        await _accepts_writes(db)
+    except Exception as exc:
+        log.warning("readiness check failed: the database refuses writes: %s", exc)
+        raise NotReady("The database does not accept writes (read-only?).") from exc
     return Readiness(status="ready", database=db.dialect, schema_revision=current, head_revision=head)
 
 

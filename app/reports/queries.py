@@ -233,17 +233,15 @@ async def aggregate_years(
     return out
 
 
-_ELIGIBLE_CODES = (
-    lambda tree: select(tree.c.code).where(
-        tree.c.kind == UnitKind.xa.value, tree.c.code.in_(bindparam("codes", expanding=True))
-    )
-)(_tree(1))
+_ELIGIBLE_CODES = (lambda tree: select(tree.c.code).where(tree.c.kind == UnitKind.xa.value))(_tree(1))
 
 
 async def eligible_codes(session: AsyncSession, unit: AdminUnit, year: int, *, restrict_to: Iterable[str]) -> set[str]:
-    """Which of the given codes are eligible communes of the unit in the year."""
-    params = {"parent": unit.code, "y0": year, "codes": sorted(set(restrict_to))}
-    return set((await session.execute(_ELIGIBLE_CODES, params)).scalars())
+    """Which of the given codes are eligible communes of the unit in the year. The unit's eligible
+    communes are read (at most the country's ~10,000) and intersected here: a list of codes never
+    becomes one bind parameter per code (PostgreSQL refuses more than 32,767)."""
+    eligible = (await session.execute(_ELIGIBLE_CODES, {"parent": unit.code, "y0": year})).scalars()
+    return set(eligible) & set(restrict_to)
 
 
 def _status(year: int, set_code: str, count: int, bits: int) -> CommuneStatus:

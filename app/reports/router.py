@@ -8,7 +8,7 @@ a repeated request is answered without touching the database. ``X-Cache`` says w
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Annotated
 from urllib.parse import parse_qsl
 
@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import MAX_OFFSET, Page
+from app.api.deps import MAX_OFFSET, Page, declared_queries
 from app.core.cache import Subject, cache_key, wants_fresh
 from app.core.config import API_PREFIX
 from app.core.db import Database
@@ -57,6 +57,18 @@ def report_subject(path: str, query_string: bytes) -> Subject | None:
     return match.group("code"), last
 
 
+# the query parameters each report reads (its route's declared ones), noted at its first call
+_KNOWN_QUERIES: dict[str, frozenset[str]] = {}
+
+
+def report_key(path: str, query_string: bytes) -> Hashable | None:
+    """The cache key of a report: its path and the parameters it reads, sorted; None until the
+    report's route has been called once (then the parameters it reads are known)."""
+    match = REPORT_PATHS.fullmatch(path)
+    known = _KNOWN_QUERIES.get(match.group("report")) if match else None
+    return None if known is None else cache_key(path, query_string, known)
+
+
 CACHE_HEADER = {"X-Cache": {"description": "`hit` when served from the worker's cache, else `miss`",
                             "schema": {"type": "string"}}}
 
@@ -69,9 +81,12 @@ async def _cached(request: Request, compute: Callable[[AsyncSession], Awaitable[
     do (API keys, a token not seen since the last commit) have just been authenticated."""
     db: Database = request.app.state.db
     query = request.url.query.encode("latin-1")
-    key = cache_key(request.url.path, query)
     subject = report_subject(request.url.path, query)
     assert subject is not None, request.url.path  # only the report routes call this
+    match = REPORT_PATHS.fullmatch(request.url.path)
+    assert match is not None
+    known = _KNOWN_QUERIES.setdefault(match.group("report"), declared_queries(request.scope["route"]))
+    key = cache_key(request.url.path, query, known)
     stamp = await db.cache.stamp(subject)
     if not wants_fresh(request.headers.get("cache-control", "")):
         body = db.cache.get(key, stamp)

@@ -39,6 +39,9 @@ class Target(SQLModel, table=True):
 # five ASCII digits, stated in the schema (``isdigit`` would also take other scripts' digits)
 CommuneCode = Annotated[str, PField(pattern=r"^[0-9]{5}$")]
 
+# more than the country has communes (≈ 10,000 before the 2025 reform)
+MAX_COMMUNE_TARGETS = 20_000
+
 
 class TargetPut(BaseModel):
     # one decimal is a rule (a rule violation, below): as `multipleOf: 0.1` it would be misread by
@@ -56,7 +59,9 @@ class TargetPut(BaseModel):
         examples=[6],
     )
     commune_targets: dict[CommuneCode, Annotated[int, PField(ge=0), JSON_INTEGER]] = PField(
-        default_factory=dict, description="Planned criteria count per commune code", examples=[{"02812": 19}],
+        default_factory=dict, max_length=MAX_COMMUNE_TARGETS,
+        description=f"Planned criteria count per commune code (at most {MAX_COMMUNE_TARGETS:,} communes)",
+        examples=[{"02812": 19}],
         json_schema_extra={"additionalProperties": False},  # every key matches the commune-code pattern
     )
 

@@ -39,9 +39,9 @@ async def _principal(db: Database, request: Request) -> Principal | None:
     if not token:
         return None
     try:
-        username = auth_service.token_subject(request.app.state.settings, token)
+        subject = auth_service.token_subject(request.app.state.settings, token)
         async with db.transaction(write=False) as session:
-            return await auth_service.principal_for_user(session, username)
+            return await auth_service.principal_for_user(session, *subject)
     except AppError:
         return None
 
@@ -122,8 +122,7 @@ async def login(
     db: Database = request.app.state.db
     settings = request.app.state.settings
     try:
-        async with db.transaction() as session:
-            user = await auth_service.login(session, settings, username, password)
+        user = await auth_service.login(db, settings, username, password)
     except AppError as exc:  # too many failures: 429
         return templates.TemplateResponse(request, "login.html", {"error": exc.detail, "username": username},
                                           status_code=exc.status, headers=exc.headers)
@@ -132,7 +131,7 @@ async def login(
             request, "login.html", {"error": "Sai tên đăng nhập hoặc mật khẩu.", "username": username},
             status_code=401,
         )
-    token, lifetime = auth_service.issue_token(settings, user.username)
+    token, lifetime = auth_service.issue_token(settings, user.username, user.token_generation)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(SESSION_COOKIE, token, max_age=lifetime, httponly=True, samesite="lax",
                         secure=request.url.scheme == "https")

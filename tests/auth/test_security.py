@@ -11,11 +11,11 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
 from app.auth.models import Role
-from app.core.config import DEVELOPMENT_KEY, InsecureConfiguration, Settings
+from app.core.config import InsecureConfiguration, Settings
 from app.main import create_app
 from tests.builders import criteria, load_demo, put_assessment
 from tests.helpers import assert_problem
-from tests.users import PASSWORD, bearer, make_user
+from tests.users import PASSWORD, TEST_SECRET, bearer, make_user
 
 A2021 = "/api/v1/communes/{code}/assessments/2021"
 
@@ -61,7 +61,7 @@ async def test_wrong_password_is_401_and_repeated_failures_are_429(db, app, anon
     assert other.status_code == 200  # the throttle is per username
 
 
-def _token(claims, key=DEVELOPMENT_KEY, alg="HS256"):
+def _token(claims, key=TEST_SECRET, alg="HS256"):
     return jwt.encode(claims, key, algorithm=alg)
 
 
@@ -308,10 +308,30 @@ async def test_cors_only_for_listed_origins_and_security_headers(db):
         assert evil.headers["x-content-type-options"] == "nosniff" and evil.headers["x-frame-options"] == "DENY"
 
 
-@pytest.mark.parametrize("secret", ["", "changeme", "short", DEVELOPMENT_KEY])
-def test_production_refuses_missing_or_placeholder_secret(secret):
+@pytest.mark.parametrize("env", ["production", "test"])
+@pytest.mark.parametrize("secret", ["", "changeme", "short", "x" * 31, "é" * 15])
+def test_missing_short_or_placeholder_secret_refuses_to_start(env, secret, monkeypatch):
+    monkeypatch.delenv("NTM_SECRET_KEY", raising=False)
     with pytest.raises(InsecureConfiguration):
-        create_app(Settings(env="production", secret_key=secret, _env_file=None))
+        create_app(Settings(env=env, secret_key=secret, _env_file=None))
+
+
+def test_development_without_a_secret_signs_with_a_random_key_not_in_the_source():
+    import ast
+    from pathlib import Path
+
+    key = Settings(env="development", secret_key="short", _env_file=None).signing_key
+    assert len(key) >= 32 and key == Settings(env="development", _env_file=None).signing_key  # one per process
+    literals = {node.value for path in Path("app").rglob("*.py")
+                for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Constant)}
+    assert key not in literals
+
+
+def test_a_weak_first_admin_password_is_refused():
+    settings = Settings(env="production", secret_key="k" * 48, admin_username="root", admin_password="x",
+                        _env_file=None)
+    with pytest.raises(InsecureConfiguration, match="at least 10"):
+        settings.check_admin_password()
 
 
 def test_production_accepts_a_real_secret():

@@ -37,14 +37,18 @@ async def test_report_workbook_2021(db, client):
     assert "Đạt chuẩn" in san_chai[23] and "Kế hoạch đạt chuẩn" in san_chai[23]
     totals = _totals(ws)
     assert totals["Số xã"] == 9 and totals["Tổng số tiêu chí đạt"] == 145
-    assert totals["Bình quân tiêu chí/xã"] == "16,1" and totals["Kế hoạch bình quân tiêu chí/xã"] == "16,1"
-    assert totals["Tỷ lệ so với kế hoạch (%)"] == "100,1" and totals["Đạt kế hoạch"] == "Có"
+    # figures are numbers shown with one decimal (16,1 in a Vietnamese Excel), not text
+    assert totals["Bình quân tiêu chí/xã"] == 16.1 and totals["Kế hoạch bình quân tiêu chí/xã"] == 16.1
+    assert totals["Tỷ lệ so với kế hoạch (%)"] == 100.1 and totals["Đạt kế hoạch"] == "Có"
+    formats = {r[0].value: r[1].number_format for r in ws.iter_rows() if r[0].value and len(r) > 1}
+    assert formats["Bình quân tiêu chí/xã"] == formats["Tỷ lệ so với kế hoạch (%)"] == "0.0"
     assert totals["Số tiêu chí còn thiếu để đạt kế hoạch"] == 0 and totals["Số xã đạt chuẩn NTM"] == 1
     assert totals["Số tiêu chí tăng thêm so với năm trước"] == 6 and totals["Số xã đạt 19 tiêu chí"] == 1
     coverage = list(book["Theo tiêu chí"].iter_rows(min_row=2, values_only=True))
-    assert len(coverage) == 19 and coverage[18][2] == 9 and coverage[18][3] == "100,0"
+    assert len(coverage) == 19 and coverage[18][2] == 9 and coverage[18][3] == 100.0
     trend = list(book["Xu hướng"].iter_rows(min_row=2, values_only=True))
-    assert [(r[0], r[3], r[4], r[5]) for r in trend] == [(2020, 139, "15,4", "15,5"), (2021, 145, "16,1", "16,1")]
+    assert [(r[0], r[3], r[4], r[5]) for r in trend] == [(2020, 139, 15.4, 15.5), (2021, 145, 16.1, 16.1)]
+    assert {c.number_format for c in book["Xu hướng"]["E"][1:]} == {"0.0"}
 
 
 async def test_report_2020_percent_of_plan(db, client):
@@ -52,7 +56,7 @@ async def test_report_2020_percent_of_plan(db, client):
     book = openpyxl.load_workbook(io.BytesIO(
         (await client.get("/api/v1/units/084/report.xlsx", params={"year": 2020})).content))
     totals = _totals(book["Báo cáo"])
-    assert totals["Bình quân tiêu chí/xã"] == "15,4" and totals["Tỷ lệ so với kế hoạch (%)"] == "99,6"
+    assert totals["Bình quân tiêu chí/xã"] == 15.4 and totals["Tỷ lệ so với kế hoạch (%)"] == 99.6
     assert totals["Số tiêu chí còn thiếu để đạt kế hoạch"] == 1 and totals["Đạt kế hoạch"] == "Chưa"
 
 
@@ -136,3 +140,39 @@ async def test_control_characters_stored_in_a_name_do_not_break_the_workbooks(db
     new_unit = {"code": "02815", "name": "Xã\x07Mới", "level": "commune", "kind": "xa", "parent_code": "084"}
     body = assert_problem(await client.post("/api/v1/units", json=new_unit), 422, field="name")
     assert "U+0007" in body["errors"][0]["message"]
+
+
+EVIL = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR"]
+
+
+async def test_exports_are_inert(db, client):
+    """Names that a spreadsheet would run as formulas get a leading ' in report.xlsx, report.csv and
+    template.xlsx; numbers stay numbers (contract v1.3, "Exports are inert")."""
+    from sqlalchemy import text
+
+    await load_demo(db)
+    codes = ["02800", "02803", "02806", "02812", "02818", "02821"]
+    async with db.transaction() as session:  # as plain SQL could have stored them
+        for code, name in zip(codes, EVIL, strict=True):
+            await session.execute(text("UPDATE admin_unit SET name = :n WHERE code = :c"), {"n": name, "c": code})
+    expected = {code: "'" + name for code, name in zip(codes, EVIL, strict=True)}
+
+    for path in ("/api/v1/units/084/report.xlsx", "/api/v1/imports/assessments/template.xlsx"):
+        params = {"year": 2021} if "report" in path else {"unit": "084", "year": 2021}
+        response = await client.get(path, params=params)
+        assert response.status_code == 200, response.text
+        book = openpyxl.load_workbook(io.BytesIO(response.content))
+        ws = book.worksheets[0]
+        names = {r[0].value: r[1] for r in ws.iter_rows(min_row=2) if r[0].value in expected}
+        # (XML reads a raw CR back as LF)
+        assert {c: cell.value for c, cell in names.items()} == {c: v.replace("\r", "\n") for c, v in expected.items()}
+        assert {cell.data_type for cell in names.values()} == {"s"}
+        assert not [c for sheet in book.worksheets for row in sheet.iter_rows() for c in row if c.data_type == "f"]
+        if "report" in path:
+            totals = _totals(ws)
+            assert isinstance(totals["Số xã"], int) and isinstance(totals["Bình quân tiêu chí/xã"], float)
+
+    response = await client.get("/api/v1/units/084/report.csv", params={"year": 2021})
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
+    assert {r[0]: r[1] for r in rows if r and r[0] in expected} == expected
+    assert not [f for r in rows for f in r if f and f[0] in "=+-@\t\r"]

@@ -1,0 +1,160 @@
+"""Peak memory of a real server process per upload, with the crafted files of issue 12.
+
+    .venv/bin/python -m bench.upload_memory [--backend sqlite|postgresql]
+
+Serves ``ntm serve`` (one worker) on a fresh database, signs in as an administrator, and for each
+file: resets the process's peak RSS (``/proc/<pid>/clear_refs`` ← 5), uploads it as a dry run,
+and reads the growth of the peak (``VmHWM`` − ``VmRSS`` before). Linux only. Figures go in
+bench/README.md ("Upload memory").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.exchange.files import HEADER_19  # noqa: E402 - after the path is set, csv_bytes, marks, raw_xlsx, sheet_xml, xlsx
+from tests.servers import NTM, free_port, start  # noqa: E402
+from tests.users import TEST_SECRET  # noqa: E402
+
+ADMIN, PASSWORD = "bench-admin", "bench-admin-password"
+MIB = 1024 * 1024
+
+
+def _pad(data: bytes, size: int) -> bytes:
+    """Add a member of random bytes so the archive reaches ``size`` and its unpacked/packed ratio
+    passes the zip-bomb check (as the attacker did)."""
+    missing = size - len(data)
+    if missing <= 0:
+        return data
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            archive.writestr(info, source.read(info))
+        archive.writestr("xl/media/padding.bin", os.urandom(missing), compress_type=zipfile.ZIP_STORED)
+    return out.getvalue()
+
+
+def _cells(n: int, count: int, value: str) -> bytes:
+    return (f'<row r="{n}">' + "".join(f'<c t="inlineStr"><is><t>{value}</t></is></c>' for _ in range(count))
+            + "</row>").encode()
+
+
+def files() -> list[tuple[str, str, bytes]]:
+    """(label, filename, bytes) of each upload."""
+    wide = raw_xlsx(sheet_xml(_cells(n, 400, "x") for n in range(1, 20_002)))
+    under_columns = raw_xlsx(sheet_xml(_cells(n, 190, "x") for n in range(1, 20_002)))
+    million = raw_xlsx(sheet_xml(f'<row r="{n}"><c><v>{n}</v></c></row>'.encode() for n in range(1, 1_000_001)))
+    csv_wide = ("," * 500_000 + "\n" + "02812" + "," * 500_000 + "\n").encode()[: MIB]
+    national = xlsx([HEADER_19, *[[f"{10000 + i:05d}", f"Xã Số {i}", *marks(i % 20)] for i in range(10_000)]])
+    # the heaviest shape the caps admit: 20,000 rows, 4 distinct texts of 45 characters per row
+    # (≈ 3.6 M characters, under the 4 M cap), and 20 marks
+    heavy_rows = [HEADER_19 + ["a", "b"]] + [
+        [f"{10000 + i:05d}", *[f"{i:06d}-{k}-" + "y" * 36 for k in range(3)], *marks(i % 20)][:23]
+        for i in range(20_000)
+    ]
+    heavy = xlsx(heavy_rows)
+    return [
+        ("issue: 20,001 rows × 400 cells, padded", "wide.xlsx", _pad(wide, int(2.7 * MIB))),
+        ("20,001 rows × 190 cells (under the column cap), padded", "wide190.xlsx", _pad(under_columns, int(2.7 * MIB))),
+        ("issue: 1,000,000 rows, no declared dimension", "million.xlsx", million),
+        ("issue: 1 MB CSV, 500,000 header columns", "wide.csv", csv_wide),
+        ("national: 10,000 communes × 19 criteria (every row an error here)", "national.xlsx", national),
+        ("heaviest admitted: 20,000 rows × 23 cells, 3 long distinct texts per row", "heavy.xlsx", heavy),
+        ("national as CSV", "national.csv", csv_bytes([HEADER_19, *[[f"{10000 + i:05d}", f"Xã Số {i}",
+                                                                       *marks(i % 20)] for i in range(10_000)]])),
+    ]
+
+
+def _status(pid: int) -> dict[str, int]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) * 1024
+    return out
+
+
+def _prepare(url: str) -> None:
+    env = {**os.environ, "NTM_DATABASE_URL": url, "NTM_ADMIN_USERNAME": ADMIN, "NTM_ADMIN_PASSWORD": PASSWORD,
+           "NTM_ENV": "test", "NTM_SECRET_KEY": TEST_SECRET}
+    subprocess.run([str(NTM), "seed", "reference"], env=env, check=True, cwd=ROOT, capture_output=True)
+
+
+async def _measure(pid: int, base: str, token: str, items: list[tuple[str, str, bytes]]) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=600) as http:
+        warm = csv_bytes([HEADER_19, ["02812", "Xã Sán Chải", *marks(19)]])
+        await http.post("/api/v1/imports/assessments", params={"year": 2021, "dry_run": "true"},
+                        files={"file": ("warm.csv", warm)})
+        print(f"{'upload':<72} {'size':>9} {'status':>6} {'time':>7} {'peak RSS growth':>16} {'body':>9}")
+        for label, name, data in items:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+            before = _status(pid)["VmRSS"]
+            started = time.perf_counter()
+            response = await http.post("/api/v1/imports/assessments", params={"year": 2021, "dry_run": "true"},
+                                       files={"file": (name, data)})
+            took = time.perf_counter() - started
+            growth = _status(pid)["VmHWM"] - before
+            print(f"{label:<72} {len(data) / MIB:7.2f}MB {response.status_code:>6} {took:6.2f}s "
+                  f"{growth / MIB:13.1f} MB {len(response.content) / 1024:7.1f}KB")
+        # three at once (the issue: a commune user sent three): two run, the third is told to retry
+        label, name, data = items[-2]
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        before = _status(pid)["VmRSS"]
+        responses = await asyncio.gather(*[
+            http.post("/api/v1/imports/assessments", params={"year": 2021, "dry_run": "true"},
+                      files={"file": (name, data)}) for _ in range(3)])
+        growth = _status(pid)["VmHWM"] - before
+        print(f"3 at once of the heaviest admitted: statuses {sorted(r.status_code for r in responses)}, "
+              f"peak RSS growth {growth / MIB:.1f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    args = parser.parse_args()
+    items = files()
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.backend == "sqlite":
+            url = f"sqlite:///{tmp}/bench.db"
+            cleanup = None
+        else:
+            name = f"ntm_bench_upload_{os.getpid()}"
+            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f'CREATE DATABASE "{name}"'],
+                           check=True, capture_output=True)
+            url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+            cleanup = name
+        try:
+            _prepare(url)
+            process, base = start(url, port=free_port())
+            try:
+                token = httpx.post(f"{base}/api/v1/auth/token", data={"username": ADMIN, "password": PASSWORD}
+                                   ).json()["access_token"]
+                print(f"backend {args.backend}; server RSS at start {_status(process.pid)['VmRSS'] / MIB:.0f} MB")
+                asyncio.run(_measure(process.pid, base, token, items))
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+        finally:
+            if cleanup:
+                subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c",
+                                f'DROP DATABASE IF EXISTS "{cleanup}" WITH (FORCE)'], capture_output=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""No 5xx on odd input, 503 with Retry-After when the database is away, readiness that checks
+writes, connections that survive errors, and slow or oversized bodies refused. SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import asyncpg
+import pytest
+from httpx import ASGITransport, AsyncClient
+
+from app.core.config import Settings
+from app.main import create_app
+from tests.conftest import PG_ADMIN_URL, fresh_database
+from tests.helpers import assert_problem
+from tests.servers import running
+from tests.users import ADMIN, PASSWORD, TEST_SECRET, bearer, make_user
+
+A2021 = "/api/v1/communes/02812/assessments/2021"
+
+
+def _criteria_json(indicator: str) -> str:
+    items = [f'{{"number": {n}, "met": true}}' for n in range(2, 20)]
+    return f'{{"criteria": [{{"number": 1, "met": true, "indicators": {{"1.1": {indicator}}}}}, {", ".join(items)}]}}'
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+async def test_non_finite_numbers_anywhere_are_422(client, number):
+    response = await client.put(A2021, content=_criteria_json(number), headers={"Content-Type": "application/json"})
+    body = assert_problem(response, 422, field="criteria[0].indicators.1.1")
+    assert body["type"] == "/problems/validation-error"
+    assert (await client.get(A2021)).status_code == 404  # nothing written
+    response = await client.put("/api/v1/units/084/targets/2021", content=f'{{"average_criteria": {number}}}',
+                                headers={"Content-Type": "application/json"})
+    assert_problem(response, 422, field="average_criteria")
+    assert (await client.put("/api/v1/units/084/targets/2021", json={"average_criteria": 1e300})).status_code == 422
+
+
+async def test_large_code_lists_are_capped_and_checked_without_a_parameter_per_code(client):
+    spec = (await client.get("/openapi.json")).json()
+    assert spec["components"]["schemas"]["TargetPut"]["properties"]["commune_targets"]["maxProperties"] == 20_000
+    too_many = {f"{i:05d}": 1 for i in range(33_000)}
+    response = await client.put("/api/v1/units/084/targets/2021", json={"average_criteria": 15, "commune_targets": too_many})
+    assert_problem(response, 422, field="commune_targets")
+    many = {f"{i:05d}": 1 for i in range(20_000)}  # past PostgreSQL's 32,767 parameters were they one each
+    many["02812"] = 19
+    response = await client.put("/api/v1/units/084/targets/2021", json={"average_criteria": 15, "commune_targets": many})
+    body = assert_problem(response, 422, field="commune_targets.00000")
+    assert "commune_targets.02812" not in {e["field"] for e in body["errors"]}
+    ok = await client.put("/api/v1/units/084/targets/2021", json={"average_criteria": 15, "commune_targets": {"02812": 19}})
+    assert ok.status_code in (200, 201), ok.text
+
+
+async def test_an_unexpected_error_is_a_500_problem_that_does_not_escape(app):
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("kaboom")
+
+    # ASGITransport re-raises what escapes the application: nothing does
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
+        body = assert_problem(await http.get("/boom"), 500)
+    assert "kaboom" not in json.dumps(body)
+
+
+async def test_database_unreachable_is_503_with_retry_after():
+    settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/none", env="test", secret_key=TEST_SECRET,
+                        _env_file=None)
+    app = create_app(settings)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t", headers=bearer(app, ADMIN)) as http:
+        for path in ("/api/v1/units/084", "/api/v1/units/084/summary?year=2020"):
+            response = await http.get(path)
+            body = assert_problem(response, 503)
+            assert response.headers["retry-after"] == "5" and "database" in body["detail"].lower()
+        response = await http.post("/api/v1/auth/token", data={"username": ADMIN, "password": PASSWORD})
+        assert_problem(response, 503)
+
+
+async def test_a_read_only_database_is_not_ready_and_sign_in_is_503(backend, tmp_path):
+    async with fresh_database(backend, tmp_path) as db:
+        await make_user(db, username=ADMIN, role=__import__("app.auth.models", fromlist=["Role"]).Role.admin)
+        url = db.settings.database_url
+        if backend == "sqlite":
+            url = url.replace("sqlite+aiosqlite:///", "sqlite+aiosqlite:///file:") + "?mode=ro&uri=true"
+        else:
+            admin = await asyncpg.connect(PG_ADMIN_URL)
+            try:
+                name = url.rsplit("/", 1)[1]
+                await admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+            finally:
+                await admin.close()
+        app = create_app(db.settings.model_copy(update={"database_url": url}))
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
+            async with app.router.lifespan_context(app):
+                body = assert_problem(await http.get("/readyz"), 503)
+                assert "accept writes" in body["detail"]
+                response = await http.post("/api/v1/auth/token", data={"username": ADMIN, "password": PASSWORD})
+                assert_problem(response, 503)
+                assert response.headers["retry-after"]
+            await app.state.db.dispose()
+
+
+async def test_service_recovers_when_connections_are_dropped(db, client, backend):
+    assert (await client.get("/api/v1/units/084")).status_code == 200
+    if backend == "postgresql":
+        admin = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            name = db.settings.database_url.rsplit("/", 1)[1]
+            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
+        finally:
+            await admin.close()
+    else:
+        await db.engine.dispose()
+    response = await client.get("/api/v1/units/084", headers={"Cache-Control": "no-cache"})
+    assert response.status_code == 200, response.text
+
+
+# ---- through a real server: connections, slow and oversized requests ---------------------------
+
+
+def _exchange(sock: socket.socket, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed by the server")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_connections_survive_errors_and_slow_or_huge_requests_are_refused(db):
+    token = bearer(create_app(db.settings, database=db), ADMIN)["Authorization"]
+    with running(db.settings.database_url, extra_env={"NTM_HEADER_TIMEOUT_SECONDS": "1"}) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            nan = b'{"average_criteria": NaN}'
+            for request in (
+                b"PUT /api/v1/units/084/targets/2021 HTTP/1.1\r\nHost: t\r\nAuthorization: " + token.encode()
+                + b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(nan), nan),
+                b"GET /api/v1/units/99999 HTTP/1.1\r\nHost: t\r\nAuthorization: " + token.encode() + b"\r\n\r\n",
+                b"GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n",
+                b"GET /api/v1/units/084 HTTP/1.1\r\nHost: t\r\n\r\n",
+            ):
+                status, headers, _ = _exchange(sock, request)
+                assert status in (401, 404, 422) and headers.get("connection") != "close", (status, headers)
+            status, _, _ = _exchange(sock, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert status == 200  # the same connection, after four errors
+
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:  # chunked, over the cap
+            sock.sendall(b"POST /api/v1/units HTTP/1.1\r\nHost: t\r\nAuthorization: " + token.encode()
+                         + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            chunk = b"x" * 65536
+            try:
+                for _ in range(40):  # 2.5 MiB
+                    sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sock.sendall(b"0\r\n\r\n")
+            except OSError:
+                pass  # the server answered and closed while we were still sending
+            data = b""
+            while b"\r\n\r\n" not in data and (piece := sock.recv(65536)):
+                data += piece
+            assert data.startswith(b"HTTP/1.1 413"), data[:200]
+
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:  # slow headers
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
+            started = time.monotonic()
+            assert sock.recv(1024) == b""  # closed by the server
+            assert time.monotonic() - started < 5
