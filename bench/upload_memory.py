@@ -26,7 +26,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.exchange.files import HEADER_19  # noqa: E402 - after the path is set, csv_bytes, marks, raw_xlsx, sheet_xml, xlsx
+from tests.exchange.files import HEADER_19, csv_bytes, marks, raw_xlsx, sheet_xml, xlsx  # noqa: E402 - after the path is set
 from tests.servers import NTM, free_port, start  # noqa: E402
 from tests.users import TEST_SECRET  # noqa: E402
 
