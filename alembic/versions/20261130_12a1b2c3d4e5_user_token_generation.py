@@ -2,7 +2,7 @@
 disable, so that the tokens issued before answer 401
 
 Revision ID: 12a1b2c3d4e5
-Revises: 7b1f4c2d9e30
+Revises: 11b0d5e7a2c4
 Create Date: 2026-11-30 11:00:00+00:00
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "12a1b2c3d4e5"
-down_revision: str | None = "7b1f4c2d9e30"
+down_revision: str | None = "11b0d5e7a2c4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
