@@ -17,14 +17,11 @@ def nfc(text: str) -> str:
 # U+2066–U+2069), which make a name display as another (Trojan Source)
 BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
 _CONTROLS = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{BIDI_CONTROLS}]")
-# the schema's statement of it (after white space is collapsed, the rest are refused as well)
-NAME_PATTERN = "^[^\u202a-\u202e\u2066-\u2069]*$"
-
 # What `name_text` accepts, as a JSON Schema pattern: no control character but white space (tabs
 # and line breaks are collapsed to one space by `nfc` before the check), and at least one
 # character that is not white space (Python's `str.isspace`).
-_NAME_CHAR = r"[^\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]"
-_VISIBLE = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_NAME_CHAR = r"[^\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f" + BIDI_CONTROLS + "]"
+_VISIBLE = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000" + BIDI_CONTROLS + "]"
 NAME_PATTERN = rf"^{_NAME_CHAR}*{_VISIBLE}{_NAME_CHAR}*$"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ValidationInfo, field_validator, model_validator
 from pydantic import Field as PField
@@ -132,10 +132,11 @@ class UnitBase(BaseModel):
     valid_from: IsoDate | None = PField(default=None, description="First day the unit exists; null = before records")
     valid_to: IsoDate | None = PField(default=None, description="Last day the unit exists; null while current")
 
-    @field_validator("name")
+    @field_validator("name", mode="before")
     @classmethod
-    def _nfc_name(cls, value: str) -> str:
-        return name_text(value)
+    def _nfc_name(cls, value: Any) -> Any:
+        # before the schema's pattern, so that a refused name is named with its character
+        return name_text(value) if isinstance(value, str) else value
 
 
 class UnitCreate(UnitBase):
@@ -179,7 +180,8 @@ class UnitUpdate(BaseModel):
     """Fields that may change on an existing unit; omitted fields stay as they are."""
 
     # name and kind may be omitted but never set to null (the schema says so: no `null` in their type)
-    name: str | SkipJsonSchema[None] = PField(default=None, min_length=1, max_length=200, pattern=NAME_PATTERN)
+    # the limits on the string branch: on the union pydantic would drop the pattern from the schema
+    name: Annotated[str, PField(min_length=1, max_length=200, pattern=NAME_PATTERN)] | SkipJsonSchema[None] = None
     kind: UnitKind | SkipJsonSchema[None] = None
     region: Region | None = PField(default=None, description="`null` removes the region")
     valid_to: IsoDate | None = PField(default=None, description="Close the unit: its last valid day (`null`: open again)")
@@ -191,10 +193,10 @@ class UnitUpdate(BaseModel):
             raise ValueError(f"{info.field_name} cannot be null; leave it out to keep it as it is")
         return value
 
-    @field_validator("name")
+    @field_validator("name", mode="before")
     @classmethod
-    def _nfc_name(cls, value: str | None) -> str | None:
-        return None if value is None else name_text(value)
+    def _nfc_name(cls, value: Any) -> Any:
+        return name_text(value) if isinstance(value, str) else value
 
 
 class UnitPublic(UnitBase):
