@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+from app.recognitions import rules as recognition_rules
+
 EXACT_PLACES = Decimal("0.000001")
 
 
@@ -277,3 +279,31 @@ def summarize(
             ),
         )
     return SummaryFigures(**figures)
+
+
+# ---- recognised figures (contract v1.1, "Recognised figures in summaries") ------------------
+
+
+@dataclass(frozen=True)
+class RecognitionFigures:
+    recognized_communes: dict[str, int]
+    recognized_percent: Decimal | None
+    recognized_below_standard_count: int
+
+
+def recognized_percent(recognized: int, eligible: int) -> Decimal | None:
+    """Recognised communes over *all* eligible communes (missing ones too: "6.084/7.669 xã") × 100,
+    half up to one decimal; None when the unit has no eligible commune."""
+    if eligible <= 0:
+        return None
+    return round_half_up(Fraction(recognized, eligible) * 100)
+
+
+def recognition_figures(masks: Mapping[int, int], *, below_standard: int, eligible: int) -> RecognitionFigures:
+    """``masks``: eligible communes by the bit set of their valid recognition levels (0: none)."""
+    counts = recognition_rules.cumulative_from_bits(dict(masks))
+    return RecognitionFigures(
+        recognized_communes=counts,
+        recognized_percent=recognized_percent(counts["chuan"], eligible),
+        recognized_below_standard_count=below_standard,
+    )

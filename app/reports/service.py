@@ -8,7 +8,8 @@ from app.core.errors import InvalidInput
 from app.criteria import service as criteria_service
 from app.criteria.models import CriteriaSet
 from app.reports import queries, rules
-from app.reports.models import Coverage, FlagName, FlagRow, Summary, SummaryRow
+from app.recognitions import service as recognitions_service
+from app.reports.models import Coverage, FlagName, FlagRow, RecognizedCommunes, Summary, SummaryRow
 from app.targets import service as targets_service
 from app.targets.models import Target
 from app.units.models import AdminUnit
@@ -29,15 +30,23 @@ def _rule_target(target: Target | None) -> rules.Target | None:
 
 
 def _row(
-    unit: AdminUnit, year: int, cset: CriteriaSet, agg: queries.Aggregate, target: Target | None
+    unit: AdminUnit, year: int, cset: CriteriaSet, agg: queries.Aggregate, target: Target | None, *,
+    districts: queries.DistrictCount | None, levels: list[str],
 ) -> SummaryRow:
     figures = rules.summarize(agg.groups, bands=_bands(cset), target=_rule_target(target), gained=agg.gained)
+    eligible = figures.commune_count + len(agg.missing)
+    recognized = rules.recognition_figures(agg.recognized, below_standard=agg.recognized_below, eligible=eligible)
     return SummaryRow(
         unit_code=unit.code,
         unit_name=unit.name,
         year=year,
         criteria_set=cset.code,
-        eligible_count=figures.commune_count + len(agg.missing),
+        eligible_count=eligible,
+        recognized_communes=RecognizedCommunes.model_construct(**recognized.recognized_communes),
+        recognized_percent=recognized.recognized_percent,
+        recognized_below_standard_count=recognized.recognized_below_standard_count,
+        recognized_districts=districts.recognized if districts is not None and districts.districts else None,
+        unit_recognitions=levels,
         criteria_coverage=[
             Coverage.model_construct(number=n, communes_met=agg.coverage.get(n, 0))
             for n in range(1, cset.criteria_count + 1)
@@ -65,9 +74,17 @@ async def summary(session: AsyncSession, unit: AdminUnit, year: int, *, approved
     )
     by_child = by_year.get(year, {})
     kids = [k for k in kids if k.code in by_child]
-    targets = await targets_service.targets_for(session, [unit.id, *(k.id for k in kids)], year)  # type: ignore[list-item]
-    children = [_row(k, year, cset, by_child[k.code], targets.get(k.id)) for k in kids]  # type: ignore[arg-type]
-    row = _row(unit, year, cset, _merge(list(by_child.values())), targets.get(unit.id))  # type: ignore[arg-type]
+    ids: list[int] = [unit.id, *(k.id for k in kids)]  # type: ignore[list-item]
+    targets = await targets_service.targets_for(session, ids, year)
+    levels = await recognitions_service.valid_levels(session, ids, range(year, year + 1))
+    whole, below_child = (await queries.district_recognitions(session, unit, year, year)).get(year, (None, {}))
+    children = [
+        _row(k, year, cset, by_child[k.code], targets.get(k.id), districts=below_child.get(k.code),  # type: ignore[arg-type]
+             levels=levels.get((k.id, year), []))  # type: ignore[arg-type]
+        for k in kids
+    ]
+    row = _row(unit, year, cset, _merge(list(by_child.values())), targets.get(unit.id),  # type: ignore[arg-type]
+               districts=whole, levels=levels.get((unit.id, year), []))  # type: ignore[arg-type]
     return Summary(**row.model_dump(), children=children)
 
 
@@ -137,7 +154,10 @@ async def trend(
         session, unit, lo, hi, coverage={y: (c.code, c.criteria_count) for y, c in in_force.items()},
         approved_only=approved_only,
     )
+    levels = await recognitions_service.valid_levels(session, [unit.id], range(lo, hi + 1))  # type: ignore[list-item]
+    districts = await queries.district_recognitions(session, unit, lo, hi)
     return [
-        _row(unit, year, cset, _merge(list(by_year.get(year, {}).values())), targets.get(year))
+        _row(unit, year, cset, _merge(list(by_year.get(year, {}).values())), targets.get(year),
+             districts=districts.get(year, (None, {}))[0], levels=levels.get((unit.id, year), []))  # type: ignore[arg-type]
         for year, cset in sorted(in_force.items())
     ]
