@@ -52,9 +52,9 @@ async def resolve_commune(session: AsyncSession, code: str, year: int) -> AdminU
     return unit
 
 
-async def _criteria_set_for(session: AsyncSession, year: int, code: str | None) -> CriteriaSet:
+async def _criteria_set_for(session: AsyncSession, year: int, code: str | None, unit: AdminUnit) -> CriteriaSet:
     if code is None:
-        return await criteria_service.set_in_force(session, year)
+        return await criteria_service.set_that_applies(session, year, unit=unit)
     cset = await session.get(CriteriaSet, code)
     if cset is None:
         raise InvalidInput.field("body", "criteria_set", f"No criteria set has the code {code!r}.")
@@ -195,7 +195,7 @@ async def put(
 ) -> tuple[Assessment, bool]:
     """Create or replace the whole assessment (``current``: as already read by ``lock_current``).
     Returns (assessment, created)."""
-    cset = await _criteria_set_for(session, year, data.criteria_set)
+    cset = await _criteria_set_for(session, year, data.criteria_set, commune)
     check_criteria(data.criteria, cset.criteria_count, cset.code)
     criteria = sorted(data.criteria, key=lambda c: c.number)
     met = [c.number for c in criteria if c.met]

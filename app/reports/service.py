@@ -66,7 +66,7 @@ def _merge(parts: list[queries.Aggregate]) -> queries.Aggregate:
 
 async def summary(session: AsyncSession, unit: AdminUnit, year: int, *, approved_only: bool = False) -> Summary:
     """The unit's figures for the year, with a row per direct child unit."""
-    cset = await criteria_service.set_in_force(session, year, location="query")
+    cset = await criteria_service.set_that_applies(session, year, unit=unit, location="query")
     kids = await queries.direct_children(session, unit, year)
     by_year = await queries.aggregate_years(
         session, unit, year, year, coverage={year: (cset.code, cset.criteria_count)}, by_child=bool(kids),
@@ -91,7 +91,7 @@ async def summary(session: AsyncSession, unit: AdminUnit, year: int, *, approved
 async def flags(
     session: AsyncSession, unit: AdminUnit, year: int, *, only: FlagName | None = None, approved_only: bool = False
 ) -> list[FlagRow]:
-    cset = await criteria_service.set_in_force(session, year, location="query")
+    cset = await criteria_service.set_that_applies(session, year, unit=unit, location="query")
     target = await targets_service.get(session, unit, year)
     standard = set(target.standard_communes) if target else set()
     commune_targets = target.commune_targets if target else {}
@@ -139,13 +139,8 @@ async def trend(
         raise InvalidInput.field("query", "to", f"`to` ({last}) is before `from` ({first}).")
     if last - first > 50:
         raise InvalidInput.field("query", "to", "A trend spans at most 51 years.")
-    sets = await criteria_service.list_sets(session)
-    in_force = {
-        year: cset
-        for year in range(first, last + 1)
-        if unit.valid_on(year_end(year))  # e.g. no district rows after the 2025 reform
-        and (cset := next((s for s in sets if s.first_year <= year <= s.last_year), None)) is not None
-    }
+    years = [y for y in range(first, last + 1) if unit.valid_on(year_end(y))]  # no district rows after 2025
+    in_force = await criteria_service.sets_that_apply(session, unit, years)
     if not in_force:
         return []
     lo, hi = min(in_force), max(in_force)

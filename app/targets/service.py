@@ -59,7 +59,7 @@ async def targets_by_year(session: AsyncSession, unit: AdminUnit, first: int, la
 async def put(
     session: AsyncSession, *, unit: AdminUnit, year: int, data: TargetPut, if_match: IfMatch = IfMatch(None)
 ) -> tuple[Target, bool]:
-    cset = await criteria_service.set_in_force(session, year)
+    cset = await criteria_service.set_that_applies(session, year, unit=unit)
     errors: list[FieldError] = []
     if data.average_criteria > cset.criteria_count:
         errors.append(FieldError(location="body", field="average_criteria", type="above_maximum",
@@ -113,7 +113,7 @@ async def get_or_404(session: AsyncSession, unit: AdminUnit, year: int) -> Targe
 
 
 async def publish(session: AsyncSession, target: Target) -> TargetPublic:
-    cset = await criteria_service.set_in_force(session, target.year)
+    cset = await criteria_service.set_that_applies(session, target.year, unit=await session.get(AdminUnit, target.unit_id))
     return TargetPublic(
         unit_code=target.unit_code,
         year=target.year,
