@@ -16,6 +16,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import document_problems, install_error_handlers
 from app.assessments.router import router as assessments_router
+from app.attributes.router import router as attributes_router
 from app.audit.router import router as audit_router
 from app.auth.deps import authenticate
 from app.auth.router import router as auth_router
@@ -114,8 +115,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(auth_router, prefix=API_PREFIX)
     app.include_router(audit_router, prefix=API_PREFIX)
     protected = [Depends(authenticate)]
-    for router in (units_router, criteria_router, assessments_router, recognitions_router, targets_router,
-                   reports_router, exchange_router):
+    for router in (units_router, attributes_router, criteria_router, assessments_router, recognitions_router,
+                   targets_router, reports_router, exchange_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=protected)
     _document_security(app)
     return app

@@ -15,6 +15,7 @@ from app.core.db import scope_writes
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.text import fold, like_escape, nfc
 from app.units import builtin
+from app.units.rules import inherited_region
 from app.units.models import (
     PARENT_LEVELS,
     AdminUnit,
@@ -289,7 +290,8 @@ async def create_unit(session: AsyncSession, *, data: UnitCreate) -> AdminUnit:
         level=data.level.value,
         kind=data.kind.value,
         parent_code=data.parent_code,
-        region=data.region.value if data.region else None,
+        # a merged unit keeps its predecessors' (most common) region unless told otherwise
+        region=data.region.value if data.region else inherited_region(p.region for p in predecessors),
         valid_from=data.valid_from,
         valid_to=data.valid_to,
     )
