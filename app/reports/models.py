@@ -100,3 +100,17 @@ class FlagRow(BaseModel):
     flags: list[FlagName]
     missing_criteria: list[int]
     lost_criteria: list[int]
+
+
+class TrendBasis(StrEnum):
+    historic = "historic"  # each year over the units below the unit in that year (v1)
+    current = "current"  # each year over the territory of the unit as it is today, through lineage
+
+
+class TrendRow(SummaryRow):
+    basis: TrendBasis = PField(default=TrendBasis.historic, description="`historic`: the units below the unit in "
+                               "that year; `current`: today's territory, found through lineage", examples=["current"])
+    approximate: bool = PField(default=False, description="True when a commune counted was split and only part "
+                               "of it lies in the territory (basis `current`)", examples=[False])
+    approximate_communes: list[str] = PField(default_factory=list, description="Those communes' codes, sorted",
+                                             examples=[[]])

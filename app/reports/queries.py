@@ -41,7 +41,7 @@ from app.assessments.models import Assessment, AssessmentStatus
 from app.recognitions.models import Recognition
 from app.recognitions.rules import DISTRICT_COUNTED, LEVEL_BITS
 from app.reports.rules import CommuneStatus, StatusGroup
-from app.units.models import AdminUnit, UnitKind, UnitLevel
+from app.units.models import AdminUnit, UnitKind, UnitLevel, UnitLineage
 from app.units.service import year_end
 
 UNITS: Table = AdminUnit.__table__  # type: ignore[assignment]
@@ -138,14 +138,28 @@ def _recognition_bits(unit_id: ColumnElement[int], year: ColumnElement[int]) -> 
     )
 
 
-def _statuses(year_count: int, approved_only: bool) -> Select:
-    """One row per year y and eligible commune (rule 1): its status in y and in y − 1 (rule 2)."""
-    tree = _tree(year_count)
-    elig = (
-        select(tree.c.y, tree.c.id, tree.c.code, tree.c.name, tree.c.top)
-        .where(tree.c.kind == UnitKind.xa.value)
-        .cte("elig")
-    )
+def _listed_communes(year_count: int) -> CTE:
+    """For each year y, the communes (xã) among the units ``:ids`` valid on 31 December of y: the
+    communes of a territory given by lineage (``trend?basis=current``) rather than by the tree."""
+    years = _years(year_count)
+    u = UNITS.alias("listed")
+    joined = years.join(u, and_(u.c.id.in_(bindparam("ids", expanding=True)), _valid(u, year_end_date(years.c.y)),
+                                u.c.kind == UnitKind.xa.value))
+    return select(years.c.y, u.c.id, u.c.code, u.c.name, literal_column("''").label("top")).select_from(joined).cte("elig")
+
+
+def _statuses(year_count: int, approved_only: bool, by_ids: bool = False) -> Select:
+    """One row per year y and eligible commune (rule 1): its status in y and in y − 1 (rule 2).
+    ``by_ids``: the communes are those of ``:ids`` valid in y instead of those below ``:parent``."""
+    if by_ids:
+        elig = _listed_communes(year_count)
+    else:
+        tree = _tree(year_count)
+        elig = (
+            select(tree.c.y, tree.c.id, tree.c.code, tree.c.name, tree.c.top)
+            .where(tree.c.kind == UnitKind.xa.value)
+            .cte("elig")
+        )
     lat = select(
         elig.c.y, elig.c.id, elig.c.code, elig.c.name, elig.c.top,
         _latest(elig, elig.c.y, "ly", approved_only).label("ly"),
@@ -168,8 +182,9 @@ def _statuses(year_count: int, approved_only: bool) -> Select:
 
 
 @lru_cache(maxsize=128)
-def _aggregate_stmt(coverage_count: int, year_count: int, by_child: bool, approved_only: bool) -> Select:
-    st = _statuses(year_count, approved_only).subquery("st")
+def _aggregate_stmt(coverage_count: int, year_count: int, by_child: bool, approved_only: bool,
+                    by_ids: bool = False) -> Select:
+    st = _statuses(year_count, approved_only, by_ids).subquery("st")
     listed = or_(st.c.ly.is_(None), st.c.ly < st.c.y)
     both = and_(st.c.met_count.is_not(None), st.c.prev_met.is_not(None))
     bits = [
@@ -233,15 +248,17 @@ async def aggregate_years(
     coverage: dict[int, tuple[str, int]],
     by_child: bool = False,
     approved_only: bool = False,
+    ids: list[int] | None = None,
 ) -> dict[int, dict[str, Aggregate]]:
     """For each year of first…last: status groups, coverage of the criteria of ``coverage[year]``
     (set code, count), gain over the year before, and the carried-forward and missing communes;
-    split by direct child of the unit (``top``) when ``by_child``, else all under ``""``."""
+    split by direct child of the unit (``top``) when ``by_child``, else all under ``""``. With ``ids``,
+    over those communes valid in each year instead of the unit's (a territory through lineage)."""
     width = max((count for _, count in coverage.values()), default=0)
     out: dict[int, dict[str, Aggregate]] = defaultdict(lambda: defaultdict(Aggregate))
     rows = await session.execute(
-        _aggregate_stmt(width, last - first + 1, by_child, approved_only),
-        {"parent": unit.code, **year_params(first, last)},
+        _aggregate_stmt(width, last - first + 1, by_child and ids is None, approved_only, ids is not None),
+        {"parent": unit.code, **year_params(first, last), **({"ids": ids} if ids is not None else {})},
     )
     for y, top, met_count, criteria_count, set_code, listed_code, rec, communes, gain, gain_communes, *sums in rows:
         agg = out[y][top]
@@ -393,3 +410,68 @@ async def district_recognitions(
             child.districts += districts
             child.recognized += int(recognized or 0)
     return out
+
+
+# ---- today's territory through lineage (trend?basis=current) --------------------------------
+
+_BELOW_ON = select(AdminUnit).where(AdminUnit.parent_code.in_(bindparam("codes", expanding=True)), _valid(UNITS, P_DAY))
+
+
+async def communes_under_on(session: AsyncSession, unit: AdminUnit, day: dt.date) -> list[AdminUnit]:
+    """Every commune-level unit below the unit on the day (following the parent links valid then)."""
+    found: list[AdminUnit] = []
+    codes = [unit.code]
+    for _ in range(MAX_DEPTH):
+        if not codes:
+            break
+        rows = list((await session.execute(_BELOW_ON, {"codes": codes, "day": day})).scalars())
+        found += [u for u in rows if u.level == UnitLevel.commune.value]
+        codes = [u.code for u in rows if u.level != UnitLevel.commune.value]
+    return found
+
+
+async def lineage_closure(session: AsyncSession, start: Iterable[int]) -> tuple[dict[int, set[int]], set[int]]:
+    """The successor edges of every unit the ``start`` units came from (any number of steps back) and of
+    every unit those became (any number of steps forward): ({predecessor: successors}, every id met)."""
+    lineage = UnitLineage.__table__
+    successors: dict[int, set[int]] = defaultdict(set)
+    seen = set(start)
+    back, forward = set(start), set(start)
+    while back or forward:
+        rows = await session.execute(
+            select(lineage.c.predecessor_id, lineage.c.successor_id).where(or_(
+                lineage.c.successor_id.in_(sorted(back)), lineage.c.predecessor_id.in_(sorted(forward))))
+        )
+        new_back: set[int] = set()
+        new_forward: set[int] = set()
+        for pred, succ in rows:
+            if succ in back and pred not in seen:
+                new_back.add(pred)
+            successors[pred].add(succ)
+            for uid in (pred, succ):
+                if uid not in seen:
+                    new_forward.add(uid)
+        new_forward |= new_back
+        seen |= new_back | new_forward
+        back, forward = new_back, new_forward
+    return successors, seen
+
+
+async def units_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, AdminUnit]:
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    rows = await session.execute(select(AdminUnit).where(AdminUnit.id.in_(ids)))
+    return {u.id: u for u in rows.scalars()}  # type: ignore[misc]
+
+
+_DATA_YEARS_OF = select(func.min(ASSESSMENTS.c.year), func.max(ASSESSMENTS.c.year)).where(
+    ASSESSMENTS.c.unit_id.in_(bindparam("ids", expanding=True)))
+
+
+async def data_years_of(session: AsyncSession, ids: list[int]) -> tuple[int, int] | None:
+    """First and last year with an assessment of any of these communes."""
+    if not ids:
+        return None
+    first, last = (await session.execute(_DATA_YEARS_OF, {"ids": ids})).one()
+    return None if first is None else (first, last)

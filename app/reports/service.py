@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import InvalidInput
@@ -9,10 +11,19 @@ from app.criteria import service as criteria_service
 from app.criteria.models import CriteriaSet
 from app.reports import queries, rules
 from app.recognitions import service as recognitions_service
-from app.reports.models import Coverage, FlagName, FlagRow, RecognizedCommunes, Summary, SummaryRow
+from app.reports.models import (
+    Coverage,
+    FlagName,
+    FlagRow,
+    RecognizedCommunes,
+    Summary,
+    SummaryRow,
+    TrendBasis,
+    TrendRow,
+)
 from app.targets import service as targets_service
 from app.targets.models import Target
-from app.units.models import AdminUnit
+from app.units.models import AdminUnit, UnitKind, UnitLevel
 from app.units.service import year_end
 
 
@@ -124,9 +135,21 @@ async def flags(
     return out
 
 
+def _check_span(first: int, last: int) -> None:
+    if last < first:
+        raise InvalidInput.field("query", "to", f"`to` ({last}) is before `from` ({first}).")
+    if last - first > 50:
+        raise InvalidInput.field("query", "to", "A trend spans at most 51 years.")
+
+
 async def trend(
-    session: AsyncSession, unit: AdminUnit, *, first: int | None, last: int | None, approved_only: bool = False
-) -> list[SummaryRow]:
+    session: AsyncSession, unit: AdminUnit, *, first: int | None, last: int | None, approved_only: bool = False,
+    basis: TrendBasis = TrendBasis.historic, on: dt.date | None = None,
+) -> list[TrendRow]:
+    """One summary row per year: over the units below the unit in each year (``historic``), or over
+    the territory of the unit as it is ``on`` (default today) followed back through lineage (``current``)."""
+    if basis == TrendBasis.current:
+        return await _trend_current(session, unit, first=first, last=last, approved_only=approved_only, on=on)
     if first is None or last is None:
         span = await queries.data_years(session, unit)
         if span is None and (first is None or last is None):
@@ -135,10 +158,7 @@ async def trend(
             first = span[0] if first is None else first
             last = span[1] if last is None else last
     assert first is not None and last is not None
-    if last < first:
-        raise InvalidInput.field("query", "to", f"`to` ({last}) is before `from` ({first}).")
-    if last - first > 50:
-        raise InvalidInput.field("query", "to", "A trend spans at most 51 years.")
+    _check_span(first, last)
     years = [y for y in range(first, last + 1) if unit.valid_on(year_end(y))]  # no district rows after 2025
     in_force = await criteria_service.sets_that_apply(session, unit, years)
     if not in_force:
@@ -152,7 +172,52 @@ async def trend(
     levels = await recognitions_service.valid_levels(session, [unit.id], range(lo, hi + 1))  # type: ignore[list-item]
     districts = await queries.district_recognitions(session, unit, lo, hi)
     return [
-        _row(unit, year, cset, _merge(list(by_year.get(year, {}).values())), targets.get(year),
-             districts=districts.get(year, (None, {}))[0], levels=levels.get((unit.id, year), []))  # type: ignore[arg-type]
+        TrendRow(**_row(unit, year, cset, _merge(list(by_year.get(year, {}).values())), targets.get(year),
+                        districts=districts.get(year, (None, {}))[0],
+                        levels=levels.get((unit.id, year), [])).__dict__)  # type: ignore[arg-type]
         for year, cset in sorted(in_force.items())
     ]
+
+
+async def _trend_current(
+    session: AsyncSession, unit: AdminUnit, *, first: int | None, last: int | None, approved_only: bool,
+    on: dt.date | None,
+) -> list[TrendRow]:
+    """Contract v1.1 "Series on today's boundaries": for each year, the communes valid then whose
+    successors on ``on`` lie in the unit (all of them; or some: ``approximate``). District counts are
+    not followed through lineage: ``recognized_districts`` is null on this basis."""
+    today = dt.date.today()
+    day = on or (today if unit.valid_on(today) or unit.valid_to is None else unit.valid_to)
+    territory = {u.id for u in await queries.communes_under_on(session, unit, day)}  # type: ignore[misc]
+    successors, seen = await queries.lineage_closure(session, territory)
+    units = await queries.units_by_id(session, seen | territory)
+    alive = {uid for uid, u in units.items() if u.valid_on(day)}
+    candidates = sorted(uid for uid, u in units.items() if u.level == UnitLevel.commune.value)
+    members = rules.territory_members(candidates, successors, alive, territory)
+    ids = sorted(m.unit_id for m in members)
+    approximate = [units[m.unit_id] for m in members if m.approximate]
+    if first is None or last is None:
+        span = await queries.data_years_of(session, ids)
+        if span is None:
+            return []
+        first = span[0] if first is None else first
+        last = span[1] if last is None else last
+    _check_span(first, last)
+    in_force = await criteria_service.sets_that_apply(session, unit, range(first, last + 1))
+    if not in_force:
+        return []
+    lo, hi = min(in_force), max(in_force)
+    targets = await targets_service.targets_by_year(session, unit, lo, hi)
+    by_year = await queries.aggregate_years(
+        session, unit, lo, hi, coverage={y: (c.code, c.criteria_count) for y, c in in_force.items()},
+        approved_only=approved_only, ids=ids,
+    )
+    levels = await recognitions_service.valid_levels(session, [unit.id], range(lo, hi + 1))  # type: ignore[list-item]
+    out: list[TrendRow] = []
+    for year, cset in sorted(in_force.items()):
+        row = _row(unit, year, cset, _merge(list(by_year.get(year, {}).values())), targets.get(year),
+                   districts=None, levels=levels.get((unit.id, year), []))  # type: ignore[arg-type]
+        split = sorted(u.code for u in approximate if u.kind == UnitKind.xa.value and u.valid_on(year_end(year)))
+        out.append(TrendRow(**row.__dict__, basis=TrendBasis.current, approximate=bool(split),
+                            approximate_communes=split))
+    return out
