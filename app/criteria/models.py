@@ -167,7 +167,12 @@ class CriterionIn(BaseModel):
     indicators: list[IndicatorIn] = PField(default_factory=list, max_length=100)
 
 
-BandIn = Band
+BANDS_EXAMPLE = [{"label": "19", "min": 19, "max": 19}, {"label": "15-18", "min": 15, "max": 18},
+                 {"label": "10-14", "min": 10, "max": 14}, {"label": "5-9", "min": 5, "max": 9},
+                 {"label": "0-4", "min": 0, "max": 4}]
+CRITERIA_EXAMPLE = [{"number": 1, "code": "TC01", "name": "Quy hoạch", "group": "I", "group_name": "Quy hoạch",
+                     "indicators": [{"code": "1.1", "name": "Có quy hoạch chung xây dựng xã được phê duyệt",
+                                     "threshold": "Đạt"}]}]
 
 
 class CriteriaSetCreate(BaseModel):
@@ -184,8 +189,9 @@ class CriteriaSetCreate(BaseModel):
     base_set: str | None = PField(default=None, max_length=32, examples=["2021-2025"])
     first_year: int = PField(ge=1900, le=2100, strict=True, examples=[2022])
     last_year: int = PField(ge=1900, le=2100, strict=True, examples=[2025])
-    bands: list[Band] = PField(min_length=1, max_length=20)
-    criteria: list[CriterionIn] = PField(min_length=1, max_length=64)
+    bands: list[Band] = PField(min_length=1, max_length=20, examples=[BANDS_EXAMPLE])
+    criteria: list[CriterionIn] = PField(min_length=1, max_length=64, description="Numbered 1…n, each once",
+                                         examples=[CRITERIA_EXAMPLE])
 
 
 class CriteriaSetUpdate(BaseModel):
@@ -194,15 +200,16 @@ class CriteriaSetUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = PField(default=None, min_length=1, max_length=300)
-    decision: str | None = PField(default=None, min_length=1, max_length=64)
-    kind: SetKind | None = None
-    applies_to: AppliesTo | None = None
-    issuer: str | None = PField(default=None, pattern=ISSUER_REGEX, max_length=8)
-    base_set: str | None = PField(default=None, max_length=32)
-    first_year: int | None = PField(default=None, ge=1900, le=2100, strict=True)
+    name: str | None = PField(default=None, min_length=1, max_length=300, examples=["Bộ tiêu chí xã NTM tỉnh Lào Cai"])
+    decision: str | None = PField(default=None, min_length=1, max_length=64, examples=["1235/QĐ-UBND"])
+    kind: SetKind | None = PField(default=None, examples=["chuan"])
+    applies_to: AppliesTo | None = PField(default=None, examples=["commune"])
+    issuer: str | None = PField(default=None, pattern=ISSUER_REGEX, max_length=8, examples=["10"])
+    base_set: str | None = PField(default=None, max_length=32, examples=["2021-2025"])
+    first_year: int | None = PField(default=None, ge=1900, le=2100, strict=True, examples=[2022])
     last_year: int | None = PField(default=None, ge=1900, le=2100, strict=True, examples=[2026])
-    bands: list[Band] | None = PField(default=None, min_length=1, max_length=20)
-    criteria: list[CriterionIn] | None = PField(default=None, min_length=1, max_length=64)
+    bands: list[Band] | None = PField(default=None, min_length=1, max_length=20, examples=[BANDS_EXAMPLE])
+    criteria: list[CriterionIn] | None = PField(default=None, min_length=1, max_length=64,
+                                                examples=[CRITERIA_EXAMPLE])
 
     MUTABLE_WHEN_USED: ClassVar[frozenset[str]] = frozenset({"name", "decision", "last_year", "bands"})

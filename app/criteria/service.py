@@ -311,7 +311,7 @@ async def update(session: AsyncSession, principal: Actor | None, code: str, data
     if cset is None:
         raise NotFound(f"No criteria set has the code {code!r}.")
     actor = _authorize(principal, cset.issuer)
-    given = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None or k == "base_set"}
+    given = {k: v for k, v in data.model_dump(exclude_unset=True, mode="json").items() if v is not None or k == "base_set"}
     if "issuer" in given:
         _authorize(principal, given["issuer"])
     before = await detail(session, cset)
