@@ -155,3 +155,21 @@ async def test_report_workbook_and_csv_carry_the_figures(db, client):
     text = (await client.get("/api/v1/units/084/report.csv", params={"year": 2021})).content.decode("utf-8-sig")
     found = {r[0]: r[1] for r in csv.reader(io.StringIO(text)) if len(r) >= 2}
     assert found["Tỷ lệ xã được công nhận (%)"] == "22,2" and found["Số xã đã được công nhận đạt chuẩn NTM"] == "2"
+
+
+async def test_sql_validity_matches_the_rule_at_the_year_boundary(client):
+    """The summary's SQL and ``valid_in`` agree on 31 December and 1 January."""
+    import datetime as dt
+
+    from app.recognitions.rules import valid_in
+
+    cases = {"02812": "2023-12-31", "02800": "2024-01-01", "02803": "2023-01-01"}
+    for code, revoked in cases.items():
+        await client.put(f"/api/v1/communes/{code}/recognitions/chuan", json=rec(2022))
+        response = await client.post(f"/api/v1/communes/{code}/recognitions/chuan/revoke", json={"revoked_on": revoked})
+        assert response.status_code == 200, response.text
+    for year in (2021, 2022, 2023, 2024):
+        expected = sum(valid_in(year, recognition_year=2022, revoked_on=dt.date.fromisoformat(day))
+                       for day in cases.values())
+        assert (await summary(client, "084", year))["recognized_communes"]["chuan"] == expected, year
+    assert [(await summary(client, "084", y))["recognized_communes"]["chuan"] for y in (2022, 2023, 2024)] == [3, 1, 0]
