@@ -64,6 +64,7 @@ async def _criteria_set_for(session: AsyncSession, year: int, code: str | None, 
             "criteria_set",
             f"Criteria set {code} ({cset.decision}) is in force {cset.first_year}–{cset.last_year}, not in {year}.",
         )
+    await criteria_service.check_issuer(session, cset, unit, year, location="body", field="criteria_set")
     return cset
 
 

@@ -85,6 +85,18 @@ async def set_that_applies(
     return found
 
 
+async def check_issuer(session: AsyncSession, cset: CriteriaSet, unit: AdminUnit, year: int, *,
+                       location: str, field: str) -> None:
+    """422 naming ``field`` when ``cset`` is another province's adaptation: a unit may be judged against
+    a national set or its own province's, never a neighbour's."""
+    if cset.issuer == NATIONAL:
+        return
+    province = await province_of(session, unit, year)
+    if cset.issuer != province:
+        raise InvalidInput.field(location, field, f"Criteria set {cset.code} is province {cset.issuer}'s adaptation; "
+                                 f"{unit.name} ({unit.code}) lies in province {province} in {year}.")
+
+
 async def set_in_force(session: AsyncSession, year: int, *, location: str = "path", field: str = "year") -> CriteriaSet:
     """The national commune standard in force in ``year`` (v1); callers with a unit use ``set_that_applies``."""
     return await set_that_applies(session, year, location=location, field=field)

@@ -150,3 +150,14 @@ async def test_patch_before_and_after_use(client):
     records = (await client.get("/api/v1/audit", params={"entity": "criteria_set"})).json()["items"]
     assert records[0]["action"] == "update" and records[0]["before"]["last_year"] == 2025
     assert records[0]["after"]["last_year"] == 2024
+
+
+async def test_another_provinces_set_is_refused(client):
+    other = {"code": "17", "name": "Tỉnh Bên", "level": "province", "kind": "tinh", "parent_code": "VN"}
+    assert (await client.post("/api/v1/units", json=other)).status_code == 201
+    assert (await client.post("/api/v1/criteria-sets", json=new_set("BEN", issuer="17"))).status_code == 201
+    body = {"criteria_set": "BEN", "criteria": marks(18)}
+    assert_problem(await client.put("/api/v1/communes/02812/assessments/2022", json=body), 422, field="criteria_set")
+    national = await client.put("/api/v1/communes/02812/assessments/2022",
+                                json={**body, "criteria_set": "2021-2025"})
+    assert national.status_code == 201 and national.json()["criteria_set"] == "2021-2025"
