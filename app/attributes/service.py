@@ -16,7 +16,14 @@ from app.core.errors import InvalidInput
 from app.core.types import utcnow
 from app.units import rules
 from app.units import service as units_service
-from app.units.models import AdminUnit, AttributesPublic, AttributesPut, UnitAttribute, YearAttributesPublic
+from app.units.models import (
+    AdminUnit,
+    AttributesPublic,
+    AttributesPut,
+    UnitAttribute,
+    UnitLineage,
+    YearAttributesPublic,
+)
 from app.units.service import year_end
 
 MAX_SPAN = 51
@@ -57,6 +64,18 @@ async def put(
     return after, before is None
 
 
+async def _region(session: AsyncSession, unit: AdminUnit) -> str | None:
+    """The unit's region; for a unit without one, its predecessors' most common region."""
+    if unit.region is not None:
+        return unit.region
+    lineage = UnitLineage.__table__
+    rows = await session.execute(
+        select(AdminUnit.region).join(lineage, lineage.c.predecessor_id == AdminUnit.id)
+        .where(lineage.c.successor_id == unit.id).order_by(AdminUnit.code)
+    )
+    return rules.inherited_region(rows.scalars())
+
+
 async def in_force(
     session: AsyncSession, *, code: str, first: int | None, last: int | None, on: dt.date | None = None
 ) -> list[YearAttributesPublic]:
@@ -77,5 +96,5 @@ async def in_force(
         raise InvalidInput.field("query", "to", f"`to` ({last}) is before `from` ({first}).")
     if last - first >= MAX_SPAN:
         raise InvalidInput.field("query", "to", f"A range spans at most {MAX_SPAN} years.")
-    years = rules.attributes_in_force(records, range(first, last + 1), unit_region=unit.region)
+    years = rules.attributes_in_force(records, range(first, last + 1), unit_region=await _region(session, unit))
     return [YearAttributesPublic(year=y.year, commune_group=y.commune_group, region=y.region) for y in years]

@@ -92,3 +92,8 @@ async def test_merged_unit_inherits_its_predecessors_region(client):
     assert merged.json()["region"] == "tay_nguyen"
     items = (await client.get("/api/v1/units/91100/attributes", params={"from": 2025, "to": 2026})).json()["items"]
     assert [i["region"] for i in items] == ["tay_nguyen", "tay_nguyen"]
+    # a merged unit stored without a region (an older import) still answers its predecessors' region
+    cleared = await client.patch("/api/v1/units/91100", json={"region": None})
+    assert cleared.status_code == 200 and cleared.json()["region"] is None
+    items = (await client.get("/api/v1/units/91100/attributes", params={"from": 2025, "to": 2025})).json()
+    assert items["items"][0]["region"] == "tay_nguyen"
