@@ -173,3 +173,21 @@ async def test_sql_validity_matches_the_rule_at_the_year_boundary(client):
                        for day in cases.values())
         assert (await summary(client, "084", year))["recognized_communes"]["chuan"] == expected, year
     assert [(await summary(client, "084", y))["recognized_communes"]["chuan"] for y in (2022, 2023, 2024)] == [3, 1, 0]
+
+
+async def test_a_recognition_write_stales_the_cached_summary(client):
+    url, params = "/api/v1/units/10/summary", {"year": 2022}
+    first = await client.get(url, params=params)
+    again = await client.get(url, params=params)
+    assert again.headers["x-cache"] == "hit" and first.json()["recognized_communes"]["chuan"] == 0
+    await client.put("/api/v1/communes/02812/recognitions/chuan", json=rec(2021))
+    after = await client.get(url, params=params)
+    assert after.headers["x-cache"] == "miss" and after.json()["recognized_communes"]["chuan"] == 1
+    await client.get(url, params=params)
+    await client.post("/api/v1/communes/02812/recognitions/chuan/revoke", json={"revoked_on": "2022-06-01"})
+    revoked = await client.get(url, params=params)
+    assert revoked.headers["x-cache"] == "miss" and revoked.json()["recognized_communes"]["chuan"] == 0
+    await client.get(url, params=params)
+    await client.put("/api/v1/units/084/recognitions/chuan", json=rec(2022))
+    district = await client.get(url, params=params)
+    assert district.headers["x-cache"] == "miss" and district.json()["recognized_districts"] == 1
