@@ -191,3 +191,18 @@ async def test_a_recognition_write_stales_the_cached_summary(client):
     await client.put("/api/v1/units/084/recognitions/chuan", json=rec(2022))
     district = await client.get(url, params=params)
     assert district.headers["x-cache"] == "miss" and district.json()["recognized_districts"] == 1
+
+
+async def test_recognized_percent_is_null_without_eligible_communes(client):
+    body = {"code": "099", "name": "Huyện Trống", "level": "district", "kind": "huyen", "parent_code": "10",
+            "valid_to": "2025-06-30"}
+    assert (await client.post("/api/v1/units", json=body)).status_code == 201
+    town = {"code": "09901", "name": "Thị trấn Trống", "level": "commune", "kind": "thi_tran", "parent_code": "099",
+            "valid_to": "2025-06-30"}
+    assert (await client.post("/api/v1/units", json=town)).status_code == 201
+    s = await summary(client, "099", 2021)
+    assert s["eligible_count"] == 0 and s["recognized_percent"] is None and s["recognized_communes"] == NONE
+    assert (await client.put("/api/v1/units/099/recognitions/hoan_thanh", json=rec(2021))).status_code == 201
+    province = await summary(client, "10", 2021)
+    assert province["recognized_districts"] == 1  # the town-only district completed its NTM task
+    assert [c["unit_code"] for c in province["children"]] == ["084"]  # no eligible communes: no child row
