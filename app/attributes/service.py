@@ -7,6 +7,7 @@ import datetime as dt
 from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.audit import service as audit
 from app.auth.deps import authorize
@@ -30,8 +31,10 @@ MAX_SPAN = 51
 
 
 def to_public(unit: AdminUnit, row: UnitAttribute) -> AttributesPublic:
-    return AttributesPublic(unit_code=unit.code, year=row.year, commune_group=row.commune_group,  # type: ignore[arg-type]
-                            region=row.region, version=row.version, updated_at=row.updated_at)  # type: ignore[arg-type]
+    return AttributesPublic.model_validate(
+        {"unit_code": unit.code, "year": row.year, "commune_group": row.commune_group, "region": row.region,
+         "version": row.version, "updated_at": row.updated_at}
+    )
 
 
 async def put(
@@ -68,10 +71,9 @@ async def _region(session: AsyncSession, unit: AdminUnit) -> str | None:
     """The unit's region; for a unit without one, its predecessors' most common region."""
     if unit.region is not None:
         return unit.region
-    lineage = UnitLineage.__table__
     rows = await session.execute(
-        select(AdminUnit.region).join(lineage, lineage.c.predecessor_id == AdminUnit.id)
-        .where(lineage.c.successor_id == unit.id).order_by(AdminUnit.code)
+        select(col(AdminUnit.region)).join(UnitLineage, col(UnitLineage.predecessor_id) == col(AdminUnit.id))
+        .where(col(UnitLineage.successor_id) == unit.id).order_by(col(AdminUnit.code))
     )
     return rules.inherited_region(rows.scalars())
 

@@ -7,9 +7,7 @@ edges, and a 10-criteria set needs its own.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
-
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField

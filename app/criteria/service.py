@@ -208,9 +208,14 @@ _ASSESSMENTS = table("assessment", column("criteria_set"), column("year"))
 
 
 class Actor(Protocol):
-    actor: str
-    role: str
-    unit_code: str | None
+    """Who acts (``app.auth.models.Principal``, named here by shape: criteria sit below auth)."""
+
+    @property
+    def actor(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def unit_code(self) -> str | None: ...
 
 
 def _authorize(principal: Actor | None, issuer: str) -> Actor:

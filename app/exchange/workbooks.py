@@ -55,7 +55,7 @@ class ReportData:
     criteria: list[tuple[int, str]]  # (number, name)
     communes: list[CommuneLine]
     summary: Summary | None = None
-    trend: list[SummaryRow] = field(default_factory=list)
+    trend: Sequence[SummaryRow] = field(default_factory=list)
 
 
 def decimal_comma(value: Decimal | Fraction | None, places: int = 1) -> str:
@@ -269,11 +269,11 @@ def report_xlsx(data: ReportData) -> bytes:
     _append(trend, ["Năm", "Bộ tiêu chí", "Số xã", "Tổng số tiêu chí đạt", "Bình quân tiêu chí/xã",
                     "Kế hoạch", "Tỷ lệ so với kế hoạch (%)", "Số xã đạt chuẩn", "Số xã được công nhận",
                     "Tỷ lệ xã được công nhận (%)"])
-    for row in data.trend:
-        _append(trend, [row.year, row.criteria_set, row.commune_count, row.total_criteria_met,
-                        decimal_comma(row.average), decimal_comma(row.target_average),
-                        decimal_comma(row.percent_of_target), row.standard_communes_count,
-                        row.recognized_communes.chuan, decimal_comma(row.recognized_percent)])
+    for year_row in data.trend:
+        _append(trend, [year_row.year, year_row.criteria_set, year_row.commune_count, year_row.total_criteria_met,
+                        decimal_comma(year_row.average), decimal_comma(year_row.target_average),
+                        decimal_comma(year_row.percent_of_target), year_row.standard_communes_count,
+                        year_row.recognized_communes.chuan, decimal_comma(year_row.recognized_percent)])
     _style_header(trend, 10)
     _widths(trend, [8, 14, 8, 18, 18, 10, 20, 14, 18, 22])
     return _save(book)

@@ -3,7 +3,7 @@ communes (chuẩn, nâng cao, kiểu mẫu, hiện đại), districts and provin
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response, status
 
@@ -26,7 +26,7 @@ CommuneCode = Annotated[str, Path(pattern=r"^\d{5}$", description="GSO commune c
 UnitCode = Annotated[str, Path(pattern=CODE_REGEX, description="A district or province (or a commune)",
                                examples=["084"])]
 WRITE_ERRORS = problem_responses(401, 403, 404, 422)
-CREATED = {201: {"model": RecognitionPublic, "description": "Created"}}
+CREATED: dict[int | str, dict[str, Any]] = {201: {"model": RecognitionPublic, "description": "Created"}}
 
 
 @router.put("/communes/{code}/recognitions/{level}", summary="Record a commune's recognition",

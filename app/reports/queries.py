@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from sqlalchemy.sql.selectable import CTE
 
 from app.assessments.models import Assessment, AssessmentStatus
@@ -121,7 +122,7 @@ def _latest(elig: CTE, year: ColumnElement[int], name: str, approved_only: bool)
     return select(func.max(later.c.year)).where(*conditions).scalar_subquery()
 
 
-def _valid_recognition(rec: Table, year: ColumnElement[int]) -> ColumnElement[bool]:
+def _valid_recognition(rec: Any, year: ColumnElement[int]) -> ColumnElement[bool]:
     """The recognition is valid in ``year`` (``app.recognitions.rules.valid_in``, in SQL)."""
     return and_(rec.c.recognition_year <= year, or_(rec.c.revoked_on.is_(None), rec.c.revoked_on > year_end_date(year)))
 
@@ -433,14 +434,13 @@ async def communes_under_on(session: AsyncSession, unit: AdminUnit, day: dt.date
 async def lineage_closure(session: AsyncSession, start: Iterable[int]) -> tuple[dict[int, set[int]], set[int]]:
     """The successor edges of every unit the ``start`` units came from (any number of steps back) and of
     every unit those became (any number of steps forward): ({predecessor: successors}, every id met)."""
-    lineage = UnitLineage.__table__
+    pred_id, succ_id = col(UnitLineage.predecessor_id), col(UnitLineage.successor_id)
     successors: dict[int, set[int]] = defaultdict(set)
     seen = set(start)
     back, forward = set(start), set(start)
     while back or forward:
         rows = await session.execute(
-            select(lineage.c.predecessor_id, lineage.c.successor_id).where(or_(
-                lineage.c.successor_id.in_(sorted(back)), lineage.c.predecessor_id.in_(sorted(forward))))
+            select(pred_id, succ_id).where(or_(succ_id.in_(sorted(back)), pred_id.in_(sorted(forward))))
         )
         new_back: set[int] = set()
         new_forward: set[int] = set()
@@ -458,11 +458,11 @@ async def lineage_closure(session: AsyncSession, start: Iterable[int]) -> tuple[
 
 
 async def units_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, AdminUnit]:
-    ids = sorted(set(ids))
-    if not ids:
+    wanted = sorted(set(ids))
+    if not wanted:
         return {}
-    rows = await session.execute(select(AdminUnit).where(AdminUnit.id.in_(ids)))
-    return {u.id: u for u in rows.scalars()}  # type: ignore[misc]
+    rows = await session.execute(select(AdminUnit).where(col(AdminUnit.id).in_(wanted)))
+    return {u.id: u for u in rows.scalars() if u.id is not None}
 
 
 _DATA_YEARS_OF = select(func.min(ASSESSMENTS.c.year), func.max(ASSESSMENTS.c.year)).where(

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import InvalidInput
 from app.criteria import service as criteria_service
 from app.criteria.models import CriteriaSet
-from app.reports import queries, rules
 from app.recognitions import service as recognitions_service
+from app.reports import queries, rules
 from app.reports.models import (
     Coverage,
     FlagName,
@@ -53,7 +53,7 @@ def _row(
         year=year,
         criteria_set=cset.code,
         eligible_count=eligible,
-        recognized_communes=RecognizedCommunes.model_construct(**recognized.recognized_communes),
+        recognized_communes=RecognizedCommunes(**recognized.recognized_communes),
         recognized_percent=recognized.recognized_percent,
         recognized_below_standard_count=recognized.recognized_below_standard_count,
         recognized_districts=districts.recognized if districts is not None and districts.districts else None,
@@ -188,7 +188,7 @@ async def _trend_current(
     not followed through lineage: ``recognized_districts`` is null on this basis."""
     today = dt.date.today()
     day = on or (today if unit.valid_on(today) or unit.valid_to is None else unit.valid_to)
-    territory = {u.id for u in await queries.communes_under_on(session, unit, day)}  # type: ignore[misc]
+    territory = {u.id for u in await queries.communes_under_on(session, unit, day) if u.id is not None}
     successors, seen = await queries.lineage_closure(session, territory)
     units = await queries.units_by_id(session, seen | territory)
     alive = {uid for uid, u in units.items() if u.valid_on(day)}

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.text import nfc
 from app.units import service
-from app.units.rules import inherited_region
 from app.units.builtin import LAST_PRE_REFORM_DAY, REFORM_DAY, REGION_BY_PROVINCE, unit_row
+from app.units.rules import inherited_region
 
 try:
     from vietnamadminunits.converter.converter_2025 import (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from httpx import ASGITransport, AsyncClient
 from hypothesis import given
 from hypothesis import strategies as st
-from httpx import ASGITransport, AsyncClient
 
 from app.auth.models import Role
 from app.units import rules
