@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assessments import service as assessments
 from app.assessments.schemas import AssessmentPut, CriterionResult
-from app.auth.models import Principal
+from app.auth.models import Principal, Role
 from app.recognitions import service as recognitions
-from app.recognitions.models import RecognitionLevel, RecognitionPut
+from app.recognitions.models import RecognitionLevel, RecognitionPut, RevocationIn
 from app.targets import service as targets
 from app.targets.models import TargetPut
 from app.units import service as units
@@ -77,11 +77,38 @@ async def load_demo(session: AsyncSession) -> None:
             commune_targets={"02812": 19, "02818": 15},
         ),
     )
-    await recognitions.put(
-        session, code="02812", level=RecognitionLevel.chuan,
-        data=RecognitionPut(recognition_year=2021, decision_no="(minh họa) 01/QĐ-UBND",
-                            decision_date=dt.date(2022, 1, 5)),
-    )
+    await load_demo_recognitions(session)
+
+
+# ILLUSTRATIVE recognitions (no real decision numbers: each is labelled "(minh họa)"), chosen so
+# that every recognised figure shows something: communes at each level, one recognised commune
+# below the standard, one revocation, a recognised district, a modern (hiện đại) commune in 2026.
+#   (code, level, recognition year, decision date, revoked on)
+DEMO_RECOGNITIONS: list[tuple[str, RecognitionLevel, int, dt.date, dt.date | None]] = [
+    ("02800", RecognitionLevel.chuan, 2019, dt.date(2020, 1, 10), dt.date(2021, 3, 15)),  # Nàn Sán, revoked
+    ("02824", RecognitionLevel.chuan, 2020, dt.date(2021, 1, 8), None),  # Sín Chéng, below the standard
+    ("02812", RecognitionLevel.chuan, 2021, dt.date(2022, 1, 5), None),  # Sán Chải
+    ("02812", RecognitionLevel.nang_cao, 2023, dt.date(2024, 1, 12), None),
+    ("02812", RecognitionLevel.kieu_mau, 2024, dt.date(2025, 1, 15), None),
+    ("084", RecognitionLevel.chuan, 2024, dt.date(2025, 2, 20), None),  # the district
+    ("02809", RecognitionLevel.hien_dai, 2026, dt.date(2027, 1, 20), None),  # the new Xã Si Ma Cai (pilot)
+]
+DEMO_ACTOR = Principal.system("demo")
+
+
+async def load_demo_recognitions(session: AsyncSession) -> None:
+    """Record the illustrative recognitions that are missing (present ones are left as they are)."""
+    for i, (code, level, year, decided, revoked) in enumerate(DEMO_RECOGNITIONS, start=1):
+        held = await recognitions.list_for(session, code, on=dt.date(year, 12, 31))
+        if any(r.level == level for r in held):
+            continue
+        data = RecognitionPut(recognition_year=year, decision_no=f"(minh họa) {i:02d}/QĐ-UBND", decision_date=decided)
+        await recognitions.put(session, DEMO_ACTOR, code=code, level=level, data=data, commune_only=False)
+        if revoked is not None:
+            await recognitions.revoke(
+                session, DEMO_ACTOR, code=code, level=level, commune_only=False,
+                data=RevocationIn(revoked_on=revoked, decision_no=f"(minh họa) {i:02d}/QĐ-UBND-TH"),
+            )
 
 
 # One documented user per role (README "Security model"); for demonstrations only.
@@ -99,7 +126,7 @@ async def load_demo_users(session: AsyncSession) -> None:
     from sqlalchemy import select
 
     from app.auth import service as auth
-    from app.auth.models import Role, User, UserCreate
+    from app.auth.models import User, UserCreate
 
     for username, password, role, unit in DEMO_USERS:
         if (await session.execute(select(User.id).where(User.username == username))).first() is None:

@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app import __version__
 from app.api.deps import refuse_nul_characters
 from app.assessments.router import router as assessments_router
+from app.attributes.router import router as attributes_router
 from app.auth.audit_router import router as audit_router
 from app.auth.deps import authenticate
 from app.auth.router import router as auth_router
@@ -145,8 +146,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(auth_router, prefix=API_PREFIX)
     app.include_router(audit_router, prefix=API_PREFIX)
     protected = [Depends(authenticate)]
-    for router in (units_router, criteria_router, assessments_router, recognitions_router, targets_router,
-                   reports_router, exchange_router):
+    for router in (units_router, attributes_router, criteria_router, assessments_router, recognitions_router,
+                   targets_router, reports_router, exchange_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=protected)
     _document_security(app)
     return app

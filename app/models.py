@@ -8,10 +8,10 @@ from app.criteria.models import CriteriaSet, Criterion, Indicator
 from app.exchange.models import ImportRequest
 from app.recognitions.models import Recognition
 from app.targets.models import Target
-from app.units.models import AdminUnit, UnitLineage
+from app.units.models import AdminUnit, UnitAttribute, UnitLineage
 
 __all__ = [
     "metadata", "AdminUnit", "UnitLineage", "CriteriaSet", "Criterion", "Indicator",
     "Assessment", "AssessmentCriterion", "Recognition", "Target", "User", "ApiKey", "LoginFailure", "AuditRecord",
-    "ImportRequest",
+    "ImportRequest", "UnitAttribute",
 ]

@@ -48,9 +48,9 @@ async def resolve_commune(session: AsyncSession, code: str, year: int) -> AdminU
     return unit
 
 
-async def _criteria_set_for(session: AsyncSession, year: int, code: str | None) -> CriteriaSet:
+async def _criteria_set_for(session: AsyncSession, year: int, code: str | None, unit: AdminUnit) -> CriteriaSet:
     if code is None:
-        return await criteria_service.set_in_force(session, year)
+        return await criteria_service.set_that_applies(session, year, unit=unit)
     cset = await session.get(CriteriaSet, code)
     if cset is None:
         raise InvalidInput.field("body", "criteria_set", f"No criteria set has the code {code!r}.")
@@ -60,6 +60,7 @@ async def _criteria_set_for(session: AsyncSession, year: int, code: str | None) 
             "criteria_set",
             f"Criteria set {code} ({cset.decision}) is in force {cset.first_year}–{cset.last_year}, not in {year}.",
         )
+    await criteria_service.check_issuer(session, cset, unit, year, location="body", field="criteria_set")
     return cset
 
 
@@ -234,7 +235,7 @@ async def put(
     set) exactly once. A submitted or approved assessment is frozen (409) until reopened; an
     unchanged replace keeps its version and writes no audit record."""
     locked = await _begin(session, principal, commune, year, Action.assessment_write, if_match)
-    cset = await _criteria_set_for(session, year, data.criteria_set)
+    cset = await _criteria_set_for(session, year, data.criteria_set, commune)
     check_criteria(data.criteria, cset.criteria_count, cset.code)
     criteria = sorted(data.criteria, key=lambda c: c.number)
     met = [c.number for c in criteria if c.met]

@@ -6,11 +6,12 @@ edges, and a 10-criteria set needs its own.
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
-from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -22,12 +23,44 @@ class Band(BaseModel):
     max: int = PField(ge=0, examples=[18])
 
 
+class SetKind(StrEnum):
+    """What a set is the standard for (contract v1.1)."""
+
+    chuan = "chuan"  # the commune standard (xã đạt chuẩn NTM)
+    nang_cao = "nang_cao"  # xã NTM nâng cao
+    kieu_mau = "kieu_mau"  # xã NTM kiểu mẫu
+    hien_dai = "hien_dai"  # xã NTM hiện đại (51/2025/QĐ-TTg appendix II)
+    huyen = "huyen"  # district level
+    tinh = "tinh"  # province level (51/2025/QĐ-TTg appendix III)
+    thon = "thon"  # village level (thôn/bản NTM)
+
+
+class AppliesTo(StrEnum):
+    commune = "commune"
+    district = "district"
+    province = "province"
+    village = "village"
+
+
+NATIONAL = "national"
+ISSUER_REGEX = r"^(national|\d{2})$"
+SET_CODE_REGEX = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
+
+
 class CriteriaSet(SQLModel, table=True):
     __tablename__ = "criteria_set"
+    __table_args__ = (Index("ix_criteria_set_kind_issuer", "kind", "issuer"),)
 
     code: str = Field(sa_column=Column(String(32), primary_key=True))
     name: str = Field(sa_column=Column(String(300), nullable=False))
     decision: str = Field(sa_column=Column(String(64), nullable=False))
+    kind: str = Field(default=SetKind.chuan.value,
+                      sa_column=Column(String(16), nullable=False, server_default=SetKind.chuan.value))
+    applies_to: str = Field(default=AppliesTo.commune.value,
+                            sa_column=Column(String(16), nullable=False, server_default=AppliesTo.commune.value))
+    # "national", or the code of the province that adapted a national set
+    issuer: str = Field(default=NATIONAL, sa_column=Column(String(8), nullable=False, server_default=NATIONAL))
+    base_set: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
     first_year: int = Field(sa_column=Column(Integer, nullable=False))
     last_year: int = Field(sa_column=Column(Integer, nullable=False))
     criteria_count: int = Field(sa_column=Column(Integer, nullable=False))
@@ -91,6 +124,13 @@ class CriteriaSetPublic(BaseModel):
     code: str = PField(examples=["2016-2020"])
     name: str
     decision: str = PField(examples=["1980/QĐ-TTg"])
+    kind: SetKind = PField(default=SetKind.chuan, description="What the set is the standard for", examples=["chuan"])
+    applies_to: AppliesTo = PField(default=AppliesTo.commune, description="The level of unit it judges",
+                                   examples=["commune"])
+    issuer: str = PField(default=NATIONAL, description='`"national"`, or the code of the province that adapted a '
+                         "national set", examples=["national"])
+    base_set: str | None = PField(default=None, description="The national set an adaptation derives from",
+                                  examples=[None])
     first_year: int = PField(description="First year the set is in force", examples=[2016])
     last_year: int = PField(description="Last year the set is in force", examples=[2021])
     criteria_count: int = PField(examples=[19])
@@ -99,3 +139,75 @@ class CriteriaSetPublic(BaseModel):
 
 class CriteriaSetDetail(CriteriaSetPublic):
     criteria: list[CriterionPublic]
+
+
+# ---- writes ---------------------------------------------------------------------------------
+
+
+class IndicatorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = PField(min_length=1, max_length=16, examples=["10.1"])
+    name: str = PField(min_length=1, max_length=300, examples=["Thu nhập bình quân đầu người"])
+    unit: str | None = PField(default=None, max_length=64, examples=["triệu đồng/người/năm"])
+    threshold: str | None = PField(default=None, max_length=120, examples=["≥ 36"])
+    region: str | None = PField(default=None, max_length=48, examples=[None])
+
+
+class CriterionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: int = PField(ge=1, le=64, strict=True, examples=[1])
+    code: str = PField(min_length=1, max_length=16, examples=["TC01"])
+    name: str = PField(min_length=1, max_length=300, examples=["Quy hoạch"])
+    group: str | None = PField(default=None, max_length=8, examples=["I"])
+    group_name: str | None = PField(default=None, max_length=200, examples=["Quy hoạch"])
+    indicators: list[IndicatorIn] = PField(default_factory=list, max_length=100)
+
+
+BANDS_EXAMPLE = [{"label": "19", "min": 19, "max": 19}, {"label": "15-18", "min": 15, "max": 18},
+                 {"label": "10-14", "min": 10, "max": 14}, {"label": "5-9", "min": 5, "max": 9},
+                 {"label": "0-4", "min": 0, "max": 4}]
+CRITERIA_EXAMPLE = [{"number": 1, "code": "TC01", "name": "Quy hoạch", "group": "I", "group_name": "Quy hoạch",
+                     "indicators": [{"code": "1.1", "name": "Có quy hoạch chung xây dựng xã được phê duyệt",
+                                     "threshold": "Đạt"}]}]
+
+
+class CriteriaSetCreate(BaseModel):
+    """A criteria set: a national one, or a province's adaptation of a national set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = PField(pattern=SET_CODE_REGEX, max_length=32, examples=["LC-2021-2025"])
+    name: str = PField(min_length=1, max_length=300, examples=["Bộ tiêu chí xã NTM tỉnh Lào Cai 2021–2025"])
+    decision: str = PField(min_length=1, max_length=64, examples=["1234/QĐ-UBND"])
+    kind: SetKind = PField(default=SetKind.chuan, examples=["chuan"])
+    applies_to: AppliesTo = PField(default=AppliesTo.commune, examples=["commune"])
+    issuer: str = PField(default=NATIONAL, pattern=ISSUER_REGEX, max_length=8, examples=["10"])
+    base_set: str | None = PField(default=None, max_length=32, examples=["2021-2025"])
+    first_year: int = PField(ge=1900, le=2100, strict=True, examples=[2022])
+    last_year: int = PField(ge=1900, le=2100, strict=True, examples=[2025])
+    bands: list[Band] = PField(min_length=1, max_length=20, examples=[BANDS_EXAMPLE])
+    criteria: list[CriterionIn] = PField(min_length=1, max_length=64, description="Numbered 1…n, each once",
+                                         examples=[CRITERIA_EXAMPLE])
+
+
+class CriteriaSetUpdate(BaseModel):
+    """Fields to change; omitted ones stay. Once an assessment uses the set only `name`, `decision`,
+    `last_year` and `bands` may change (else 409)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = PField(default=None, min_length=1, max_length=300, examples=["Bộ tiêu chí xã NTM tỉnh Lào Cai"])
+    decision: str | None = PField(default=None, min_length=1, max_length=64, examples=["1235/QĐ-UBND"])
+    kind: SetKind | None = PField(default=None, examples=["chuan"])
+    applies_to: AppliesTo | None = PField(default=None, examples=["commune"])
+    issuer: str | None = PField(default=None, pattern=ISSUER_REGEX, max_length=8, examples=["10"])
+    base_set: str | None = PField(default=None, max_length=32, examples=["2021-2025"])
+    first_year: int | None = PField(default=None, ge=1900, le=2100, strict=True, examples=[2022])
+    last_year: int | None = PField(default=None, ge=1900, le=2100, strict=True, examples=[2026])
+    bands: list[Band] | None = PField(default=None, min_length=1, max_length=20, examples=[BANDS_EXAMPLE])
+    criteria: list[CriterionIn] | None = PField(default=None, min_length=1, max_length=64,
+                                                examples=[CRITERIA_EXAMPLE])
+
+    MUTABLE_WHEN_USED: ClassVar[frozenset[str]] = frozenset({"name", "decision", "last_year", "bands"})

@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, column, delete, func, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import InvalidInput, NotFound
-from app.criteria import builtin
+from app.audit import service as audit
+from app.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, Unauthorized
+from app.criteria import builtin, rules
 from app.criteria.models import (
+    NATIONAL,
+    AppliesTo,
     Band,
     CriteriaSet,
+    CriteriaSetCreate,
     CriteriaSetDetail,
     CriteriaSetPublic,
+    CriteriaSetUpdate,
     Criterion,
     CriterionPublic,
     Indicator,
     IndicatorPublic,
+    SetKind,
 )
+from app.units import service as units_service
+from app.units.models import AdminUnit, UnitLevel
+from app.units.service import year_end
 
 ALL_SETS = select(CriteriaSet).order_by(CriteriaSet.first_year)
 # built once: every report and every write looks up the set in force
@@ -39,14 +49,71 @@ async def get_set(session: AsyncSession, code: str) -> CriteriaSet:
     return found
 
 
-async def set_in_force(session: AsyncSession, year: int, *, location: str = "path", field: str = "year") -> CriteriaSet:
-    """The set in force in ``year``; 422 naming ``field`` when no set covers that year."""
+async def province_of(session: AsyncSession, unit: AdminUnit | None, year: int) -> str | None:
+    """The code of the province the unit lies in during ``year`` (the unit itself for a province)."""
+    if unit is None or unit.level == UnitLevel.country:
+        return None
+    if unit.level == UnitLevel.province:
+        return unit.code
+    codes = await units_service.chain(session, unit, on=year_end(year))
+    return next((c for c in codes if len(c) == 2 and c.isdigit()), None)
+
+
+async def _provinces_by_year(session: AsyncSession, unit: AdminUnit | None, years: Iterable[int],
+                             sets: Sequence[CriteriaSet]) -> dict[int, str | None]:
+    """The unit's province per year, looked up only when some province has issued a set."""
+    if unit is None or all(s.issuer == NATIONAL for s in sets):
+        return {year: None for year in years}
+    return {year: await province_of(session, unit, year) for year in years}
+
+
+async def set_that_applies(
+    session: AsyncSession, year: int, *, unit: AdminUnit | None = None, kind: str = SetKind.chuan.value,
+    location: str = "path", field: str = "year",
+) -> CriteriaSet:
+    """The set of ``kind`` that applies to ``unit`` in ``year``: its province's adaptation in force then,
+    else the national set (``unit`` None: the national set). 422 naming ``field`` when there is none."""
     sets = await list_sets(session, year=year)
-    if not sets:
-        all_sets = await list_sets(session)
+    province = (await _provinces_by_year(session, unit, [year], sets))[year]
+    found = rules.applies(sets, year, kind=kind, province=province)
+    if found is None:
+        all_sets = [s for s in await list_sets(session) if s.kind == kind]
         span = f"{all_sets[0].first_year}–{all_sets[-1].last_year}" if all_sets else "none loaded"
-        raise InvalidInput.field(location, field, f"No criteria set is in force in {year} (sets cover {span}).")
-    return sets[0]
+        what = "criteria set" if kind == SetKind.chuan.value else f"criteria set of kind {kind!r}"
+        raise InvalidInput.field(location, field, f"No {what} is in force in {year} (sets cover {span}).")
+    return found
+
+
+async def check_issuer(session: AsyncSession, cset: CriteriaSet, unit: AdminUnit, year: int, *,
+                       location: str, field: str) -> None:
+    """422 naming ``field`` when ``cset`` is another province's adaptation: a unit may be judged against
+    a national set or its own province's, never a neighbour's."""
+    if cset.issuer == NATIONAL:
+        return
+    province = await province_of(session, unit, year)
+    if cset.issuer != province:
+        raise InvalidInput.field(location, field, f"Criteria set {cset.code} is province {cset.issuer}'s adaptation; "
+                                 f"{unit.name} ({unit.code}) lies in province {province} in {year}.")
+
+
+async def set_in_force(session: AsyncSession, year: int, *, location: str = "path", field: str = "year") -> CriteriaSet:
+    """The national commune standard in force in ``year`` (v1); callers with a unit use ``set_that_applies``."""
+    return await set_that_applies(session, year, location=location, field=field)
+
+
+async def sets_that_apply(
+    session: AsyncSession, unit: AdminUnit | None, years: Iterable[int], *, kind: str = SetKind.chuan.value
+) -> dict[int, CriteriaSet]:
+    """``set_that_applies`` for many years at once (years without a set are left out)."""
+    years = list(years)
+    sets = await list_sets(session)
+    provinces = await _provinces_by_year(session, unit, years, sets)
+    out: dict[int, CriteriaSet] = {}
+    for year in years:
+        found = rules.applies(sets, year, kind=kind, province=provinces[year])
+        if found is not None:
+            out[year] = found
+    return out
 
 
 def to_public(cset: CriteriaSet) -> CriteriaSetPublic:
@@ -54,6 +121,10 @@ def to_public(cset: CriteriaSet) -> CriteriaSetPublic:
         code=cset.code,
         name=cset.name,
         decision=cset.decision,
+        kind=SetKind(cset.kind),
+        applies_to=AppliesTo(cset.applies_to),
+        issuer=cset.issuer,
+        base_set=cset.base_set,
         first_year=cset.first_year,
         last_year=cset.last_year,
         criteria_count=cset.criteria_count,
@@ -110,16 +181,202 @@ async def _insert_set(session: AsyncSession, data: dict[str, Any]) -> None:
     fields = {k: v for k, v in data.items() if k != "criteria"}
     session.add(CriteriaSet(**fields))
     await session.flush()
-    for crit in data["criteria"]:
+    await _insert_criteria(session, data["code"], data["criteria"])
+
+
+async def _insert_criteria(session: AsyncSession, code: str, criteria: list[dict[str, Any]]) -> None:
+    for crit in criteria:
         criterion = Criterion(
-            set_code=data["code"],
+            set_code=code,
             number=crit["number"],
             code=crit["code"],
             name=crit["name"],
-            group=crit["group"],
-            group_name=crit["group_name"],
+            group=crit.get("group"),
+            group_name=crit.get("group_name"),
         )
         session.add(criterion)
         await session.flush()
-        for ind in crit["indicators"]:
+        for ind in crit.get("indicators", []):
             session.add(Indicator(criterion_id=criterion.id, **ind))
+
+
+# ---- managed sets: create and change ---------------------------------------------------------
+
+# the assessments' table, named here rather than imported: criteria sit below assessments
+_ASSESSMENTS = table("assessment", column("criteria_set"), column("year"))
+
+
+class Actor(Protocol):
+    """Who acts (``app.auth.models.Principal``, named here by shape: criteria sit below auth)."""
+
+    @property
+    def actor(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def unit_code(self) -> str | None: ...
+
+
+def _authorize(principal: Actor | None, issuer: str) -> Actor:
+    if principal is None:
+        raise Unauthorized("Sign in to change data.")
+    if not rules.may_manage(role=principal.role, unit_code=principal.unit_code, issuer=issuer):
+        raise Forbidden(f"{principal.actor} may not manage criteria sets issued by {issuer!r}: only an administrator, "
+                        "or a province user for its own province's sets.")
+    return principal
+
+
+def _check_shape(*, first_year: int, last_year: int, bands: Sequence[Band], criteria: Sequence[Any],
+                 criteria_count: int) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if last_year < first_year:
+        errors.append(FieldError(location="body", field="last_year", type="before_first_year",
+                                 message=f"last_year {last_year} is before first_year {first_year}"))
+    seen: set[int] = set()
+    for i, c in enumerate(criteria):
+        keys = [(ind.code, ind.region) for ind in c.indicators]
+        if len(set(keys)) != len(keys):
+            errors.append(FieldError(location="body", field=f"criteria[{i}].indicators", type="duplicate",
+                                     message=f"criterion {c.number} lists an indicator code twice for one region"))
+        if c.number > criteria_count or c.number in seen:
+            errors.append(FieldError(location="body", field=f"criteria[{i}].number", type="bad_number",
+                                     message=f"criterion {c.number} is a duplicate or outside 1–{criteria_count}: "
+                                     "criteria are numbered 1…n, each once"))
+        seen.add(c.number)
+    labels: set[str] = set()
+    for i, b in enumerate(bands):
+        if b.min > b.max or b.max > criteria_count or b.label in labels:
+            errors.append(FieldError(location="body", field=f"bands[{i}]", type="bad_band",
+                                     message=f"band {b.label!r} ({b.min}–{b.max}) must have min ≤ max ≤ "
+                                     f"{criteria_count} criteria and a label of its own"))
+        labels.add(b.label)
+    return errors
+
+
+async def _check_references(session: AsyncSession, *, issuer: str, base_set: str | None, code: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if issuer != NATIONAL:
+        province = (await session.execute(
+            select(AdminUnit.id).where(AdminUnit.code == issuer, AdminUnit.level == UnitLevel.province.value)
+        )).first()
+        if province is None:
+            errors.append(FieldError(location="body", field="issuer", type="unknown_province",
+                                     message=f"no province has the code {issuer!r}"))
+    if base_set is not None:
+        base = await session.get(CriteriaSet, base_set)
+        if base is None or base.issuer != NATIONAL or base.code == code:
+            errors.append(FieldError(location="body", field="base_set", type="not_a_national_set",
+                                     message=f"{base_set!r} is not a national criteria set"))
+    return errors
+
+
+async def _check_overlap(session: AsyncSession, *, code: str, kind: str, issuer: str, first: int, last: int) -> None:
+    rows = await session.execute(select(CriteriaSet).where(CriteriaSet.kind == kind, CriteriaSet.issuer == issuer,
+                                                           CriteriaSet.code != code))
+    for other in rows.scalars():
+        if rules.overlaps(first, last, other.first_year, other.last_year):
+            raise Conflict(f"Set {other.code} ({other.decision}) of kind {kind!r} issued by {issuer!r} is in force "
+                           f"{other.first_year}–{other.last_year}, overlapping {first}–{last}.")
+
+
+def _raise(errors: list[FieldError]) -> None:
+    if errors:
+        raise InvalidInput("; ".join(e.message for e in errors), errors=errors)
+
+
+def _chain(issuer: str) -> list[str]:
+    return [issuer, "VN"] if issuer != NATIONAL else ["VN"]
+
+
+async def _store_criteria(session: AsyncSession, code: str, criteria: Sequence[Any]) -> None:
+    await session.execute(delete(Criterion).where(Criterion.set_code == code))
+    await session.flush()
+    await _insert_criteria(session, code, [c.model_dump() for c in criteria])
+
+
+async def create(session: AsyncSession, principal: Actor | None, data: CriteriaSetCreate) -> CriteriaSetDetail:
+    """A new set (admin, or a province user for its own province's adaptation): 409 when the code is
+    taken or a set of the same kind and issuer is in force in an overlapping year."""
+    actor = _authorize(principal, data.issuer)
+    count = len(data.criteria)
+    _raise(_check_shape(first_year=data.first_year, last_year=data.last_year, bands=data.bands,
+                        criteria=data.criteria, criteria_count=count)
+           + await _check_references(session, issuer=data.issuer, base_set=data.base_set, code=data.code))
+    if await session.get(CriteriaSet, data.code) is not None:
+        raise Conflict(f"A criteria set with the code {data.code!r} exists already.")
+    await _check_overlap(session, code=data.code, kind=data.kind.value, issuer=data.issuer,
+                         first=data.first_year, last=data.last_year)
+    cset = CriteriaSet(code=data.code, name=data.name, decision=data.decision, kind=data.kind.value,
+                       applies_to=data.applies_to.value, issuer=data.issuer, base_set=data.base_set,
+                       first_year=data.first_year, last_year=data.last_year, criteria_count=count,
+                       bands=[b.model_dump() for b in data.bands])
+    session.add(cset)
+    await session.flush()
+    await _store_criteria(session, data.code, data.criteria)
+    after = await detail(session, cset)
+    await audit.record(session, actor.actor, "create", "criteria_set", data.code, None, after,
+                       unit_chain=_chain(data.issuer))
+    return after
+
+
+async def update(session: AsyncSession, principal: Actor | None, code: str, data: CriteriaSetUpdate
+                 ) -> CriteriaSetDetail:
+    """Change a set; once an assessment uses it only name, decision, last_year and bands may change (409)."""
+    cset = (await session.execute(select(CriteriaSet).where(CriteriaSet.code == code).with_for_update())).scalars().first()
+    if cset is None:
+        raise NotFound(f"No criteria set has the code {code!r}.")
+    actor = _authorize(principal, cset.issuer)
+    given = {k: v for k, v in data.model_dump(exclude_unset=True, mode="json").items() if v is not None or k == "base_set"}
+    if "issuer" in given:
+        _authorize(principal, given["issuer"])
+    before = await detail(session, cset)
+    current = before.model_dump(mode="python")
+    changed = {k for k, v in given.items() if k == "criteria" or current.get(k) != (
+        [Band.model_validate(b).model_dump() for b in v] if k == "bands" else v)}
+    used_years = (await session.execute(
+        select(func.max(_ASSESSMENTS.c.year)).where(_ASSESSMENTS.c.criteria_set == code))).scalar()
+    if used_years is not None:
+        frozen = sorted(changed - CriteriaSetUpdate.MUTABLE_WHEN_USED)
+        if frozen:
+            raise Conflict(f"Assessments use set {code}: only name, decision, last_year and bands may change, "
+                           f"not {', '.join(frozen)}.")
+        if given.get("last_year", cset.last_year) < used_years:
+            raise Conflict(f"Assessments of {used_years} use set {code}: last_year cannot end before that year.")
+    criteria = data.criteria if "criteria" in given else None
+    count = len(criteria) if criteria is not None else cset.criteria_count
+    bands = [Band.model_validate(b) for b in given.get("bands", cset.bands)]
+    first, last = given.get("first_year", cset.first_year), given.get("last_year", cset.last_year)
+    kind, issuer = given.get("kind", cset.kind), given.get("issuer", cset.issuer)
+    _raise(_check_shape(first_year=first, last_year=last, bands=bands, criteria=criteria or [], criteria_count=count)
+           + await _check_references(session, issuer=issuer, base_set=given.get("base_set", cset.base_set), code=code))
+    await _check_overlap(session, code=code, kind=str(kind), issuer=issuer, first=first, last=last)
+    if not changed:
+        return before
+    for key in ("name", "decision", "applies_to", "base_set"):
+        if key in given:
+            setattr(cset, key, given[key])
+    cset.kind, cset.issuer, cset.first_year, cset.last_year = str(kind), issuer, first, last
+    cset.bands = [b.model_dump() for b in bands]
+    cset.criteria_count = count
+    await session.flush()
+    if criteria is not None:
+        await _store_criteria(session, code, criteria)
+    after = await detail(session, cset)
+    await audit.record(session, actor.actor, "update", "criteria_set", code, before, after,
+                       unit_chain=_chain(issuer))
+    return after
+
+
+async def list_applicable(session: AsyncSession, *, year: int | None, kind: SetKind | None,
+                          unit: AdminUnit | None) -> list[CriteriaSet]:
+    """GET /criteria-sets: every set (oldest first); with ``year`` those of ``kind`` (default chuan) in
+    force that year, national first; with ``unit`` too, the one set that applies to the unit."""
+    if year is None:
+        sets = await list_sets(session)
+        return [s for s in sets if kind is None or s.kind == kind.value]
+    wanted = (kind or SetKind.chuan).value
+    if unit is not None:
+        found = (await sets_that_apply(session, unit, [year], kind=wanted)).get(year)
+        return [found] if found is not None else []
+    sets = [s for s in await list_sets(session, year=year) if s.kind == wanted]
+    return sorted(sets, key=lambda s: (s.issuer != NATIONAL, s.issuer, s.first_year))

@@ -218,7 +218,7 @@ async def import_assessments(
     Each row goes through the same pure checks as the API's use cases (``app.assessments.rules``:
     assessable, frozen; ``app.auth.rules.allowed`` over the commune's chain of unit ids in the
     year), set-wise; the audit records come from the same builder, in the same shape."""
-    cset: CriteriaSet = await criteria_service.set_in_force(session, year, location="query")
+    cset: CriteriaSet = await criteria_service.set_that_applies(session, year, location="query")
     table = rules.find_table(files)
     if table is None:
         names = ", ".join(repr(s.name) for s in files)
@@ -426,7 +426,7 @@ async def report_data(
 ) -> ReportData:
     """The unit's communes in the year with their own marks, flags and bands; with the summary and trend
     when ``with_figures`` (the report), without them (the template)."""
-    cset = await criteria_service.set_in_force(session, year, location="query")
+    cset = await criteria_service.set_that_applies(session, year, unit=unit, location="query")
     criteria = [(r.number, r.name) for r in await session.execute(
         select(Criterion.number, Criterion.name).where(Criterion.set_code == cset.code).order_by(Criterion.number))]
     flag_rows = await reports_service.flags(session, unit, year, approved_only=approved_only)

@@ -55,7 +55,7 @@ class ReportData:
     criteria: list[tuple[int, str]]  # (number, name)
     communes: list[CommuneLine]
     summary: Summary | None = None
-    trend: list[SummaryRow] = field(default_factory=list)
+    trend: Sequence[SummaryRow] = field(default_factory=list)
 
 
 # OWASP CSV injection: a spreadsheet takes a field starting with one of these for a formula
@@ -110,6 +110,12 @@ def _commune_rows(data: ReportData, derived: bool) -> list[list[Any]]:
     return rows
 
 
+RECOGNITION_LABELS = {
+    "chuan": "đạt chuẩn NTM", "nang_cao": "NTM nâng cao", "kieu_mau": "NTM kiểu mẫu", "hien_dai": "NTM hiện đại",
+    "hoan_thanh": "hoàn thành nhiệm vụ xây dựng NTM",
+}
+
+
 def totals(data: ReportData, fmt: Any = decimal_comma) -> list[tuple[str, Any]]:
     """The totals block: label, value; averages and percentages by ``fmt``: text with a decimal
     comma (CSV), or numbers with a one-decimal format (``figure``, workbooks)."""
@@ -133,6 +139,18 @@ def totals(data: ReportData, fmt: Any = decimal_comma) -> list[tuple[str, Any]]:
          "" if s.additional_criteria_gained is None else s.additional_criteria_gained),
     ]
     out += [(f"Số xã đạt {label} tiêu chí", count) for label, count in s.bands.items()]
+    rc = s.recognized_communes
+    out += [
+        ("Số xã đã được công nhận đạt chuẩn NTM", rc.chuan),
+        ("Tỷ lệ xã được công nhận (%)", fmt(s.recognized_percent)),
+        ("Trong đó: xã NTM nâng cao", rc.nang_cao),
+        ("Trong đó: xã NTM kiểu mẫu", rc.kieu_mau),
+        ("Xã NTM hiện đại", rc.hien_dai),
+        ("Xã đã công nhận nhưng chưa đủ tiêu chí", s.recognized_below_standard_count),
+        ("Số huyện đạt chuẩn / hoàn thành nhiệm vụ NTM",
+         "" if s.recognized_districts is None else s.recognized_districts),
+        ("Đơn vị được công nhận", ", ".join(RECOGNITION_LABELS.get(x, x) for x in s.unit_recognitions)),
+    ]
     return out
 
 
@@ -281,11 +299,13 @@ def report_xlsx(data: ReportData) -> bytes:
 
     trend = book.create_sheet("Xu hướng")
     _append(trend, ["Năm", "Bộ tiêu chí", "Số xã", "Tổng số tiêu chí đạt", "Bình quân tiêu chí/xã",
-                    "Kế hoạch", "Tỷ lệ so với kế hoạch (%)", "Số xã đạt chuẩn"])
-    for row in data.trend:
-        _append(trend, [row.year, row.criteria_set, row.commune_count, row.total_criteria_met,
-                        figure(row.average), figure(row.target_average),
-                        figure(row.percent_of_target), row.standard_communes_count])
-    _style_header(trend, 8)
-    _widths(trend, [8, 14, 8, 18, 18, 10, 20, 14])
+                    "Kế hoạch", "Tỷ lệ so với kế hoạch (%)", "Số xã đạt chuẩn", "Số xã được công nhận",
+                    "Tỷ lệ xã được công nhận (%)"])
+    for year_row in data.trend:
+        _append(trend, [year_row.year, year_row.criteria_set, year_row.commune_count, year_row.total_criteria_met,
+                        figure(year_row.average), figure(year_row.target_average),
+                        figure(year_row.percent_of_target), year_row.standard_communes_count,
+                        year_row.recognized_communes.chuan, figure(year_row.recognized_percent)])
+    _style_header(trend, 10)
+    _widths(trend, [8, 14, 8, 18, 18, 10, 20, 14, 18, 22])
     return _save(book)

@@ -26,6 +26,13 @@ class Coverage(BaseModel):
     communes_met: int = PField(examples=[9])
 
 
+class RecognizedCommunes(BaseModel):
+    chuan: int = PField(ge=0, description="Communes holding any valid recognition", examples=[2])
+    nang_cao: int = PField(ge=0, description="Holding nâng cao or kiểu mẫu", examples=[1])
+    kieu_mau: int = PField(ge=0, description="Holding kiểu mẫu", examples=[1])
+    hien_dai: int = PField(ge=0, description="Holding hiện đại (51/2025/QĐ-TTg appendix II pilot)", examples=[0])
+
+
 class SummaryRow(BaseModel):
     unit_code: str = PField(examples=["084"])
     unit_name: str = PField(examples=["Huyện Si Ma Cai"])
@@ -56,6 +63,26 @@ class SummaryRow(BaseModel):
     min_additional_criteria_met: bool | None
     carried_forward: list[str] = PField(description="Communes whose status is an earlier year's assessment")
     missing: list[str] = PField(description="Communes with no assessment up to the year (left out of every figure)")
+    recognized_communes: RecognizedCommunes = PField(
+        description="Eligible communes holding a recognition valid in the year, cumulative by level: `chuan` any "
+        "level, `nang_cao` nâng cao or kiểu mẫu, `kieu_mau` kiểu mẫu, `hien_dai` hiện đại",
+    )
+    recognized_percent: JsonDecimal | None = PField(
+        description="recognized_communes.chuan / eligible_count × 100, half up to one decimal (missing communes "
+        "count in the denominator); null when eligible_count is 0",
+        examples=[22.2],
+    )
+    recognized_below_standard_count: int = PField(
+        description="Communes with a valid recognition whose status is below its set's criteria count", examples=[1]
+    )
+    recognized_districts: int | None = PField(
+        description="Districts below the unit in the year holding a valid `chuan` or `hoan_thanh` recognition; null "
+        "when no district lies below it (after the 2025 reform)",
+        examples=[1],
+    )
+    unit_recognitions: list[str] = PField(
+        description="The levels at which the unit itself holds a valid recognition, sorted", examples=[["chuan"]]
+    )
 
 
 class Summary(SummaryRow):
@@ -73,3 +100,17 @@ class FlagRow(BaseModel):
     flags: list[FlagName]
     missing_criteria: list[int]
     lost_criteria: list[int]
+
+
+class TrendBasis(StrEnum):
+    historic = "historic"  # each year over the units below the unit in that year (v1)
+    current = "current"  # each year over the territory of the unit as it is today, through lineage
+
+
+class TrendRow(SummaryRow):
+    basis: TrendBasis = PField(default=TrendBasis.historic, description="`historic`: the units below the unit in "
+                               "that year; `current`: today's territory, found through lineage", examples=["current"])
+    approximate: bool = PField(default=False, description="True when a commune counted was split and only part "
+                               "of it lies in the territory (basis `current`)", examples=[False])
+    approximate_communes: list[str] = PField(default_factory=list, description="Those communes' codes, sorted",
+                                             examples=[[]])

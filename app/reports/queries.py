@@ -35,11 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import CTE
+from sqlmodel import col
 
 from app.assessments.models import Assessment, AssessmentStatus
 from app.recognitions.models import Recognition
+from app.recognitions.rules import DISTRICT_COUNTED, LEVEL_BITS
 from app.reports.rules import CommuneStatus, StatusGroup
-from app.units.models import AdminUnit, UnitKind, UnitLevel
+from app.units.models import AdminUnit, UnitKind, UnitLevel, UnitLineage
 from app.units.service import year_end
 
 UNITS: Table = AdminUnit.__table__  # type: ignore[assignment]
@@ -119,14 +121,45 @@ def _latest(elig: CTE, year: ColumnElement[int], name: str, approved_only: bool)
     return select(func.max(later.c.year)).where(*conditions).scalar_subquery()
 
 
-def _statuses(year_count: int, approved_only: bool) -> Select:
-    """One row per year y and eligible commune (rule 1): its status in y and in y − 1 (rule 2)."""
-    tree = _tree(year_count)
-    elig = (
-        select(tree.c.y, tree.c.id, tree.c.code, tree.c.name, tree.c.top)
-        .where(tree.c.kind == UnitKind.xa.value)
-        .cte("elig")
+def _valid_recognition(rec: Any, year: ColumnElement[int]) -> ColumnElement[bool]:
+    """The recognition is valid in ``year`` (``app.recognitions.rules.valid_in``, in SQL)."""
+    return and_(rec.c.recognition_year <= year, or_(rec.c.revoked_on.is_(None), rec.c.revoked_on > year_end_date(year)))
+
+
+def _recognition_bits(unit_id: ColumnElement[int], year: ColumnElement[int]) -> ColumnElement[int]:
+    """The bit set (``LEVEL_BITS``) of the commune levels at which the unit holds a valid
+    recognition in ``year``; 0 for none. One row per unit and level, so the sum is the bit set."""
+    rec = RECOGNITIONS.alias("rec")
+    bit = case(*((rec.c.level == level, value) for level, value in LEVEL_BITS.items()), else_=0)
+    return (
+        select(func.coalesce(func.sum(bit), 0))
+        .where(rec.c.unit_id == unit_id, _valid_recognition(rec, year))
+        .scalar_subquery()
     )
+
+
+def _listed_communes(year_count: int) -> CTE:
+    """For each year y, the communes (xã) among the units ``:ids`` valid on 31 December of y: the
+    communes of a territory given by lineage (``trend?basis=current``) rather than by the tree."""
+    years = _years(year_count)
+    u = UNITS.alias("listed")
+    joined = years.join(u, and_(u.c.id.in_(bindparam("ids", expanding=True)), _valid(u, year_end_date(years.c.y)),
+                                u.c.kind == UnitKind.xa.value))
+    return select(years.c.y, u.c.id, u.c.code, u.c.name, literal_column("''").label("top")).select_from(joined).cte("elig")
+
+
+def _statuses(year_count: int, approved_only: bool, by_ids: bool = False) -> Select:
+    """One row per year y and eligible commune (rule 1): its status in y and in y − 1 (rule 2).
+    ``by_ids``: the communes are those of ``:ids`` valid in y instead of those below ``:parent``."""
+    if by_ids:
+        elig = _listed_communes(year_count)
+    else:
+        tree = _tree(year_count)
+        elig = (
+            select(tree.c.y, tree.c.id, tree.c.code, tree.c.name, tree.c.top)
+            .where(tree.c.kind == UnitKind.xa.value)
+            .cte("elig")
+        )
     lat = select(
         elig.c.y, elig.c.id, elig.c.code, elig.c.name, elig.c.top,
         _latest(elig, elig.c.y, "ly", approved_only).label("ly"),
@@ -137,6 +170,7 @@ def _statuses(year_count: int, approved_only: bool) -> Select:
     return (
         select(
             lat.c.y, lat.c.id, lat.c.code, lat.c.name, lat.c.top, lat.c.ly,
+            _recognition_bits(lat.c.id, lat.c.y).label("rec"),
             cur.c.criteria_set, cur.c.criteria_count, cur.c.met_count, cur.c.met_bits,
             prev.c.criteria_set.label("prev_set"), prev.c.criteria_count.label("prev_count"),
             prev.c.met_count.label("prev_met"), prev.c.met_bits.label("prev_bits"),
@@ -148,8 +182,9 @@ def _statuses(year_count: int, approved_only: bool) -> Select:
 
 
 @lru_cache(maxsize=128)
-def _aggregate_stmt(coverage_count: int, year_count: int, by_child: bool, approved_only: bool) -> Select:
-    st = _statuses(year_count, approved_only).subquery("st")
+def _aggregate_stmt(coverage_count: int, year_count: int, by_child: bool, approved_only: bool,
+                    by_ids: bool = False) -> Select:
+    st = _statuses(year_count, approved_only, by_ids).subquery("st")
     listed = or_(st.c.ly.is_(None), st.c.ly < st.c.y)
     both = and_(st.c.met_count.is_not(None), st.c.prev_met.is_not(None))
     bits = [
@@ -158,7 +193,7 @@ def _aggregate_stmt(coverage_count: int, year_count: int, by_child: bool, approv
     ]
     # communes that are carried forward or missing come back one per row, with their code
     listed_code = case((listed, st.c.code), else_=None).label("listed_code")
-    keys = (st.c.met_count, st.c.criteria_count, st.c.criteria_set, listed_code)
+    keys = (st.c.met_count, st.c.criteria_count, st.c.criteria_set, listed_code, st.c.rec)
     top = (st.c.top,) if by_child else ()
     return select(
         st.c.y,
@@ -181,6 +216,10 @@ class Aggregate:
     gain_communes: int = 0
     carried_forward: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    # communes by the bit set of their valid recognition levels (0: none), missing ones included
+    recognized: dict[int, int] = field(default_factory=dict)
+    # recognised communes whose status is below its set's criteria count
+    recognized_below: int = 0
 
     @property
     def gained(self) -> int | None:
@@ -195,6 +234,9 @@ class Aggregate:
         self.gain_communes += other.gain_communes
         self.carried_forward.extend(other.carried_forward)
         self.missing.extend(other.missing)
+        for mask, n in other.recognized.items():
+            self.recognized[mask] = self.recognized.get(mask, 0) + n
+        self.recognized_below += other.recognized_below
 
 
 async def aggregate_years(
@@ -206,20 +248,26 @@ async def aggregate_years(
     coverage: dict[int, tuple[str, int]],
     by_child: bool = False,
     approved_only: bool = False,
+    ids: list[int] | None = None,
 ) -> dict[int, dict[str, Aggregate]]:
     """For each year of first…last: status groups, coverage of the criteria of ``coverage[year]``
     (set code, count), gain over the year before, and the carried-forward and missing communes;
-    split by direct child of the unit (``top``) when ``by_child``, else all under ``""``."""
+    split by direct child of the unit (``top``) when ``by_child``, else all under ``""``. With ``ids``,
+    over those communes valid in each year instead of the unit's (a territory through lineage)."""
     width = max((count for _, count in coverage.values()), default=0)
     out: dict[int, dict[str, Aggregate]] = defaultdict(lambda: defaultdict(Aggregate))
     rows = await session.execute(
-        _aggregate_stmt(width, last - first + 1, by_child, approved_only),
-        {"parent": unit.code, **year_params(first, last)},
+        _aggregate_stmt(width, last - first + 1, by_child and ids is None, approved_only, ids is not None),
+        {"parent": unit.code, **year_params(first, last), **({"ids": ids} if ids is not None else {})},
     )
-    for y, top, met_count, criteria_count, set_code, listed_code, communes, gain, gain_communes, *sums in rows:
+    for y, top, met_count, criteria_count, set_code, listed_code, rec, communes, gain, gain_communes, *sums in rows:
         agg = out[y][top]
         agg.gain += int(gain or 0)
         agg.gain_communes += int(gain_communes or 0)
+        rec = int(rec or 0)
+        agg.recognized[rec] = agg.recognized.get(rec, 0) + communes
+        if rec and met_count is not None and met_count < criteria_count:
+            agg.recognized_below += communes
         if met_count is None:
             agg.missing.append(listed_code)
             continue
@@ -264,14 +312,13 @@ class CommuneRow:
 @lru_cache(maxsize=2)
 def _commune_rows_stmt(approved_only: bool) -> Select:
     st = _statuses(1, approved_only).subquery("st")
-    recognized = exists().where(RECOGNITIONS.c.unit_id == st.c.id, RECOGNITIONS.c.recognition_year <= st.c.y)
-    return select(st, recognized.label("recognized")).order_by(st.c.code)
+    return select(st).order_by(st.c.code)
 
 
 async def commune_rows(
     session: AsyncSession, unit: AdminUnit, year: int, *, approved_only: bool = False
 ) -> list[CommuneRow]:
-    """Each eligible commune with its status in Y and Y−1 and whether it was recognised by Y."""
+    """Each eligible commune with its status in Y and Y−1 and whether it holds a recognition valid in Y."""
     rows = await session.execute(_commune_rows_stmt(approved_only), {"parent": unit.code, "y0": year})
     out: list[CommuneRow] = []
     for r in rows.mappings():
@@ -280,7 +327,7 @@ async def commune_rows(
             None if r["prev_met"] is None else _status(year - 1, r["prev_set"], r["prev_count"], r["prev_bits"])
         )
         out.append(CommuneRow(id=r["id"], code=r["code"], name=r["name"], status=status, previous=previous,
-                              recognized=bool(r["recognized"])))
+                              recognized=bool(r["rec"])))
     return out
 
 
@@ -318,4 +365,110 @@ _DATA_YEARS = _data_years_stmt()
 async def data_years(session: AsyncSession, unit: AdminUnit) -> tuple[int, int] | None:
     """First and last year with an assessment of any commune that was ever below the unit."""
     first, last = (await session.execute(_DATA_YEARS, {"parent": unit.code})).one()
+    return None if first is None else (first, last)
+
+
+DISTRICT_KINDS = tuple(k.value for k in (UnitKind.huyen, UnitKind.thi_xa, UnitKind.thanh_pho, UnitKind.quan))
+
+
+@lru_cache(maxsize=64)
+def _districts_stmt(year_count: int) -> Select:
+    """Per year and direct child (``top``): the districts below ``:parent`` valid then, and how many
+    hold a valid district-level recognition; ``own`` marks the rows where the district *is* the child."""
+    tree = _tree(year_count)
+    rec = RECOGNITIONS.alias("drec")
+    held = exists().where(rec.c.unit_id == tree.c.id, rec.c.level.in_(DISTRICT_COUNTED), _valid_recognition(rec, tree.c.y))
+    own = (tree.c.code == tree.c.top).label("own")
+    return (
+        select(tree.c.y, tree.c.top, own, func.count().label("districts"),
+               func.sum(case((held, 1), else_=0)).label("recognized"))
+        .where(tree.c.kind.in_(DISTRICT_KINDS))
+        .group_by(tree.c.y, tree.c.top, own)
+    )
+
+
+@dataclass
+class DistrictCount:
+    districts: int = 0
+    recognized: int = 0
+
+
+async def district_recognitions(
+    session: AsyncSession, unit: AdminUnit, first: int, last: int
+) -> dict[int, tuple[DistrictCount, dict[str, DistrictCount]]]:
+    """For each year: (the districts below the unit, those below each direct child)."""
+    out: dict[int, tuple[DistrictCount, dict[str, DistrictCount]]] = {}
+    rows = await session.execute(_districts_stmt(last - first + 1), {"parent": unit.code, **year_params(first, last)})
+    for y, top, own, districts, recognized in rows:
+        whole, by_child = out.setdefault(y, (DistrictCount(), defaultdict(DistrictCount)))
+        whole.districts += districts
+        whole.recognized += int(recognized or 0)
+        if not own:
+            child = by_child[top]
+            child.districts += districts
+            child.recognized += int(recognized or 0)
+    return out
+
+
+# ---- today's territory through lineage (trend?basis=current) --------------------------------
+
+_BELOW_ON = select(AdminUnit).where(AdminUnit.parent_code.in_(bindparam("codes", expanding=True)), _valid(UNITS, P_DAY))
+
+
+async def communes_under_on(session: AsyncSession, unit: AdminUnit, day: dt.date) -> list[AdminUnit]:
+    """Every commune-level unit below the unit on the day (following the parent links valid then)."""
+    found: list[AdminUnit] = []
+    codes = [unit.code]
+    for _ in range(MAX_DEPTH):
+        if not codes:
+            break
+        rows = list((await session.execute(_BELOW_ON, {"codes": codes, "day": day})).scalars())
+        found += [u for u in rows if u.level == UnitLevel.commune.value]
+        codes = [u.code for u in rows if u.level != UnitLevel.commune.value]
+    return found
+
+
+async def lineage_closure(session: AsyncSession, start: Iterable[int]) -> tuple[dict[int, set[int]], set[int]]:
+    """The successor edges of every unit the ``start`` units came from (any number of steps back) and of
+    every unit those became (any number of steps forward): ({predecessor: successors}, every id met)."""
+    pred_id, succ_id = col(UnitLineage.predecessor_id), col(UnitLineage.successor_id)
+    successors: dict[int, set[int]] = defaultdict(set)
+    seen = set(start)
+    back, forward = set(start), set(start)
+    while back or forward:
+        rows = await session.execute(
+            select(pred_id, succ_id).where(or_(succ_id.in_(sorted(back)), pred_id.in_(sorted(forward))))
+        )
+        new_back: set[int] = set()
+        new_forward: set[int] = set()
+        for pred, succ in rows:
+            if succ in back and pred not in seen:
+                new_back.add(pred)
+            successors[pred].add(succ)
+            for uid in (pred, succ):
+                if uid not in seen:
+                    new_forward.add(uid)
+        new_forward |= new_back
+        seen |= new_back | new_forward
+        back, forward = new_back, new_forward
+    return successors, seen
+
+
+async def units_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, AdminUnit]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await session.execute(select(AdminUnit).where(col(AdminUnit.id).in_(wanted)))
+    return {u.id: u for u in rows.scalars() if u.id is not None}
+
+
+_DATA_YEARS_OF = select(func.min(ASSESSMENTS.c.year), func.max(ASSESSMENTS.c.year)).where(
+    ASSESSMENTS.c.unit_id.in_(bindparam("ids", expanding=True)))
+
+
+async def data_years_of(session: AsyncSession, ids: list[int]) -> tuple[int, int] | None:
+    """First and last year with an assessment of any of these communes."""
+    if not ids:
+        return None
+    first, last = (await session.execute(_DATA_YEARS_OF, {"ids": ids})).one()
     return None if first is None else (first, last)

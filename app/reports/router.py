@@ -21,9 +21,9 @@ from app.core.cache import Subject, cache_key, wants_fresh
 from app.core.config import API_PREFIX
 from app.core.db import Database
 from app.core.errors import problem_responses
-from app.core.types import DIGITS_ONLY, YearNumber
+from app.core.types import DIGITS_ONLY, IsoDate, YearNumber
 from app.reports import service
-from app.reports.models import FlagName, FlagRow, Summary, SummaryRow
+from app.reports.models import FlagName, FlagRow, Summary, TrendBasis, TrendRow
 from app.units import service as units_service
 from app.units.models import CODE_REGEX
 from app.units.service import ensure_above_commune, resolve_unit_above_commune
@@ -51,8 +51,13 @@ def report_subject(path: str, query_string: bytes) -> Subject | None:
     match = REPORT_PATHS.fullmatch(path)
     if match is None:
         return None
+    params = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    if match.group("report") == "trend" and any(k == "basis" and v != TrendBasis.historic.value for k, v in params):
+        # a series over today's territory reads communes of other (former) units, whose scoped writes
+        # do not name this unit: it is never cached
+        return None
     name = LAST_YEAR_PARAM[match.group("report")]
-    values = [v for k, v in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True) if k == name]
+    values = [v for k, v in params if k == name]
     last = int(values[0]) if len(values) == 1 and values[0].isascii() and values[0].isdigit() else None
     return match.group("code"), last
 
@@ -138,7 +143,7 @@ async def get_flags(
 
 
 @router.get(
-    "/trend", summary="One summary row per year", response_model=Page[SummaryRow], responses=_ok(Page[SummaryRow])
+    "/trend", summary="One summary row per year", response_model=Page[TrendRow], responses=_ok(Page[TrendRow])
 )
 async def get_trend(
     request: Request,
@@ -146,12 +151,29 @@ async def get_trend(
     first: Annotated[YearNumber | None, Query(alias="from", description="First year")] = None,
     last: Annotated[YearNumber | None, Query(alias="to", description="Last year")] = None,
     approved_only: ApprovedOnly = False,
+    basis: Annotated[TrendBasis, Query(description="`historic`: each year over the units below the unit then; "
+                                       "`current`: over the unit's territory as it is today (or `on`), followed "
+                                       "back through lineage")] = TrendBasis.historic,
+    on: Annotated[IsoDate | None, Query(description="With `basis=current`: the day whose territory is used "
+                                        "(default today, or the unit's last day)")] = None,
 ) -> Response:
-    """Summary rows for each year the unit existed, `from`–`to` (default: the years its communes have data)."""
+    """Summary rows for each year the unit existed, `from`–`to` (default: the years its communes have data); with
+    `basis=current`, for each year over today's territory (the 2020 row of the new Lào Cai `15` counts Si Ma Cai's
+    nine communes), rows marked `approximate` when a split commune lies only partly in it."""
 
-    async def compute(session: AsyncSession) -> Page[SummaryRow]:
-        unit = ensure_above_commune(await units_service.resolve(session, code))
-        rows = await service.trend(session, unit, first=first, last=last, approved_only=approved_only)
+    async def compute(session: AsyncSession) -> Page[TrendRow]:
+        unit = ensure_above_commune(await units_service.resolve(session, code, on=on))
+        rows = await service.trend(session, unit, first=first, last=last, approved_only=approved_only, basis=basis,
+                                   on=on)
         return Page(items=rows, total=len(rows), limit=len(rows), offset=0)
 
+    if basis == TrendBasis.current:
+        return await _uncached(request, compute)
     return await _cached(request, compute)
+
+
+async def _uncached(request: Request, compute: Callable[[AsyncSession], Awaitable[BaseModel]]) -> Response:
+    db: Database = request.app.state.db
+    async with db.transaction(write=False) as session:
+        result = await compute(session)
+    return Response(result.model_dump_json().encode(), media_type="application/json", headers={"X-Cache": "miss"})

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from app.assessments.rules import standard_reached
+from app.recognitions import rules as recognition_rules
 
 EXACT_PLACES = Decimal("0.000001")
 
@@ -274,3 +275,72 @@ def summarize(
             ),
         )
     return SummaryFigures(**figures)
+
+
+# ---- recognised figures (contract v1.1, "Recognised figures in summaries") ------------------
+
+
+@dataclass(frozen=True)
+class RecognitionFigures:
+    recognized_communes: dict[str, int]
+    recognized_percent: Decimal | None
+    recognized_below_standard_count: int
+
+
+def recognized_percent(recognized: int, eligible: int) -> Decimal | None:
+    """Recognised communes over *all* eligible communes (missing ones too: "6.084/7.669 xã") × 100,
+    half up to one decimal; None when the unit has no eligible commune."""
+    if eligible <= 0:
+        return None
+    return round_half_up(Fraction(recognized, eligible) * 100)
+
+
+def recognition_figures(masks: Mapping[int, int], *, below_standard: int, eligible: int) -> RecognitionFigures:
+    """``masks``: eligible communes by the bit set of their valid recognition levels (0: none)."""
+    counts = recognition_rules.cumulative_from_bits(dict(masks))
+    return RecognitionFigures(
+        recognized_communes=counts,
+        recognized_percent=recognized_percent(counts["chuan"], eligible),
+        recognized_below_standard_count=below_standard,
+    )
+
+
+# ---- series on today's boundaries (contract v1.1, trend?basis=current) ----------------------
+
+
+def lineage_terminals(start: int, successors: Mapping[int, Iterable[int]], alive: set[int]) -> set[int]:
+    """The units valid on the day (``alive``) that ``start`` became, following lineage forward."""
+    out: set[int] = set()
+    pending, seen = [start], {start}
+    while pending:
+        uid = pending.pop()
+        if uid in alive:
+            out.add(uid)
+            continue
+        for nxt in successors.get(uid, ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                pending.append(nxt)
+    return out
+
+
+@dataclass(frozen=True)
+class TerritoryMember:
+    """A unit of the past that lies in today's territory: wholly, or (a split) only partly."""
+
+    unit_id: int
+    approximate: bool
+
+
+def territory_members(
+    candidates: Iterable[int], successors: Mapping[int, Iterable[int]], alive: set[int], territory: set[int]
+) -> list[TerritoryMember]:
+    """The candidates whose successors on the day lie in ``territory``: a unit counts when every one of
+    them does, and counts as ``approximate`` when only some do."""
+    out: list[TerritoryMember] = []
+    for uid in candidates:
+        terminals = lineage_terminals(uid, successors, alive)
+        inside = terminals & territory
+        if inside:
+            out.append(TerritoryMember(unit_id=uid, approximate=len(inside) < len(terminals)))
+    return out

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import InvalidInput
 from app.criteria import service as criteria_service
 from app.criteria.models import CriteriaSet
+from app.recognitions import service as recognitions_service
 from app.reports import queries, rules
-from app.reports.models import Coverage, FlagName, FlagRow, Summary, SummaryRow
+from app.reports.models import (
+    Coverage,
+    FlagName,
+    FlagRow,
+    RecognizedCommunes,
+    Summary,
+    SummaryRow,
+    TrendBasis,
+    TrendRow,
+)
 from app.targets import service as targets_service
 from app.targets.models import Target
-from app.units.models import AdminUnit
+from app.units.models import AdminUnit, UnitKind, UnitLevel
 from app.units.service import year_end
 
 
@@ -29,15 +41,23 @@ def _rule_target(target: Target | None) -> rules.Target | None:
 
 
 def _row(
-    unit: AdminUnit, year: int, cset: CriteriaSet, agg: queries.Aggregate, target: Target | None
+    unit: AdminUnit, year: int, cset: CriteriaSet, agg: queries.Aggregate, target: Target | None, *,
+    districts: queries.DistrictCount | None, levels: list[str],
 ) -> SummaryRow:
     figures = rules.summarize(agg.groups, bands=_bands(cset), target=_rule_target(target), gained=agg.gained)
+    eligible = figures.commune_count + len(agg.missing)
+    recognized = rules.recognition_figures(agg.recognized, below_standard=agg.recognized_below, eligible=eligible)
     return SummaryRow(
         unit_code=unit.code,
         unit_name=unit.name,
         year=year,
         criteria_set=cset.code,
-        eligible_count=figures.commune_count + len(agg.missing),
+        eligible_count=eligible,
+        recognized_communes=RecognizedCommunes(**recognized.recognized_communes),
+        recognized_percent=recognized.recognized_percent,
+        recognized_below_standard_count=recognized.recognized_below_standard_count,
+        recognized_districts=districts.recognized if districts is not None and districts.districts else None,
+        unit_recognitions=levels,
         criteria_coverage=[
             Coverage.model_construct(number=n, communes_met=agg.coverage.get(n, 0))
             for n in range(1, cset.criteria_count + 1)
@@ -57,7 +77,7 @@ def _merge(parts: list[queries.Aggregate]) -> queries.Aggregate:
 
 async def summary(session: AsyncSession, unit: AdminUnit, year: int, *, approved_only: bool = False) -> Summary:
     """The unit's figures for the year, with a row per direct child unit."""
-    cset = await criteria_service.set_in_force(session, year, location="query")
+    cset = await criteria_service.set_that_applies(session, year, unit=unit, location="query")
     kids = await queries.direct_children(session, unit, year)
     by_year = await queries.aggregate_years(
         session, unit, year, year, coverage={year: (cset.code, cset.criteria_count)}, by_child=bool(kids),
@@ -65,16 +85,24 @@ async def summary(session: AsyncSession, unit: AdminUnit, year: int, *, approved
     )
     by_child = by_year.get(year, {})
     kids = [k for k in kids if k.code in by_child]
-    targets = await targets_service.targets_for(session, [unit.id, *(k.id for k in kids)], year)  # type: ignore[list-item]
-    children = [_row(k, year, cset, by_child[k.code], targets.get(k.id)) for k in kids]  # type: ignore[arg-type]
-    row = _row(unit, year, cset, _merge(list(by_child.values())), targets.get(unit.id))  # type: ignore[arg-type]
+    ids: list[int] = [unit.id, *(k.id for k in kids)]  # type: ignore[list-item]
+    targets = await targets_service.targets_for(session, ids, year)
+    levels = await recognitions_service.valid_levels(session, ids, range(year, year + 1))
+    whole, below_child = (await queries.district_recognitions(session, unit, year, year)).get(year, (None, {}))
+    children = [
+        _row(k, year, cset, by_child[k.code], targets.get(k.id), districts=below_child.get(k.code),  # type: ignore[arg-type]
+             levels=levels.get((k.id, year), []))  # type: ignore[arg-type]
+        for k in kids
+    ]
+    row = _row(unit, year, cset, _merge(list(by_child.values())), targets.get(unit.id),  # type: ignore[arg-type]
+               districts=whole, levels=levels.get((unit.id, year), []))  # type: ignore[arg-type]
     return Summary(**row.model_dump(), children=children)
 
 
 async def flags(
     session: AsyncSession, unit: AdminUnit, year: int, *, only: FlagName | None = None, approved_only: bool = False
 ) -> list[FlagRow]:
-    cset = await criteria_service.set_in_force(session, year, location="query")
+    cset = await criteria_service.set_that_applies(session, year, unit=unit, location="query")
     target = await targets_service.get(session, unit, year)
     standard = set(target.standard_communes) if target else set()
     commune_targets = target.commune_targets if target else {}
@@ -107,9 +135,21 @@ async def flags(
     return out
 
 
+def _check_span(first: int, last: int) -> None:
+    if last < first:
+        raise InvalidInput.field("query", "to", f"`to` ({last}) is before `from` ({first}).")
+    if last - first > 50:
+        raise InvalidInput.field("query", "to", "A trend spans at most 51 years.")
+
+
 async def trend(
-    session: AsyncSession, unit: AdminUnit, *, first: int | None, last: int | None, approved_only: bool = False
-) -> list[SummaryRow]:
+    session: AsyncSession, unit: AdminUnit, *, first: int | None, last: int | None, approved_only: bool = False,
+    basis: TrendBasis = TrendBasis.historic, on: dt.date | None = None,
+) -> list[TrendRow]:
+    """One summary row per year: over the units below the unit in each year (``historic``), or over
+    the territory of the unit as it is ``on`` (default today) followed back through lineage (``current``)."""
+    if basis == TrendBasis.current:
+        return await _trend_current(session, unit, first=first, last=last, approved_only=approved_only, on=on)
     if first is None or last is None:
         span = await queries.data_years(session, unit)
         if span is None and (first is None or last is None):
@@ -118,17 +158,9 @@ async def trend(
             first = span[0] if first is None else first
             last = span[1] if last is None else last
     assert first is not None and last is not None
-    if last < first:
-        raise InvalidInput.field("query", "to", f"`to` ({last}) is before `from` ({first}).")
-    if last - first > 50:
-        raise InvalidInput.field("query", "to", "A trend spans at most 51 years.")
-    sets = await criteria_service.list_sets(session)
-    in_force = {
-        year: cset
-        for year in range(first, last + 1)
-        if unit.valid_on(year_end(year))  # e.g. no district rows after the 2025 reform
-        and (cset := next((s for s in sets if s.first_year <= year <= s.last_year), None)) is not None
-    }
+    _check_span(first, last)
+    years = [y for y in range(first, last + 1) if unit.valid_on(year_end(y))]  # no district rows after 2025
+    in_force = await criteria_service.sets_that_apply(session, unit, years)
     if not in_force:
         return []
     lo, hi = min(in_force), max(in_force)
@@ -137,7 +169,55 @@ async def trend(
         session, unit, lo, hi, coverage={y: (c.code, c.criteria_count) for y, c in in_force.items()},
         approved_only=approved_only,
     )
+    levels = await recognitions_service.valid_levels(session, [unit.id], range(lo, hi + 1))  # type: ignore[list-item]
+    districts = await queries.district_recognitions(session, unit, lo, hi)
     return [
-        _row(unit, year, cset, _merge(list(by_year.get(year, {}).values())), targets.get(year))
+        TrendRow(**_row(unit, year, cset, _merge(list(by_year.get(year, {}).values())), targets.get(year),
+                        districts=districts.get(year, (None, {}))[0],
+                        levels=levels.get((unit.id, year), [])).__dict__)  # type: ignore[arg-type]
         for year, cset in sorted(in_force.items())
     ]
+
+
+async def _trend_current(
+    session: AsyncSession, unit: AdminUnit, *, first: int | None, last: int | None, approved_only: bool,
+    on: dt.date | None,
+) -> list[TrendRow]:
+    """Contract v1.1 "Series on today's boundaries": for each year, the communes valid then whose
+    successors on ``on`` lie in the unit (all of them; or some: ``approximate``). District counts are
+    not followed through lineage: ``recognized_districts`` is null on this basis."""
+    today = dt.date.today()
+    day = on or (today if unit.valid_on(today) or unit.valid_to is None else unit.valid_to)
+    territory = {u.id for u in await queries.communes_under_on(session, unit, day) if u.id is not None}
+    successors, seen = await queries.lineage_closure(session, territory)
+    units = await queries.units_by_id(session, seen | territory)
+    alive = {uid for uid, u in units.items() if u.valid_on(day)}
+    candidates = sorted(uid for uid, u in units.items() if u.level == UnitLevel.commune.value)
+    members = rules.territory_members(candidates, successors, alive, territory)
+    ids = sorted(m.unit_id for m in members)
+    approximate = [units[m.unit_id] for m in members if m.approximate]
+    if first is None or last is None:
+        span = await queries.data_years_of(session, ids)
+        if span is None:
+            return []
+        first = span[0] if first is None else first
+        last = span[1] if last is None else last
+    _check_span(first, last)
+    in_force = await criteria_service.sets_that_apply(session, unit, range(first, last + 1))
+    if not in_force:
+        return []
+    lo, hi = min(in_force), max(in_force)
+    targets = await targets_service.targets_by_year(session, unit, lo, hi)
+    by_year = await queries.aggregate_years(
+        session, unit, lo, hi, coverage={y: (c.code, c.criteria_count) for y, c in in_force.items()},
+        approved_only=approved_only, ids=ids,
+    )
+    levels = await recognitions_service.valid_levels(session, [unit.id], range(lo, hi + 1))  # type: ignore[list-item]
+    out: list[TrendRow] = []
+    for year, cset in sorted(in_force.items()):
+        row = _row(unit, year, cset, _merge(list(by_year.get(year, {}).values())), targets.get(year),
+                   districts=None, levels=levels.get((unit.id, year), []))  # type: ignore[arg-type]
+        split = sorted(u.code for u in approximate if u.kind == UnitKind.xa.value and u.valid_on(year_end(year)))
+        out.append(TrendRow(**row.__dict__, basis=TrendBasis.current, approximate=bool(split),
+                            approximate_communes=split))
+    return out

@@ -59,7 +59,7 @@ async def put(
     unchanged replace keeps its version and writes no audit record."""
     actor, chain = await authorize(session, principal, Action.target_write, unit, on=year_end(year))
     await units_service.writes_under(session, unit.code, year)
-    cset = await criteria_service.set_in_force(session, year)
+    cset = await criteria_service.set_that_applies(session, year, unit=unit)
     errors: list[FieldError] = []
     if data.average_criteria > cset.criteria_count:
         errors.append(FieldError(location="body", field="average_criteria", type="above_maximum",
@@ -119,7 +119,7 @@ async def read(session: AsyncSession, *, code: str, year: int) -> TargetPublic:
     """The target of the unit that had this code in ``year``; 404 when it has none."""
     unit = await units_service.resolve_unit_above_commune(session, code, year)
     target = await get_or_404(session, unit, year)
-    return public(target, (await criteria_service.set_in_force(session, year)).code)
+    return public(target, (await criteria_service.set_that_applies(session, year, unit=unit)).code)
 
 
 def public(target: Target, set_code: str) -> TargetPublic:

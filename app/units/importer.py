@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.text import nfc
 from app.units import service
 from app.units.builtin import LAST_PRE_REFORM_DAY, REFORM_DAY, REGION_BY_PROVINCE, unit_row
+from app.units.rules import inherited_region
 
 try:
     from vietnamadminunits.converter.converter_2025 import (
@@ -80,6 +81,7 @@ def reform_units(province: str | None = None) -> list[dict[str, Any]]:
         "SELECT DISTINCT provinceCode, province, wardCode, ward, wardType "
         f"FROM admin_units{where} ORDER BY provinceCode, wardCode"
     )
+    inherited = _inherited_regions()
     units: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
         region = REGION_BY_PROVINCE.get(r["provinceCode"])
@@ -87,11 +89,29 @@ def reform_units(province: str | None = None) -> list[dict[str, Any]]:
             ("province", r["provinceCode"], r["province"], _province_kind(r["province"]), "VN"),
             ("commune", r["wardCode"], r["ward"], WARD_KINDS[r["wardType"]], r["provinceCode"]),
         ):
+            # a commune keeps its predecessors' region (Kon Tum's communes in Quảng Ngãi stay in Tây Nguyên)
+            own = (inherited.get(code) or region) if level == "commune" else region
             units.setdefault(
                 (level, code),
-                unit_row(code, nfc(name), level, kind, parent, region=region, valid_from=REFORM_DAY, valid_to=None),
+                unit_row(code, nfc(name), level, kind, parent, region=own, valid_from=REFORM_DAY, valid_to=None),
             )
     return list(units.values())
+
+
+def _inherited_regions() -> dict[str, str | None]:
+    """New commune code → the most common region of the pre-reform units it continues (each the
+    region of its old province), from the official conversion table."""
+    old_region: dict[str, str | None] = {}
+    for r in query("SELECT DISTINCT provinceCode, districtCode, wardCode FROM admin_units_legacy"):
+        region = REGION_BY_PROVINCE.get(r["provinceCode"])
+        old_region.setdefault(r["districtCode"], region)
+        if r["wardCode"]:
+            old_region.setdefault(r["wardCode"], region)
+    predecessors: dict[str, list[str]] = {}
+    for old, new in reform_lineage():
+        if len(new) == 5:
+            predecessors.setdefault(new, []).append(old)
+    return {new: inherited_region(old_region.get(o) for o in olds) for new, olds in predecessors.items()}
 
 
 def reform_lineage() -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ValidationInfo, field_validator, model_validator
 from pydantic import Field as PField
@@ -21,7 +21,7 @@ from sqlmodel import Field, SQLModel
 
 from app.core.errors import FieldError, InvalidInput
 from app.core.text import NAME_PATTERN, name_text
-from app.core.types import IsoDate
+from app.core.types import IsoDate, UtcDateTime
 
 
 class UnitLevel(StrEnum):
@@ -118,6 +118,22 @@ class UnitLineage(SQLModel, table=True):
     successor_id: int = Field(
         sa_column=Column(Integer, ForeignKey("admin_unit.id", ondelete="CASCADE"), primary_key=True, index=True)
     )
+
+
+class UnitAttribute(SQLModel, table=True):
+    """A unit's attributes set for one year (51/2025/QĐ-TTg judges by commune group); a null field is
+    not set that year and is carried from an earlier year."""
+
+    __tablename__ = "unit_attribute"
+    __table_args__ = (UniqueConstraint("unit_id", "year"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    unit_id: int = Field(sa_column=Column(Integer, ForeignKey("admin_unit.id", ondelete="CASCADE"), nullable=False))
+    year: int = Field(sa_column=Column(Integer, nullable=False))
+    commune_group: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    region: str | None = Field(default=None, sa_column=Column(String(48), nullable=True))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    updated_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 
 # ---- API shapes ---------------------------------------------------------------------------
@@ -217,3 +233,30 @@ class UnitLineagePublic(BaseModel):
     unit: UnitPublic
     predecessors: list[LineageEntry]
     successors: list[LineageEntry]
+
+
+class AttributesPut(BaseModel):
+    """A unit's attributes for a year; a null field is not set for that year (carried from an earlier one)."""
+
+    commune_group: Literal[1, 2, 3] | None = PField(
+        default=None, description="Commune group of 51/2025/QĐ-TTg (3: khu vực II/III in ethnic-minority and "
+        "mountain areas)", examples=[3])
+    region: Region | None = PField(default=None, description="NTM region", examples=["trung_du_mien_nui_phia_bac"])
+
+
+class AttributesPublic(AttributesPut):
+    """What was written for the year (null: not set that year)."""
+
+    unit_code: str = PField(examples=["02809"])
+    year: int = PField(examples=[2026])
+    version: int = PField(ge=1, examples=[1])
+    updated_at: dt.datetime
+
+
+class YearAttributesPublic(BaseModel):
+    """The attributes in force in a year: each field from the latest year up to it that sets it, else from the
+    unit (`region`)."""
+
+    year: int = PField(examples=[2026])
+    commune_group: int | None = PField(examples=[3])
+    region: str | None = PField(examples=["trung_du_mien_nui_phia_bac"])

@@ -30,7 +30,7 @@ from app.units.models import (
     UnitUpdate,
     is_ntm_eligible,
 )
-from app.units.rules import CHAIN_MAX, Tree, UnitChain, chain_in
+from app.units.rules import CHAIN_MAX, Tree, UnitChain, chain_in, inherited_region
 
 
 def year_end(year: int) -> dt.date:
@@ -291,7 +291,8 @@ async def _create_unit(session: AsyncSession, *, data: UnitCreate) -> AdminUnit:
         level=data.level.value,
         kind=data.kind.value,
         parent_code=data.parent_code,
-        region=data.region.value if data.region else None,
+        # a merged unit keeps its predecessors' (most common) region unless told otherwise
+        region=data.region.value if data.region else inherited_region(p.region for p in predecessors),
         valid_from=data.valid_from,
         valid_to=data.valid_to,
     )

@@ -21,7 +21,7 @@ from app.auth.deps import SESSION_COOKIE
 from app.auth.models import Principal
 from app.core.db import Database
 from app.core.errors import AppError
-from app.exchange.workbooks import decimal_comma
+from app.exchange.workbooks import RECOGNITION_LABELS, decimal_comma
 from app.reports import service as reports_service
 from app.reports.models import FlagName
 from app.units.models import AdminUnit, UnitLevel
@@ -32,6 +32,7 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
 templates.env.globals["fmt"] = decimal_comma  # the official way: 16,1
+templates.env.globals["recognition_labels"] = RECOGNITION_LABELS
 
 
 async def _principal(db: Database, request: Request) -> Principal | None:

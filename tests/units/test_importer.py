@@ -63,3 +63,12 @@ def test_legacy_units_map_kinds_and_levels():
     assert units[("district", "084")]["kind"] == "huyen"
     assert units[("province", "10")]["parent_code"] == "VN"
     assert all(u["valid_to"].isoformat() == "2025-06-30" for u in units.values())
+
+
+def test_reform_communes_keep_their_predecessors_region():
+    """Kon Tum (Tây Nguyên) merged into Quảng Ngãi (51, Duyên hải Nam Trung Bộ): its communes stay in Tây Nguyên."""
+    rows = {r["code"]: r for r in importer.reform_units("51")}
+    assert rows["51"]["region"] == "duyen_hai_nam_trung_bo"
+    assert rows["23293"]["name"] == "Phường Kon Tum" and rows["23293"]["region"] == "tay_nguyen"
+    assert rows["21025"]["region"] == "duyen_hai_nam_trung_bo"  # Cẩm Thành, old Quảng Ngãi
+    assert {r["region"] for r in rows.values() if r["level"] == "commune"} == {"tay_nguyen", "duyen_hai_nam_trung_bo"}

@@ -59,6 +59,11 @@ async def test_dashboard_in_chromium(db, server, backend):
             assert await page.text_content("#standard") == "1"
             assert "Đạt kế hoạch" == (await page.text_content("#verdict")).strip()
             assert "Xã Cán Cấu (02821)" in await page.text_content("#regressed")
+            # recognised figures (illustrative demo recognitions): Sín Chéng and Sán Chải, 2/9 = 22,2 %
+            assert await page.text_content("#recognized") == "2/9"
+            assert await page.text_content("#recognized-percent") == "22,2%"
+            assert await page.text_content("#recognized-below") == "1"
+            assert await page.text_content("#recognized-nang-cao") == "0"
             bands = await page.text_content("#bands")
             assert "15-18" in bands and "19" in bands
             # the charts came through the API with the sign-in cookie, and drew

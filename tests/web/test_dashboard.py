@@ -28,6 +28,13 @@ async def test_sign_in_then_figures(db, anon):
     assert "Huyện Si Ma Cai — năm 2021" in home.text
     assert re.search(r'id="average">16,1<', home.text) and re.search(r'id="percent">100,1%<', home.text)
     assert "Xã Cán Cấu (02821)" in home.text  # regressed in 2021
+    assert re.search(r'id="recognized">2/9<', home.text) and re.search(r'id="recognized-percent">22,2%<', home.text)
+    assert 'id="recognized-districts"' not in home.text  # no district below a district
+    y2024 = await anon.get("/", params={"unit": "10", "year": 2024})
+    assert re.search(r'id="recognized-kieu-mau">1<', y2024.text)
+    assert re.search(r'id="recognized-districts">1<', y2024.text)
+    district_2024 = await anon.get("/", params={"unit": "084", "year": 2024})
+    assert "đã được công nhận: đạt chuẩn NTM." in district_2024.text
     y2020 = await anon.get("/", params={"unit": "084", "year": 2020})
     assert re.search(r'id="average">15,4<', y2020.text) and re.search(r'id="percent">99,6%<', y2020.text)
     assert "Xã Sán Chải (02812)" in y2020.text and re.search(r"<td>10, 11</td>", y2020.text)  # at risk
