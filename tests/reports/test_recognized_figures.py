@@ -147,11 +147,11 @@ async def test_report_workbook_and_csv_carry_the_figures(db, client):
     rows = list(book["Báo cáo"].iter_rows(values_only=True))
     totals = {r[0]: r[1] for r in rows if r and r[0]}
     assert totals["Số xã đã được công nhận đạt chuẩn NTM"] == 2
-    assert totals["Tỷ lệ xã được công nhận (%)"] == "22,2"
+    assert totals["Tỷ lệ xã được công nhận (%)"] == 22.2  # a number shown as 22,2 (contract v1.3)
     assert totals["Xã đã công nhận nhưng chưa đủ tiêu chí"] == 1
     trend = list(book["Xu hướng"].iter_rows(min_row=1, values_only=True))
     assert trend[0][8:10] == ("Số xã được công nhận", "Tỷ lệ xã được công nhận (%)")
-    assert trend[-1][8:10] == (2, "22,2")
+    assert trend[-1][8:10] == (2, 22.2)
     text = (await client.get("/api/v1/units/084/report.csv", params={"year": 2021})).content.decode("utf-8-sig")
     found = {r[0]: r[1] for r in csv.reader(io.StringIO(text)) if len(r) >= 2}
     assert found["Tỷ lệ xã được công nhận (%)"] == "22,2" and found["Số xã đã được công nhận đạt chuẩn NTM"] == "2"
