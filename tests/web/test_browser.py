@@ -7,6 +7,7 @@ Skipped, with the reason printed, only when Chromium or Playwright is not instal
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from pathlib import Path
@@ -62,9 +63,14 @@ async def test_dashboard_in_chromium(db, server, backend):
             bands = await page.text_content("#bands")
             assert "15-18" in bands and "19" in bands
             # the charts came through the API with the sign-in cookie, and drew
-            await page.wait_for_function(
-                "['trend-chart', 'bands-chart'].every(id => document.getElementById(id).complete "
-                "&& document.getElementById(id).naturalWidth > 0)", timeout=15000)
+            # (polled from here: the page's Content Security Policy forbids the eval wait_for_function uses)
+            drawn = ("['trend-chart', 'bands-chart'].every(id => document.getElementById(id).complete "
+                     "&& document.getElementById(id).naturalWidth > 0)")
+            for _ in range(150):
+                if await page.evaluate(drawn):
+                    break
+                await asyncio.sleep(0.1)
+            assert await page.evaluate(drawn)
             # fits a phone: nothing wider than the screen
             assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
             shot = ARTIFACTS / f"dashboard-{backend}.png"
