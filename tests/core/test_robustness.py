@@ -178,3 +178,20 @@ def test_connections_survive_errors_and_slow_or_huge_requests_are_refused(db):
             started = time.monotonic()
             assert sock.recv(1024) == b""  # closed by the server
             assert time.monotonic() - started < 5
+
+
+async def test_a_body_that_arrives_too_slowly_is_408(db):
+    import asyncio
+
+    app = create_app(db.settings.model_copy(update={"body_timeout_seconds": 0.3}), database=db)
+
+    async def slow_body():
+        yield b'{"criteria": ['
+        await asyncio.sleep(1.5)
+        yield b"]}"
+
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t", headers=bearer(app, ADMIN)) as http:
+        response = await http.put(A2021, content=slow_body(), headers={"Content-Type": "application/json"})
+        body = assert_problem(response, 408)
+        assert "0.3 s" in body["detail"]
+        assert (await http.get(A2021)).status_code == 404
