@@ -65,7 +65,6 @@ def serve(
     several workers on Linux each has its own socket on the port and the kernel spreads the
     connections over them (app/serving.py)."""
     import os
-
     import secrets
 
     from app import serving
