@@ -70,6 +70,23 @@ class Problem(BaseModel):
                                   "`null` on a 412 when the resource does not exist yet")
 
 
+MAX_LISTED_ERRORS = 1000  # contract v1.3: an error list holds at most 1,000, then "and N more"
+MAX_DETAIL_CHARS = 2000
+
+
+def capped(errors: list[FieldError] | None) -> list[FieldError] | None:
+    """At most 1,000 errors, then one saying how many more: no error body reaches 1 MB."""
+    if errors is None or len(errors) <= MAX_LISTED_ERRORS:
+        return errors
+    more = len(errors) - MAX_LISTED_ERRORS
+    return [*errors[:MAX_LISTED_ERRORS],
+            FieldError(location=errors[MAX_LISTED_ERRORS].location, field="(more)", message=f"and {more} more")]
+
+
+def _short(detail: str | None) -> str | None:
+    return detail if detail is None or len(detail) <= MAX_DETAIL_CHARS else detail[:MAX_DETAIL_CHARS - 1] + "…"
+
+
 class AppError(Exception):
     """Base of every error the domain raises on purpose."""
 
@@ -94,9 +111,9 @@ class AppError(Exception):
             type=PROBLEM_BASE + self.slug,
             title=self.title,
             status=self.status,
-            detail=self.detail,
+            detail=_short(self.detail),
             instance=instance,
-            errors=self.errors,
+            errors=capped(self.errors),
         ).model_dump(exclude_none=True)
         body.update(self.extra)
         return body
@@ -193,7 +210,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = validation_field_errors(exc)
         noun = "field is" if len(errors) == 1 else "fields are"
-        detail = f"{len(errors)} {noun} invalid: " + "; ".join(f"{e.field}: {e.message}" for e in errors)
+        detail = _short(f"{len(errors)} {noun} invalid: " + "; ".join(f"{e.field}: {e.message}" for e in errors[:20]))
+        errors = capped(errors) or []
         return problem_response(
             Problem(
                 type=PROBLEM_BASE + "validation-error",

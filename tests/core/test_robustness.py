@@ -50,6 +50,9 @@ async def test_large_code_lists_are_capped_and_checked_without_a_parameter_per_c
     response = await client.put("/api/v1/units/084/targets/2021", json={"average_criteria": 15, "commune_targets": many})
     body = assert_problem(response, 422, field="commune_targets.00000")
     assert "commune_targets.02812" not in {e["field"] for e in body["errors"]}
+    # 19,991 codes are not communes of 084: 1,000 listed, then how many more; the body stays small
+    assert len(body["errors"]) == 1001 and body["errors"][-1]["message"] == "and 18991 more"
+    assert len(response.content) < 1024 * 1024
     ok = await client.put("/api/v1/units/084/targets/2021", json={"average_criteria": 15, "commune_targets": {"02812": 19}})
     assert ok.status_code in (200, 201), ok.text
 
@@ -175,3 +178,20 @@ def test_connections_survive_errors_and_slow_or_huge_requests_are_refused(db):
             started = time.monotonic()
             assert sock.recv(1024) == b""  # closed by the server
             assert time.monotonic() - started < 5
+
+
+async def test_a_body_that_arrives_too_slowly_is_408(db):
+    import asyncio
+
+    app = create_app(db.settings.model_copy(update={"body_timeout_seconds": 0.3}), database=db)
+
+    async def slow_body():
+        yield b'{"criteria": ['
+        await asyncio.sleep(1.5)
+        yield b"]}"
+
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t", headers=bearer(app, ADMIN)) as http:
+        response = await http.put(A2021, content=slow_body(), headers={"Content-Type": "application/json"})
+        body = assert_problem(response, 408)
+        assert "0.3 s" in body["detail"]
+        assert (await http.get(A2021)).status_code == 404

@@ -8,7 +8,6 @@ Skipped, with the reason printed, only when Chromium or Playwright is not instal
 from __future__ import annotations
 
 import asyncio
-
 import os
 import shutil
 from pathlib import Path
@@ -69,9 +68,9 @@ async def test_dashboard_in_chromium(db, server, backend):
             bands = await page.text_content("#bands")
             assert "15-18" in bands and "19" in bands
             # the charts came through the API with the sign-in cookie, and drew
-            # (polled from here: wait_for_function evaluates strings, which the page's CSP forbids)
-            drawn = "['trend-chart', 'bands-chart'].every(id => document.getElementById(id).complete " \
-                    "&& document.getElementById(id).naturalWidth > 0)"
+            # (polled from here: the page's Content Security Policy forbids the eval wait_for_function uses)
+            drawn = ("['trend-chart', 'bands-chart'].every(id => document.getElementById(id).complete "
+                     "&& document.getElementById(id).naturalWidth > 0)")
             for _ in range(150):
                 if await page.evaluate(drawn):
                     break
