@@ -59,20 +59,30 @@ ACHIEVED_WORDS = {True: "Đạt", False: "Không đạt", None: "Chưa có số 
 # ---- export ---------------------------------------------------------------------------------------
 
 
-def _number(value: Decimal | None) -> Any:
-    if value is None:
-        return None
+def _number(value: Any) -> Any:
+    """A workbook number: int when whole, else float (Excel keeps 15 digits in any case)."""
+    if not isinstance(value, Decimal):
+        return value
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+def _csv_field(value: Any) -> Any:
+    """A CSV field: the exact decimal, written plainly (``3.5``, never ``3.5E+1``)."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value != 0 else "0"
+    return value
+
+
 def table(indicators: list[PlanIndicatorOut]) -> list[list[Any]]:
-    """Header and one row per indicator, cells already inert; numbers stay numbers."""
+    """Header and one row per indicator, text cells already inert; numbers stay numbers (Decimal)."""
     head = [label for label, _ in COLUMNS.values()] + list(DERIVED.values())
     rows: list[list[Any]] = [head]
     for i in indicators:
         rows.append([rules.inert(v) for v in (
-            i.code, i.name, i.unit, i.source, i.direction.value, _number(i.plan), _number(i.actual), i.note,
-            i.ntm.value if i.ntm else None, ACHIEVED_WORDS[i.achieved], _number(i.percent_of_plan),
+            i.code, i.name, i.unit, i.source, i.direction.value, i.plan, i.actual, i.note,
+            i.ntm.value if i.ntm else None, ACHIEVED_WORDS[i.achieved], i.percent_of_plan,
         )])
     return rows
 
@@ -80,7 +90,7 @@ def table(indicators: list[PlanIndicatorOut]) -> list[list[Any]]:
 def to_csv(body: PlanIndicatorsOut) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerows([["" if v is None else v for v in row] for row in table(body.indicators)])
+    writer.writerows([[_csv_field(v) for v in row] for row in table(body.indicators)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -92,7 +102,7 @@ def write_sheet(ws: Any, indicators: list[PlanIndicatorOut]) -> None:
 
     for row in table(indicators):
         # openpyxl writes a str starting with "=" as a formula: inert() has already prefixed those
-        ws.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row])
+        ws.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else _number(v) for v in row])
     for cell in ws[1]:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDEBF7")
@@ -243,17 +253,18 @@ def _find_table(found: list[sheets.Sheet]) -> sheets.Sheet | None:
     return None
 
 
-def parse(found: list[sheets.Sheet]) -> tuple[list[_Row], list[ImportError_], int]:
-    """Rows as items, every error, and the number of indicator rows read. Pure."""
+def parse(found: list[sheets.Sheet]) -> tuple[list[_Row], list[ImportError_], int, dict[str, str]]:
+    """Rows as items, every error, the number of indicator rows read, and each field's column letter. Pure."""
     sheet = _find_table(found)
     if sheet is None:
         names = ", ".join(repr(s.name) for s in found)
         return [], [ImportError_(row=1, column=None, value=None,
                                  message=f"no sheet has an indicator code column (`code` or `Mã chỉ tiêu`) in row 1; "
-                                         f"sheets found: {names}")], 0
+                                         f"sheets found: {names}")], 0, {}
     columns, errors = _layout(sheet.rows[0])
+    letters = {f: sheets.column_letter(i) for f, i in columns.items()}
     if errors:
-        return [], errors, 0
+        return [], errors, 0, letters
     out: list[_Row] = []
     read = 0
     for number, cells in enumerate(sheet.rows[1:], start=2):
@@ -307,7 +318,7 @@ def parse(found: list[sheets.Sheet]) -> tuple[list[_Row], list[ImportError_], in
     if read > MAX_ITEMS:
         errors.append(ImportError_(row=MAX_ITEMS + 2, column=None, value=None,
                                    message=f"a list holds at most {MAX_ITEMS} indicators; the file has {read}"))
-    return out, errors, read
+    return out, errors, read, letters
 
 
 async def import_list(
@@ -328,30 +339,29 @@ async def import_list(
         found, early = [], [ImportError_(row=1, column=None, value=None, message=exc.message)]
     else:
         early = []
-    rows, errors, read = parse(found) if not early else ([], early, 0)
+    rows, errors, read, letters = parse(found) if not early else ([], early, 0, {})
     version, before = await service.stored_items(session, unit, year)
     items = [r.item for r in rows]
-    if not errors:
-        # the rules the schema cannot state, reported by spreadsheet row
-        figures: rules.NtmFigures | None = None
-        seen: set[str] = set()
-        for r in rows:
-            key = r.item.code.casefold()
-            if key in seen:
-                errors.append(ImportError_(row=r.number, column=None, value=r.item.code,
-                                           message=f"the code {r.item.code!r} is already used in an earlier row"))
-            seen.add(key)
-            if r.item.ntm is not None and r.item.actual is not None:
-                if figures is None:
-                    figures = await service.ntm_figures(session, unit, year, {i.ntm for i in items if i.ntm})
-                live, _ = figures.actual(r.item.ntm)
-                if live is None or live != r.item.actual:
-                    errors.append(ImportError_(
-                        row=r.number, column=None, value=str(r.item.actual),
-                        message=f"{r.item.code}: the actual is computed from the NTM figures (ntm: {r.item.ntm.value}"
-                                f"{'' if live is None else f', now {live}'}); leave the cell blank"))
-                else:  # the figure an export wrote: not a value of its own
-                    r.item.actual = None
+    # the rules the schema cannot state, reported by spreadsheet row
+    figures: rules.NtmFigures | None = None
+    seen: set[str] = set()
+    for r in rows:
+        key = r.item.code.casefold()
+        if key in seen:
+            errors.append(ImportError_(row=r.number, column=letters.get("code"), value=r.item.code,
+                                       message=f"the code {r.item.code!r} is already used in an earlier row"))
+        seen.add(key)
+        if r.item.ntm is not None and r.item.actual is not None:
+            if figures is None:
+                figures = await service.ntm_figures(session, unit, year, {i.ntm for i in items if i.ntm})
+            live, _ = figures.actual(r.item.ntm)
+            if live is None or live != r.item.actual:
+                errors.append(ImportError_(
+                    row=r.number, column=letters.get("actual"), value=str(r.item.actual),
+                    message=f"{r.item.code}: the actual is computed from the NTM figures (ntm: {r.item.ntm.value}"
+                            f"{'' if live is None else f', now {live}'}); leave the cell blank"))
+            else:  # the figure an export wrote: not a value of its own
+                r.item.actual = None
     after = service.stored_form(items) if not errors else {}
     outcome = ImportOutcome(
         unit_code=unit.code, year=year, dry_run=dry_run, rows=read,

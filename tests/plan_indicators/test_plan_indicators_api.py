@@ -146,6 +146,8 @@ async def test_non_finite_numbers_are_422(client, raw):
 
 async def test_decimals_are_kept_exactly(client):
     r = await client.put(URL, json={"indicators": [item("A", plan=0.1, actual=0.3), item("B", plan=1234567890123.5)]})
+    csv_text = (await client.get(f"{URL}.csv")).content.decode("utf-8-sig")
+    assert ",0.1,0.3," in csv_text and ",1234567890123.5," in csv_text
     got = r.json()["indicators"]
     assert got[0]["plan"] == 0.1 and got[0]["actual"] == 0.3 and got[0]["percent_of_plan"] == 300.0
     assert got[1]["plan"] == 1234567890123.5
