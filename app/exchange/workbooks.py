@@ -56,6 +56,7 @@ class ReportData:
     communes: list[CommuneLine]
     summary: Summary | None = None
     trend: list[SummaryRow] = field(default_factory=list)
+    plan_indicators: list[Any] = field(default_factory=list)  # PlanIndicatorOut, for the report's sheet
 
 
 def decimal_comma(value: Decimal | Fraction | None, places: int = 1) -> str:
@@ -256,4 +257,14 @@ def report_xlsx(data: ReportData) -> bytes:
                         decimal_comma(row.percent_of_target), row.standard_communes_count])
     _style_header(trend, 8)
     _widths(trend, [8, 14, 8, 18, 18, 10, 20, 14])
+    _plan_indicator_sheet(book, data)
     return _save(book)
+
+
+def _plan_indicator_sheet(book: Any, data: ReportData) -> None:
+    """The year's plan indicators (contract v1.2), as their own export writes them (inert text); no sheet
+    when the unit has no list for the year."""
+    from app.plan_indicators.spreadsheet import SHEET_TITLE, write_sheet
+
+    if data.plan_indicators:
+        write_sheet(book.create_sheet(SHEET_TITLE), data.plan_indicators)

@@ -154,3 +154,20 @@ async def test_export_of_a_missing_list_is_404(client):
     assert_problem(await client.get(f"{URL}.xlsx"), 404)
     assert_problem(await client.get(f"{URL}.csv"), 404)
     assert_problem(await client.get("/api/v1/units/02812/plan-indicators/2020.xlsx"), 422)
+
+
+async def test_the_report_workbook_has_a_sheet_of_the_plan_indicators(client, db):
+    await load_demo(db)
+    before = openpyxl.load_workbook(io.BytesIO((await client.get("/api/v1/units/084/report.xlsx?year=2020")).content))
+    assert "Chỉ tiêu kế hoạch" not in before.sheetnames  # no list, no sheet
+    await client.put(URL, json={"indicators": [item("N", ntm="average", plan=15.5),
+                                               item("X", name="=1+1", actual=11)]})
+    r = await client.get("/api/v1/units/084/report.xlsx?year=2020")
+    assert r.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(r.content))
+    assert book.sheetnames[:3] == ["Báo cáo", "Theo tiêu chí", "Xu hướng"] and book.sheetnames[3] == "Chỉ tiêu kế hoạch"
+    rows = [list(row) for row in book["Chỉ tiêu kế hoạch"].iter_rows(values_only=True)]
+    assert rows[0][:9] == HEADER
+    assert rows[1][0] == "N" and rows[1][6] == 15.4 and rows[1][10] == 99.6
+    assert rows[2][1] == "'=1+1" and rows[2][6] == 11  # inert text, numbers as numbers
+    assert (await client.get("/api/v1/units/084/report.xlsx?year=2021")).status_code == 200
