@@ -5,7 +5,8 @@ chosen so that the service reproduces what the district published (source articl
 December 2020): 139 criteria over the 9 communes in 2020 (average 15,4 = 99,6% of a
 15,5 plan; Sán Chải named for the standard and not reached), and for 2021 a plan of
 16,1 with Sán Chải and at least 6 more criteria, which these 2021 figures reach
-(145 criteria, Sán Chải at 19).
+(145 criteria, Sán Chải at 19). The 2020 plan indicators (45/47 provincial, 61/65 district,
+the four misses the article names) are in app/plan_indicators/demo.py.
 """
 
 from __future__ import annotations
@@ -76,11 +77,30 @@ async def load_demo(session: AsyncSession) -> None:
             commune_targets={"02812": 19, "02818": 15},
         ),
     )
+    await load_plan_indicators(session)
     await recognitions.put(
         session, code="02812", level=RecognitionLevel.chuan,
         data=RecognitionPut(recognition_year=2021, decision_no="(minh họa) 01/QĐ-UBND",
                             decision_date=dt.date(2022, 1, 5)),
     )
+
+
+async def load_plan_indicators(session: AsyncSession) -> None:
+    """Si Ma Cai's 2020 plan indicators (app/plan_indicators/demo.py: the article's 61/65 and 45/47, its four
+    misses named; other values illustrative), written as the `demo` administrator (audited)."""
+    from app.auth.models import Principal, Role
+    from app.core.preconditions import IfMatch
+    from app.plan_indicators import demo as plan_demo
+    from app.plan_indicators import service as plan_indicators
+    from app.plan_indicators.schemas import PlanIndicatorIn, PlanIndicatorsPut
+
+    data = PlanIndicatorsPut(indicators=[
+        PlanIndicatorIn.model_validate({**i, "plan": float(i["plan"]),
+                                        "actual": None if i["actual"] is None else float(i["actual"])})
+        for i in plan_demo.items()
+    ])
+    await plan_indicators.replace(session, None, Principal(actor="demo", role=Role.admin, unit_code=None),
+                                  code="084", year=2020, data=data, if_match=IfMatch(None))
 
 
 # One documented user per role (README "Security model"); for demonstrations only.
