@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -114,7 +113,3 @@ class PlanIndicatorSummary(BaseModel):
     by_source: dict[str, SourceCountOut] = Field(
         examples=[{"hdnd": {"total": 65, "achieved": 61}, "tinh": {"total": 47, "achieved": 45}}])
     not_achieved_items: list[NotAchievedItem]
-
-
-def to_decimal(value: float | Decimal | None) -> Decimal | None:
-    return None if value is None else figure(value)

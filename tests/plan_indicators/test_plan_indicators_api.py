@@ -210,3 +210,16 @@ async def test_limits_are_in_the_openapi_document(client):
     assert {"put", "get"} <= set(paths["/api/v1/units/{code}/plan-indicators/{year}"])
     assert "patch" in paths["/api/v1/units/{code}/plan-indicators/{year}/{indicator_code}"]
     assert "get" in paths["/api/v1/units/{code}/plan-indicators/{year}/summary"]
+
+
+async def test_parallel_patches_of_different_items_lose_nothing(client):
+    import asyncio
+
+    codes = [f"C{i}" for i in range(8)]
+    await client.put(URL, json={"indicators": [item(c) for c in codes]})
+    answers = await asyncio.gather(*(client.patch(f"{URL}/{c}", json={"actual": i}) for i, c in enumerate(codes)))
+    assert [a.status_code for a in answers] == [200] * len(codes)
+    got = (await client.get(URL)).json()
+    assert got["version"] == 1 + len(codes)
+    assert [i["actual"] for i in got["indicators"]] == list(range(len(codes)))
+    assert sorted(a.json()["version"] for a in answers) == list(range(2, 2 + len(codes)))
