@@ -23,6 +23,7 @@ from app.auth.router import token_router
 from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.criteria.router import router as criteria_router
 from app.exchange.router import router as exchange_router
+from app.indicators.router import router as indicators_router
 from app.ops.metrics import Metrics, MetricsMiddleware
 from app.ops.router import router as ops_router
 from app.plan_indicators.router import router as plan_indicators_router
@@ -118,7 +119,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(audit_router, prefix=API_PREFIX)
     protected = [Depends(authenticate)]
     for router in (units_router, criteria_router, assessments_router, recognitions_router, targets_router,
-                   reports_router, exchange_router, plan_indicators_router):
+                   reports_router, exchange_router, plan_indicators_router, indicators_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=protected)
     _document_security(app)
     return app
