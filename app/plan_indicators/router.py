@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile, status
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from app.api.deps import IfMatchDep, IfNoneMatch, SessionDep
 from app.auth.deps import PrincipalDep
@@ -22,9 +23,28 @@ from app.plan_indicators.schemas import (
     PlanIndicatorsPut,
     PlanIndicatorSummary,
 )
-from app.plan_indicators.spreadsheet import ImportOutcome, ImportProblem
+from app.plan_indicators.spreadsheet import PlanIndicatorImportResult, PlanIndicatorImportProblem
 from app.targets.service import resolve_unit_above_commune
 from app.units.models import CODE_REGEX
+
+
+
+class _Year(StringConvertor):
+    """A year segment that is not a file name: `/{year}` must not take `2020.xlsx` (that is the export,
+    and a PUT there is a method the path does not allow: 405, not a bad year)."""
+
+    regex = r"[^/]+(?<!\.xlsx)(?<!\.csv)"
+
+
+class _IndicatorCode(StringConvertor):
+    """An indicator code segment other than the sibling resources `summary` and `import`."""
+
+    regex = r"(?!(?:summary|import)$)[^/]+"
+
+
+register_url_convertor("ntm_plan_year", _Year())
+register_url_convertor("ntm_plan_code", _IndicatorCode())
+Y = "{year:ntm_plan_year}"  # the OpenAPI path still reads {year}
 
 router = APIRouter(prefix="/units/{code}/plan-indicators", tags=["Plan indicators"])
 
@@ -69,7 +89,7 @@ async def export_csv(session: SessionDep, code: UnitCode, year: Year) -> Respons
     return _download(spreadsheet.to_csv(body), spreadsheet.CSV_MEDIA_TYPE, f"chi-tieu-ke-hoach-{code}-{year}.csv")
 
 
-@router.get("/{year}/summary", operation_id="getPlanIndicatorSummary", summary="Achievement of the year's plan indicators",
+@router.get(f"/{Y}/summary", operation_id="getPlanIndicatorSummary", summary="Achievement of the year's plan indicators",
             response_model=PlanIndicatorSummary, responses=problem_responses(404, 422))
 async def get_summary(session: SessionDep, code: UnitCode, year: Year) -> PlanIndicatorSummary:
     """`total`, `achieved`, `not_achieved`, `pending`, `by_source` and the `not_achieved_items` with their
@@ -79,11 +99,11 @@ async def get_summary(session: SessionDep, code: UnitCode, year: Year) -> PlanIn
 
 
 @router.post(
-    "/{year}/import", operation_id="importPlanIndicators", summary="Replace the year's list from a spreadsheet",
-    response_model=ImportOutcome,
-    responses={422: {"model": ImportProblem,
+    f"/{Y}/import", operation_id="importPlanIndicators", summary="Replace the year's list from a spreadsheet",
+    response_model=PlanIndicatorImportResult,
+    responses={422: {"model": PlanIndicatorImportProblem,
                      "content": {"application/problem+json": {"schema": {"anyOf": [
-                         {"$ref": "#/components/schemas/ImportProblem"}, {"$ref": "#/components/schemas/Problem"}]}}},
+                         {"$ref": "#/components/schemas/PlanIndicatorImportProblem"}, {"$ref": "#/components/schemas/Problem"}]}}},
                      "description": "The file has errors (every error listed, nothing written), or the request "
                                     "itself is invalid"},
                **problem_responses(401, 403, 404, 412, 413, 415, 428)},
@@ -93,7 +113,7 @@ async def import_file(
     file: Annotated[UploadFile, File(description="An .xlsx workbook or a UTF-8 .csv file")],
     precondition: IfMatchDep, response: Response,
     dry_run: Annotated[bool, Query(description="Check everything, write nothing")] = False,
-) -> ImportOutcome:
+) -> PlanIndicatorImportResult:
     """Header row first: `code`/`Mã chỉ tiêu`, `name`/`Tên chỉ tiêu`, `unit`/`Đơn vị tính`, `source`/`Nguồn`,
     `direction`/`Chiều`, `plan`/`Kế hoạch`, `actual`/`Thực hiện`, `note`/`Ghi chú`, `ntm`/`Liên kết NTM`.
     All or nothing: any error → 422 listing every `{row, column, value, message}`, and nothing is written.
@@ -108,7 +128,7 @@ async def import_file(
 
 
 @router.put(
-    "/{year}", operation_id="putPlanIndicators", summary="Replace the year's plan indicators",
+    f"/{Y}", operation_id="putPlanIndicators", summary="Replace the year's plan indicators",
     responses={200: {"model": PlanIndicatorsOut, "headers": ETAG_HEADER, "description": "Replaced (or unchanged)"},
                201: {"model": PlanIndicatorsOut, "headers": ETAG_HEADER, "description": "Created"}, **WRITE_ERRORS},
 )
@@ -126,7 +146,7 @@ async def put_plan_indicators(
 
 
 @router.get(
-    "/{year}", operation_id="getPlanIndicators", summary="The year's plan indicators", response_model=PlanIndicatorsOut,
+    f"/{Y}", operation_id="getPlanIndicators", summary="The year's plan indicators", response_model=PlanIndicatorsOut,
     responses={200: {"headers": ETAG_HEADER}, **NOT_MODIFIED_RESPONSE, **problem_responses(404, 422)},
 )
 async def get_plan_indicators(
@@ -140,7 +160,7 @@ async def get_plan_indicators(
 
 
 @router.patch(
-    "/{year}/{indicator_code}", operation_id="patchPlanIndicator", summary="Record one indicator's actual or note",
+    f"/{Y}/{{indicator_code:ntm_plan_code}}", operation_id="patchPlanIndicator", summary="Record one indicator's actual or note",
     response_model=PlanIndicatorsOut, responses={200: {"headers": ETAG_HEADER}, **WRITE_ERRORS},
 )
 async def patch_plan_indicator(

@@ -139,7 +139,7 @@ def to_xlsx(body: PlanIndicatorsOut, unit_name: str) -> bytes:
 # ---- import ---------------------------------------------------------------------------------------
 
 
-class ImportOutcome(BaseModel):
+class PlanIndicatorImportResult(BaseModel):
     """What an import did (or, for a dry run or a refused file, would have done) to the year's list."""
 
     unit_code: str = PField(examples=["084"])
@@ -154,7 +154,7 @@ class ImportOutcome(BaseModel):
     errors: list[ImportError_] = PField(default_factory=list)
 
 
-class ImportProblem(ImportOutcome):
+class PlanIndicatorImportProblem(PlanIndicatorImportResult):
     """422: the file has errors and nothing was written; every error is listed."""
 
     type: str = "/problems/import-rejected"
@@ -170,7 +170,7 @@ class UnsupportedFile(AppError):
 class ImportRejected(AppError):
     status, title, slug = 422, "Import rejected", "import-rejected"
 
-    def __init__(self, outcome: ImportOutcome) -> None:
+    def __init__(self, outcome: PlanIndicatorImportResult) -> None:
         count = len(outcome.errors)
         super().__init__(f"{count} error{'s' if count != 1 else ''} in the file; nothing was written.")
         self.outcome = outcome
@@ -324,7 +324,7 @@ def parse(found: list[sheets.Sheet]) -> tuple[list[_Row], list[ImportError_], in
 async def import_list(
     session: AsyncSession, request: Request, principal: Principal | None, *, code: str, year: int, data: bytes,
     dry_run: bool, if_match: IfMatch, settings: Any,
-) -> ImportOutcome:
+) -> PlanIndicatorImportResult:
     """Check the whole file, then replace the year's list with it (unless ``dry_run``); any error →
     ``ImportRejected`` and nothing written."""
     unit, _, _ = await service.authorized_unit(session, principal, code, year)
@@ -363,7 +363,7 @@ async def import_list(
             else:  # the figure an export wrote: not a value of its own
                 r.item.actual = None
     after = service.stored_form(items) if not errors else {}
-    outcome = ImportOutcome(
+    outcome = PlanIndicatorImportResult(
         unit_code=unit.code, year=year, dry_run=dry_run, rows=read,
         created=sum(1 for c in after if c not in before),
         updated=sum(1 for c, v in after.items() if c in before and _comparable(before[c]) != _comparable(v)),

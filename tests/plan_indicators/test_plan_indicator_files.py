@@ -8,7 +8,7 @@ import io
 import openpyxl
 
 from app.auth.models import Role
-from tests.builders import load_demo
+from tests.plan_indicators.helpers import load_demo_figures as load_demo
 from tests.exchange.files import csv_bytes, xlsx
 from tests.helpers import assert_problem
 from tests.users import bearer, make_user

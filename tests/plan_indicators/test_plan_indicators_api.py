@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.auth.models import Role
-from tests.builders import load_demo, put_assessment, put_target
+from tests.builders import put_assessment, put_target
+from tests.plan_indicators.helpers import load_demo_figures as load_demo
 from tests.helpers import assert_problem
 from tests.users import bearer, make_user
 
@@ -223,3 +224,21 @@ async def test_parallel_patches_of_different_items_lose_nothing(client):
     assert got["version"] == 1 + len(codes)
     assert [i["actual"] for i in got["indicators"]] == list(range(len(codes)))
     assert sorted(a.json()["version"] for a in answers) == list(range(2, 2 + len(codes)))
+
+
+async def test_sibling_paths_do_not_swallow_each_other(client):
+    await client.put(URL, json={"indicators": [item("A")]})
+    # the export path allows GET only: a PUT there is 405, not a bad year
+    for method in ("put", "delete"):
+        r = await client.request(method.upper(), f"{URL}.xlsx", json={"indicators": []})
+        assert_problem(r, 405)
+        assert r.headers["allow"] == "GET"
+    r = await client.patch(f"{URL}/summary", json={"actual": 1})
+    assert_problem(r, 405)
+    assert r.headers["allow"] == "GET"
+    r = await client.delete(f"{URL}/A")
+    assert_problem(r, 405)
+    assert r.headers["allow"] == "PATCH"
+    r = await client.delete(URL)
+    assert r.status_code == 405 and r.headers["allow"] == "GET, PUT"
+    assert_problem(await client.put("/api/v1/units/084/plan-indicators/abc", json={"indicators": []}), 422, field="year")
