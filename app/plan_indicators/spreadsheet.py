@@ -54,6 +54,7 @@ DIRECTION_WORDS = {
     "equal": "equal", "bang": "equal",
 }
 ACHIEVED_WORDS = {True: "Đạt", False: "Không đạt", None: "Chưa có số liệu"}
+MAX_ERRORS = 1000  # listed in full up to this many, then one "and N more" (contract v1.3)
 
 
 # ---- export ---------------------------------------------------------------------------------------
@@ -369,7 +370,7 @@ async def import_list(
         updated=sum(1 for c, v in after.items() if c in before and _comparable(before[c]) != _comparable(v)),
         unchanged=sum(1 for c, v in after.items() if c in before and _comparable(before[c]) == _comparable(v)),
         removed=sum(1 for c in before if c not in after) if not errors else 0,
-        version=version, errors=sorted(errors, key=lambda e: (e.row, e.column or "")),
+        version=version, errors=capped(sorted(errors, key=lambda e: (e.row, e.column or ""))),
     )
     if errors:
         raise ImportRejected(outcome)
@@ -380,6 +381,15 @@ async def import_list(
                                     data=PlanIndicatorsPut(indicators=items), if_match=if_match,
                                     action_prefix="import_")
     return outcome.model_copy(update={"version": written.body.version})
+
+
+def capped(errors: list[ImportError_]) -> list[ImportError_]:
+    """At most ``MAX_ERRORS`` errors, then one saying how many more there are."""
+    if len(errors) <= MAX_ERRORS:
+        return errors
+    rest = errors[MAX_ERRORS:]
+    return [*errors[:MAX_ERRORS], ImportError_(row=rest[0].row, column=None, value=None,
+                                               message=f"and {len(rest)} more")]
 
 
 def _comparable(item: dict[str, Any]) -> dict[str, Any]:

@@ -171,3 +171,11 @@ async def test_the_report_workbook_has_a_sheet_of_the_plan_indicators(client, db
     assert rows[1][0] == "N" and rows[1][6] == 15.4 and rows[1][10] == 99.6
     assert rows[2][1] == "'=1+1" and rows[2][6] == 11  # inert text, numbers as numbers
     assert (await client.get("/api/v1/units/084/report.xlsx?year=2021")).status_code == 200
+
+
+async def test_the_error_list_is_capped(client):
+    rows = [HEADER] + [[f"C{i}", "", "%", "hdnd", "sideways", "x", None, None, None] for i in range(520)]
+    problem = assert_problem(await upload(client, csv_bytes(rows), name="list.csv"), 422)
+    assert len(problem["errors"]) == 1001
+    assert problem["errors"][-1]["message"] == "and 41 more"  # 520 rows × 2 errors, and over 500 indicators
+    assert len((await upload(client, csv_bytes(rows), name="list.csv")).content) < 1_000_000
