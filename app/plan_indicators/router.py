@@ -23,10 +23,9 @@ from app.plan_indicators.schemas import (
     PlanIndicatorsPut,
     PlanIndicatorSummary,
 )
-from app.plan_indicators.spreadsheet import PlanIndicatorImportResult, PlanIndicatorImportProblem
+from app.plan_indicators.spreadsheet import PlanIndicatorImportProblem, PlanIndicatorImportResult
 from app.targets.service import resolve_unit_above_commune
 from app.units.models import CODE_REGEX
-
 
 
 class _Year(StringConvertor):

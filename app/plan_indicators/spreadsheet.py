@@ -27,7 +27,14 @@ from app.core.text import fold
 from app.exchange import sheets
 from app.exchange.models import ImportError_
 from app.plan_indicators import rules, service
-from app.plan_indicators.schemas import MAX_ITEMS, NUMBER_BOUND, PlanIndicatorIn, PlanIndicatorOut, PlanIndicatorsOut, PlanIndicatorsPut
+from app.plan_indicators.schemas import (
+    MAX_ITEMS,
+    NUMBER_BOUND,
+    PlanIndicatorIn,
+    PlanIndicatorOut,
+    PlanIndicatorsOut,
+    PlanIndicatorsPut,
+)
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"

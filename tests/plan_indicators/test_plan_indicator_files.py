@@ -8,9 +8,9 @@ import io
 import openpyxl
 
 from app.auth.models import Role
-from tests.plan_indicators.helpers import load_demo_figures as load_demo
 from tests.exchange.files import csv_bytes, xlsx
 from tests.helpers import assert_problem
+from tests.plan_indicators.helpers import load_demo_figures as load_demo
 from tests.users import bearer, make_user
 
 URL = "/api/v1/units/084/plan-indicators/2020"

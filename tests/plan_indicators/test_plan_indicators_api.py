@@ -6,8 +6,8 @@ import pytest
 
 from app.auth.models import Role
 from tests.builders import put_assessment, put_target
-from tests.plan_indicators.helpers import load_demo_figures as load_demo
 from tests.helpers import assert_problem
+from tests.plan_indicators.helpers import load_demo_figures as load_demo
 from tests.users import bearer, make_user
 
 URL = "/api/v1/units/084/plan-indicators/2020"

@@ -45,9 +45,9 @@ def test_percent_of_plan_is_half_up_of_the_exact_ratio(plan, actual):
 def test_percent_of_plan_examples():
     assert rules.percent_of_plan(Fraction(139, 9), Decimal("15.5")) == Decimal("99.6")  # the article's 99,6 %
     assert rules.percent_of_plan(Decimal("15.4"), Decimal("15.5")) == Decimal("99.4")  # not what offices print
-    assert rules.percent_of_plan(Decimal("1"), Decimal("2")) == Decimal("50.0")
+    assert rules.percent_of_plan(Decimal(1), Decimal(2)) == Decimal("50.0")
     assert rules.percent_of_plan(Decimal("0.1995"), Decimal("0.2")) == Decimal("99.8")  # 99.75 → 99.8, half up
-    assert rules.percent_of_plan(Decimal("5"), Decimal("0")) is None
+    assert rules.percent_of_plan(Decimal(5), Decimal(0)) is None
     assert rules.percent_of_plan(None, Decimal("3.5")) is None
 
 
