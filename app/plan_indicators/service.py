@@ -44,6 +44,7 @@ from app.units.models import AdminUnit
 from app.units.service import writes_under, year_end
 
 ENTITY = "plan_indicators"
+RESERVED_CODES = frozenset({"summary", "import"})  # …/{year}/summary and …/{year}/import are other resources
 FIELDS = ("code", "name", "unit", "source", "direction", "plan", "actual", "note", "ntm")
 
 
@@ -209,6 +210,9 @@ def check_items(items: Sequence[PlanIndicatorIn], *, field: str = "indicators") 
     errors = [FieldError(location="body", field=f"{field}[{i}].code", type="duplicate",
                          message=f"the code {items[i].code!r} is already used earlier in the list")
               for i in rules.duplicates(item.code for item in items)]
+    errors += [FieldError(location="body", field=f"{field}[{i}].code", type="reserved",
+                          message=f"{item.code!r} names a sibling resource (…/{{year}}/{item.code}); choose another code")
+               for i, item in enumerate(items) if item.code in RESERVED_CODES]
     errors += [FieldError(location="body", field=f"{field}[{i}].actual", type="computed",
                           message=f"{item.code}: `actual` is computed from the NTM summary (ntm: {item.ntm.value}); "
                                   "send null")

@@ -359,6 +359,9 @@ async def import_list(
             errors.append(ImportError_(row=r.number, column=letters.get("code"), value=r.item.code,
                                        message=f"the code {r.item.code!r} is already used in an earlier row"))
         seen.add(key)
+        if r.item.code in service.RESERVED_CODES:
+            errors.append(ImportError_(row=r.number, column=letters.get("code"), value=r.item.code,
+                                       message=f"{r.item.code!r} is reserved (a sibling resource's name)"))
         if r.item.ntm is not None and r.item.actual is not None:
             if figures is None:
                 figures = await service.ntm_figures(session, unit, year, {i.ntm for i in items if i.ntm})

@@ -129,6 +129,7 @@ async def test_ntm_item_without_figures_is_pending(client):
     ({"indicators": [item("A", source="")]}, "indicators[0].source"),
     ({"indicators": [item("A", name="tab\there")]}, "indicators[0].name"),
     ({"indicators": [item("A/B")]}, "indicators[0].code"),
+    ({"indicators": [item("summary")]}, "indicators[0].code"),
     ({"indicators": [item(f"C{i}") for i in range(501)]}, "indicators"),
     ({"indicators": [{"code": "A", "name": "n", "source": "hdnd", "direction": "higher"}]}, "indicators[0].plan"),
 ])
