@@ -5,7 +5,8 @@ chosen so that the service reproduces what the district published (source articl
 December 2020): 139 criteria over the 9 communes in 2020 (average 15,4 = 99,6% of a
 15,5 plan; Sán Chải named for the standard and not reached), and for 2021 a plan of
 16,1 with Sán Chải and at least 6 more criteria, which these 2021 figures reach
-(145 criteria, Sán Chải at 19).
+(145 criteria, Sán Chải at 19). The 2020 plan indicators (45/47 provincial, 61/65 district,
+the four misses the article names) are in app/plan_indicators/demo.py.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ async def load_demo(session: AsyncSession) -> None:
         ),
     )
     await load_demo_recognitions(session)
+    # last: its write declares a scope (units_service.writes_under), which on PostgreSQL silences the
+    # change triggers for the rest of the transaction
+    await load_plan_indicators(session)
 
 
 # ILLUSTRATIVE recognitions (no real decision numbers: each is labelled "(minh họa)"), chosen so
@@ -109,6 +113,24 @@ async def load_demo_recognitions(session: AsyncSession) -> None:
                 session, DEMO_ACTOR, code=code, level=level, commune_only=False,
                 data=RevocationIn(revoked_on=revoked, decision_no=f"(minh họa) {i:02d}/QĐ-UBND-TH"),
             )
+
+
+async def load_plan_indicators(session: AsyncSession) -> None:
+    """Si Ma Cai's 2020 plan indicators (app/plan_indicators/demo.py: the article's 61/65 and 45/47, its four
+    misses named; other values illustrative), written as the `demo` administrator (audited)."""
+    from app.auth.models import Principal
+    from app.core.preconditions import IfMatch
+    from app.plan_indicators import demo as plan_demo
+    from app.plan_indicators import service as plan_indicators
+    from app.plan_indicators.schemas import PlanIndicatorIn, PlanIndicatorsPut
+
+    data = PlanIndicatorsPut(indicators=[
+        PlanIndicatorIn.model_validate({**i, "plan": float(i["plan"]),
+                                        "actual": None if i["actual"] is None else float(i["actual"])})
+        for i in plan_demo.items()
+    ])
+    await plan_indicators.replace(session, Principal.system("demo"),
+                                  code="084", year=2020, data=data, if_match=IfMatch(None))
 
 
 # One documented user per role (README "Security model"); for demonstrations only.

@@ -27,8 +27,10 @@ from app.core.middleware import BodyLimitMiddleware, CatchAllMiddleware, Request
 from app.core.openapi import operation_ids, tidy
 from app.criteria.router import router as criteria_router
 from app.exchange.router import router as exchange_router
+from app.indicators.router import router as indicators_router
 from app.ops.metrics import Metrics, MetricsMiddleware
 from app.ops.router import router as ops_router
+from app.plan_indicators.router import router as plan_indicators_router
 from app.recognitions.router import router as recognitions_router
 from app.reports.router import report_key, report_subject
 from app.reports.router import router as reports_router
@@ -84,6 +86,8 @@ TAGS = [
     {"name": "Assessments", "description": "Yearly criteria assessments of a commune (kết quả đánh giá tiêu chí)."},
     {"name": "Recognitions", "description": "Recognition decisions (công nhận đạt chuẩn), apart from the count."},
     {"name": "Targets", "description": "Yearly plans of a district, province or the nation (kế hoạch năm)."},
+    {"name": "Plan indicators", "description": "Socio-economic plan indicators beside NTM (chỉ tiêu kế hoạch), "
+                                               "achieved against their plan."},
     {"name": "Summaries and flags", "description": "Figures against the plan, per-commune flags, trend."},
     {"name": "Exchange", "description": "Spreadsheet import and template, report workbook and CSV, charts."},
     {"name": "Access", "description": "Sign-in, users, API keys and the audit trail."},
@@ -147,7 +151,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(audit_router, prefix=API_PREFIX)
     protected = [Depends(authenticate)]
     for router in (units_router, attributes_router, criteria_router, assessments_router, recognitions_router,
-                   targets_router, reports_router, exchange_router):
+                   targets_router, reports_router, exchange_router, plan_indicators_router, indicators_router):
         app.include_router(router, prefix=API_PREFIX, dependencies=protected)
     _document_security(app)
     return app

@@ -6,6 +6,7 @@ from app.auth.models import ApiKey, LoginFailure, User
 from app.core.db import metadata
 from app.criteria.models import CriteriaSet, Criterion, Indicator
 from app.exchange.models import ImportRequest
+from app.plan_indicators.models import PlanIndicator, PlanIndicatorList
 from app.recognitions.models import Recognition
 from app.targets.models import Target
 from app.units.models import AdminUnit, UnitAttribute, UnitLineage
@@ -13,5 +14,5 @@ from app.units.models import AdminUnit, UnitAttribute, UnitLineage
 __all__ = [
     "metadata", "AdminUnit", "UnitLineage", "CriteriaSet", "Criterion", "Indicator",
     "Assessment", "AssessmentCriterion", "Recognition", "Target", "User", "ApiKey", "LoginFailure", "AuditRecord",
-    "ImportRequest", "UnitAttribute",
+    "ImportRequest", "UnitAttribute", "PlanIndicatorList", "PlanIndicator",
 ]

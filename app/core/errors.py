@@ -320,15 +320,16 @@ def _allowed_methods(request: Request) -> list[str]:
     if patterns is None:
         patterns = [
             (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "$"),
-             sorted(m.upper() for m in operations))
+             sorted(m.upper() for m in operations), len(re.sub(r"\{[^/]+?\}", "", path)))
             for path, operations in request.app.openapi().get("paths", {}).items()
         ]
         request.app.state.allow_patterns = patterns
-    matches = [(pattern, ms) for pattern, ms in patterns if pattern.match(request.url.path)]
-    literal = [ms for pattern, ms in matches if "[^/]+" not in pattern.pattern]
-    if literal:  # /users/me is its own resource, though /users/{username} would match it too
-        return literal[0]
-    return sorted({m for _, ms in matches for m in ms})
+    matches = [(ms, fixed) for pattern, ms, fixed in patterns if pattern.match(request.url.path)]
+    # the most literal paths matching win: /users/me is its own resource, though /users/{username}
+    # would match it too; so are …/{year}.xlsx beside …/{year}, and …/{year}/summary beside
+    # …/{year}/{indicator_code} (their routes do not take each other's requests)
+    most = max((fixed for _, fixed in matches), default=0)
+    return sorted({m for ms, fixed in matches if fixed == most for m in ms})
 
 
 def document_problems(spec: dict[str, Any]) -> None:

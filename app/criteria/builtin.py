@@ -90,7 +90,8 @@ BANDS_10 = [
 ]
 
 TDMNPB = "trung_du_mien_nui_phia_bac"
-# Known 2016–2020 thresholds for the northern midland and mountain region (domain doc).
+# Known 2016–2020 thresholds for the northern midland and mountain region (domain doc). Indicators whose
+# official values are not at hand carry no thresholds: they are left unjudged rather than guessed.
 INDICATORS_2016: dict[int, list[dict[str, Any]]] = {
     10: [
         {
@@ -99,6 +100,10 @@ INDICATORS_2016: dict[int, list[dict[str, Any]]] = {
             "unit": "triệu đồng/người/năm",
             "threshold": "≥ 36",
             "region": TDMNPB,
+            "op": ">=",
+            # the value the decision gives for 2020 ("đến năm 2020"); earlier years' values are not at hand
+            "thresholds": [{"value": 36, "region": TDMNPB, "commune_group": None, "first_year": 2020,
+                            "last_year": None, "source": "1980/QĐ-TTg"}],
         }
     ],
     15: [
@@ -108,6 +113,9 @@ INDICATORS_2016: dict[int, list[dict[str, Any]]] = {
             "unit": "%",
             "threshold": "≥ 85",
             "region": TDMNPB,
+            "op": ">=",
+            "thresholds": [{"value": 85, "region": TDMNPB, "commune_group": None, "first_year": None,
+                            "last_year": None, "source": "1980/QĐ-TTg"}],
         }
     ],
 }

@@ -14,6 +14,9 @@ from pydantic import Field as PField
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.criteria.thresholds import Op as IndicatorOp
+from app.units.models import Region
+
 
 class Band(BaseModel):
     """A reporting band: communes whose `met_count` lies in [min, max]."""
@@ -98,9 +101,24 @@ class Indicator(SQLModel, table=True):
     unit: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     threshold: str | None = Field(default=None, sa_column=Column(String(120), nullable=True))
     region: str | None = Field(default=None, sa_column=Column(String(48), nullable=True))
+    # contract v1.2: how a value is compared, and the values by region / commune group / years
+    op: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    thresholds: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 # ---- API shapes ---------------------------------------------------------------------------
+
+
+class ThresholdData(BaseModel):
+    """One threshold value and where it applies (null: everywhere / every group / open-ended years)."""
+
+    value: float | bool = PField(allow_inf_nan=False, examples=[36])
+    region: Region | None = PField(default=None, examples=["trung_du_mien_nui_phia_bac"])
+    commune_group: int | None = PField(default=None, ge=1, le=3, description="51/2025/QĐ-TTg commune group")
+    first_year: int | None = PField(default=None, ge=1900, le=2100, examples=[2022])
+    last_year: int | None = PField(default=None, ge=1900, le=2100, examples=[None])
+    source: str | None = PField(default=None, max_length=120, description="The decision that sets the value",
+                                examples=["1980/QĐ-TTg"])
 
 
 class IndicatorPublic(BaseModel):
@@ -109,6 +127,11 @@ class IndicatorPublic(BaseModel):
     unit: str | None = PField(default=None, examples=["triệu đồng/người/năm"])
     threshold: str | None = PField(default=None, examples=["≥ 36"])
     region: str | None = PField(default=None, description="NTM region the threshold applies to; null = every region")
+    op: IndicatorOp | None = PField(default=None, description="How a value is compared with its threshold; null: "
+                                                              "not judged")
+    thresholds: list[ThresholdData] = PField(
+        default_factory=list, description="The most specific that matches a commune in the year applies "
+                                          "(commune group, then region, then neither); none: not judged")
 
 
 class CriterionPublic(BaseModel):

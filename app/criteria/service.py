@@ -149,7 +149,8 @@ async def detail(session: AsyncSession, cset: CriteriaSet) -> CriteriaSetDetail:
         )
         for ind in rows.scalars():
             indicators[ind.criterion_id].append(
-                IndicatorPublic(code=ind.code, name=ind.name, unit=ind.unit, threshold=ind.threshold, region=ind.region)
+                IndicatorPublic(code=ind.code, name=ind.name, unit=ind.unit, threshold=ind.threshold, region=ind.region,
+                                op=ind.op, thresholds=ind.thresholds or [])  # type: ignore[arg-type]
             )
     return CriteriaSetDetail(
         **to_public(cset).model_dump(),

@@ -34,6 +34,7 @@ from app.criteria.models import CriteriaSet, Criterion
 from app.exchange import rules, sheets
 from app.exchange.models import ImportError_, ImportRequest, ImportResult
 from app.exchange.workbooks import CommuneLine, ReportData
+from app.plan_indicators import service as plan_indicators
 from app.reports import queries
 from app.reports import service as reports_service
 from app.units import rules as units_rules
@@ -444,4 +445,5 @@ async def report_data(
         span = await queries.data_years(session, unit)
         first = min(span[0], year) if span else year
         data.trend = await reports_service.trend(session, unit, first=first, last=year, approved_only=approved_only)
+        data.plan_indicators = await plan_indicators.lines_for_report(session, unit, year)
     return data

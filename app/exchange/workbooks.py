@@ -56,6 +56,7 @@ class ReportData:
     communes: list[CommuneLine]
     summary: Summary | None = None
     trend: Sequence[SummaryRow] = field(default_factory=list)
+    plan_indicators: list[Any] = field(default_factory=list)  # PlanIndicatorOut, for the report's sheet
 
 
 # OWASP CSV injection: a spreadsheet takes a field starting with one of these for a formula
@@ -308,4 +309,14 @@ def report_xlsx(data: ReportData) -> bytes:
                         year_row.recognized_communes.chuan, figure(year_row.recognized_percent)])
     _style_header(trend, 10)
     _widths(trend, [8, 14, 8, 18, 18, 10, 20, 14, 18, 22])
+    _plan_indicator_sheet(book, data)
     return _save(book)
+
+
+def _plan_indicator_sheet(book: Any, data: ReportData) -> None:
+    """The year's plan indicators (contract v1.2), as their own export writes them (inert text); no sheet
+    when the unit has no list for the year."""
+    from app.plan_indicators.spreadsheet import SHEET_TITLE, write_sheet
+
+    if data.plan_indicators:
+        write_sheet(book.create_sheet(SHEET_TITLE), data.plan_indicators)

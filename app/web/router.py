@@ -22,6 +22,7 @@ from app.auth.models import Principal
 from app.core.db import Database
 from app.core.errors import AppError
 from app.exchange.workbooks import RECOGNITION_LABELS, decimal_comma
+from app.plan_indicators import service as plan_indicators_service
 from app.reports import service as reports_service
 from app.reports.models import FlagName
 from app.units.models import AdminUnit, UnitLevel
@@ -76,6 +77,20 @@ async def _default_unit(session: AsyncSession, principal: Principal | None, year
     return code
 
 
+# not achieved first, then pending (no actual yet), then achieved; list order within each
+_PLAN_ORDER = {False: 0, None: 1, True: 2}
+
+
+async def _plan_indicators(session: AsyncSession, unit: AdminUnit, year: int) -> dict[str, Any]:
+    """The year's plan indicators, the misses first, and their summary (none when the unit has no list)."""
+    try:
+        listed = await plan_indicators_service.read(session, unit, year)
+    except AppError:
+        return {"plan_indicators": None, "plan_summary": None}
+    rows = sorted(listed.indicators, key=lambda i: _PLAN_ORDER[i.achieved])
+    return {"plan_indicators": rows, "plan_summary": await plan_indicators_service.summary(session, unit, year)}
+
+
 @router.get("/", response_class=HTMLResponse)
 async def dashboard(
     request: Request,
@@ -109,6 +124,7 @@ async def dashboard(
                 flags = await reports_service.flags(session, found, chosen)
                 context["at_risk"] = [f for f in flags if FlagName.at_risk in f.flags]
                 context["regressed"] = [f for f in flags if FlagName.regressed in f.flags]
+                context.update(await _plan_indicators(session, found, chosen))
             except AppError as exc:
                 context["error"], status = exc.detail, exc.status
     return templates.TemplateResponse(request, "dashboard.html", context, status_code=status)

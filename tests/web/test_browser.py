@@ -87,6 +87,16 @@ async def test_dashboard_in_chromium(db, server, backend):
                 await page.click("#report-xlsx")
             assert (await download.value).suggested_filename == "ntm-bao-cao-084-2021.xlsx"
             assert href == "/api/v1/units/084/report.xlsx?year=2021"
+            # 2020: the plan indicators, the ones not achieved first (the article's four, then the province's two)
+            await page.fill("#year", "2020")
+            await page.click("#pick button[type=submit]")
+            await page.wait_for_selector("#plan-indicators")
+            verdicts = await page.eval_on_selector_all("#plan-indicators tbody tr", "rows => rows.map(r => r.dataset.achieved)")
+            assert len(verdicts) == 112 and verdicts[:6] == ["false"] * 6 and set(verdicts[6:]) == {"true"}
+            assert "61/65" in await page.text_content("#plan-summary")
+            first = await page.text_content("#plan-indicators tbody tr:first-child")
+            assert "Sán Chải" in first and "Không đạt" in first
+            assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
         finally:
             await browser.close()
 

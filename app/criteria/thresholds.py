@@ -1,0 +1,87 @@
+"""Indicator thresholds as data (contract v1.2, "Indicators with numeric thresholds"), pure.
+
+An indicator carries ``op`` (``>=``, ``<=``, ``=``, or ``bool`` for yes/no indicators) and a list
+of thresholds, each ``{value, region, commune_group, first_year, last_year}``. The threshold for
+a commune in year Y is the **most specific that matches** among those whose years include Y:
+one naming the commune's group (51/2025/QĐ-TTg sets values by commune group 1–3) beats one
+naming its region (318/QĐ-TTg and 1980/QĐ-TTg by region), which beats one naming neither. None
+matches → the indicator is not judged. Within one level of specificity the one that began most
+recently wins (a value set for 2027 over one for 2022–), then the first listed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from fractions import Fraction
+from typing import Any
+
+
+class Op(StrEnum):
+    at_least = ">="
+    at_most = "<="
+    equal = "="
+    boolean = "bool"
+
+
+@dataclass(frozen=True)
+class Threshold:
+    value: float | int | bool
+    region: str | None = None
+    commune_group: int | None = None
+    first_year: int | None = None
+    last_year: int | None = None
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Threshold:
+        return cls(value=data["value"], region=data.get("region"), commune_group=data.get("commune_group"),
+                   first_year=data.get("first_year"), last_year=data.get("last_year"))
+
+    def covers(self, year: int) -> bool:
+        return (self.first_year is None or self.first_year <= year) and (self.last_year is None or year <= self.last_year)
+
+    def matches(self, region: str | None, commune_group: int | None) -> bool:
+        return ((self.commune_group is None or self.commune_group == commune_group)
+                and (self.region is None or self.region == region))
+
+    @property
+    def specificity(self) -> int:
+        """Commune group counts more than region, region more than neither."""
+        return (2 if self.commune_group is not None else 0) + (1 if self.region is not None else 0)
+
+
+def select(thresholds: Sequence[Threshold], *, year: int, region: str | None, commune_group: int | None) -> Threshold | None:
+    """The threshold that applies to a commune of this region and group in the year; None: not judged."""
+    best: Threshold | None = None
+    best_key: tuple[int, float] | None = None
+    for t in thresholds:
+        if not (t.covers(year) and t.matches(region, commune_group)):
+            continue
+        key = (t.specificity, t.first_year if t.first_year is not None else -math.inf)
+        if best_key is None or key > best_key:
+            best, best_key = t, key
+    return best
+
+
+def is_number(value: Any) -> bool:
+    """A finite JSON number (booleans are not numbers here)."""
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def meets(op: Op | str, value: Any, threshold: Threshold) -> bool | None:
+    """Whether a value meets the threshold; None when the value cannot be judged (wrong kind)."""
+    if op == Op.boolean:
+        if not isinstance(value, bool):
+            return None
+        return value == bool(threshold.value)
+    if not is_number(value) or not is_number(threshold.value):
+        return None
+    v, t = Fraction(value), Fraction(threshold.value)
+    if op == Op.at_least:
+        return v >= t
+    if op == Op.at_most:
+        return v <= t
+    return v == t
