@@ -34,4 +34,4 @@ async def test_demo_2020_plan_indicators_reproduce_the_article(client, db):
     assert all(i["note"] and ("Minh họa" in i["note"] or "minh họa" in i["note"] or "bài viết" in i["note"])
                for i in items.values())
     audit = (await client.get("/api/v1/audit", params={"entity": "plan_indicators"})).json()["items"]
-    assert [(a["action"], a["actor"]) for a in audit] == [("create", "demo")]
+    assert [(a["action"], a["actor"]) for a in audit] == [("create", "system:demo")]

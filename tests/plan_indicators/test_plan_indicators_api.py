@@ -86,12 +86,13 @@ async def test_ntm_links_take_the_live_figures(client, db):
     got = {i["code"]: i for i in r.json()["indicators"]}
     assert (got["N1"]["actual"], got["N1"]["achieved"], got["N1"]["percent_of_plan"]) == (15.4, False, 99.6)
     assert (got["N2"]["actual"], got["N2"]["achieved"]) == (0, False)
-    assert (got["N3"]["actual"], got["N3"]["achieved"]) == (0, False)
+    # the demo's recognitions valid in 2020: Nàn Sán (2019, revoked 2021) and Sín Chéng (2020)
+    assert (got["N3"]["actual"], got["N3"]["achieved"]) == (2, True)
     r21 = await client.put("/api/v1/units/084/plan-indicators/2021", json={"indicators": links})
     got = {i["code"]: i for i in r21.json()["indicators"]}
     assert (got["N1"]["actual"], got["N1"]["achieved"], got["N1"]["percent_of_plan"]) == (16.1, True, 103.9)  # 145/9 against 15.5
     assert (got["N2"]["actual"], got["N2"]["achieved"]) == (1, True)
-    assert (got["N3"]["actual"], got["N3"]["achieved"]) == (1, True)  # Sán Chải recognised for 2021
+    assert (got["N3"]["actual"], got["N3"]["achieved"]) == (2, True)  # Sín Chéng and Sán Chải (2021); Nàn Sán revoked
     # live: a later assessment moves the figure without touching the list
     await put_assessment(client, code="02812", year=2020, met=19)
     got = {i["code"]: i for i in (await client.get(URL)).json()["indicators"]}
