@@ -3,7 +3,7 @@
 from app.assessments.models import Assessment, AssessmentCriterion
 from app.audit.models import AuditRecord
 from app.auth.models import ApiKey, LoginFailure, User
-from app.core.db import metadata
+from app.core.db import ChangeToken, metadata
 from app.criteria.models import CriteriaSet, Criterion, Indicator
 from app.exchange.models import ImportRequest
 from app.recognitions.models import Recognition
@@ -13,5 +13,5 @@ from app.units.models import AdminUnit, UnitLineage
 __all__ = [
     "metadata", "AdminUnit", "UnitLineage", "CriteriaSet", "Criterion", "Indicator",
     "Assessment", "AssessmentCriterion", "Recognition", "Target", "User", "ApiKey", "LoginFailure", "AuditRecord",
-    "ImportRequest",
+    "ImportRequest", "ChangeToken",
 ]

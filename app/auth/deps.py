@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import service
 from app.auth.models import Principal
 from app.auth.rules import ROLE_ACTIONS, Action, allowed
+from app.core.changes import ACCOUNTS
 from app.core.db import Database, write_intent
 from app.core.errors import Forbidden, Unauthorized
 from app.units import service as units_service
@@ -44,8 +45,8 @@ async def authenticate(request: Request) -> Principal | None:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Send `Authorization: Bearer <token>` from POST /api/v1/auth/token.")
         username = service.token_subject(settings, token.strip())
-        generation = await db.cache.generation()
-        # the account as found since the last commit anywhere; else look it up again
+        generation = await db.cache.generation(ACCOUNTS)
+        # the account as found since the last change of any account; else look it up again
         principal = db.cache.active(username, generation)
         if principal is None:
             write_intent.set(False)
