@@ -32,6 +32,9 @@ PostgreSQL the transaction silences the triggers (``SET LOCAL ntm.scoped``) and 
 ``scope:<year>:<code>,<code>…`` itself, at its commit; any other payload (other tables, plain
 SQL, imports) still moves the whole generation. On SQLite the token cannot tell which rows
 changed, so every change of a watched table stays global there.
+
+**Single flight.** Concurrent misses of one report in one worker run one computation; the
+others wait for it (``SingleFlight``, used by the report routes).
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.engine import URL
 
 from app.core.changes import ACCOUNTS, CHANGE_TABLE, CHANNEL, REPORTS, TOPICS, topic_of_payload
+from app.core.errors import AppError
+from app.core.singleflight import SingleFlight
 
 log = logging.getLogger("ntm.cache")
 
@@ -100,6 +105,9 @@ class ResponseCache:
         self._pg: Any = None  # asyncpg connection listening for changes
         self._pg_retry_at = 0.0
         self._lock = asyncio.Lock()
+        # concurrent misses of one entry (key and stamp) compute once; an AppError (404, 422) is
+        # every caller's answer, any other failure is retried by the waiters
+        self.flights: SingleFlight[bytes] = SingleFlight(shared=lambda exc: isinstance(exc, AppError))
         self.enabled = url.get_backend_name() in ("sqlite", "postgresql") and url.database not in (None, "", ":memory:")
 
     def note_active(self, username: str, generation: Generation | None, principal: Any) -> None:
