@@ -30,6 +30,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -68,6 +69,10 @@ def _year_end_sqlite(element: year_end_date, compiler: Any, **kw: Any) -> str:
 @compiles(year_end_date, "postgresql")
 def _year_end_pg(element: year_end_date, compiler: Any, **kw: Any) -> str:
     return f"make_date({compiler.process(element.clauses, **kw)}, 12, 31)"
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
 def _valid(table: Table, day: ColumnElement[dt.date]) -> ColumnElement[bool]:
@@ -120,7 +125,19 @@ def _latest(elig: CTE, year: ColumnElement[int], name: str, approved_only: bool)
     return select(func.max(later.c.year)).where(*conditions).scalar_subquery()
 
 
-def _statuses(year_count: int, approved_only: bool) -> Select:
+def _latest_row(elig: CTE, year: ColumnElement[int], name: str, approved_only: bool) -> Any:
+    """PostgreSQL, rule 2 in one index descent: the commune's latest assessment up to ``year``."""
+    a = ASSESSMENTS.alias(f"{name}_a")
+    conditions = [a.c.unit_id == elig.c.id, a.c.year <= year]
+    if approved_only:
+        conditions.append(a.c.status == AssessmentStatus.approved.value)
+    return (
+        select(a.c.year, a.c.criteria_set, a.c.criteria_count, a.c.met_count, a.c.met_bits)
+        .where(*conditions).order_by(a.c.year.desc()).limit(1).lateral(name)
+    )
+
+
+def _statuses(year_count: int, approved_only: bool, dialect: str = "sqlite") -> Select:
     """One row per year y and eligible commune (rule 1): its status in y and in y − 1 (rule 2)."""
     tree = _tree(year_count)
     elig = (
@@ -128,6 +145,22 @@ def _statuses(year_count: int, approved_only: bool) -> Select:
         .where(tree.c.kind == UnitKind.xa.value)
         .cte("elig")
     )
+    if dialect == "postgresql":
+        # two descents of the (unit_id, year) index per commune, each returning the row itself,
+        # instead of a max() probe and a lookup for each of the two statuses
+        cur = _latest_row(elig, elig.c.y, "cur", approved_only)
+        prev = _latest_row(elig, elig.c.y - 1, "prev", approved_only)
+        return (
+            select(
+                elig.c.y, elig.c.id, elig.c.code, elig.c.name, elig.c.top, cur.c.year.label("ly"),
+                cur.c.criteria_set, cur.c.criteria_count, cur.c.met_count, cur.c.met_bits,
+                prev.c.criteria_set.label("prev_set"), prev.c.criteria_count.label("prev_count"),
+                prev.c.met_count.label("prev_met"), prev.c.met_bits.label("prev_bits"),
+            )
+            .select_from(elig)
+            .outerjoin(cur, true())
+            .outerjoin(prev, true())
+        )
     lat = select(
         elig.c.y, elig.c.id, elig.c.code, elig.c.name, elig.c.top,
         _latest(elig, elig.c.y, "ly", approved_only).label("ly"),
@@ -149,8 +182,8 @@ def _statuses(year_count: int, approved_only: bool) -> Select:
 
 
 @lru_cache(maxsize=128)
-def _aggregate_stmt(coverage_count: int, year_count: int, by_child: bool, approved_only: bool) -> Select:
-    st = _statuses(year_count, approved_only).subquery("st")
+def _aggregate_stmt(coverage_count: int, year_count: int, by_child: bool, approved_only: bool, dialect: str) -> Select:
+    st = _statuses(year_count, approved_only, dialect).subquery("st")
     listed = or_(st.c.ly.is_(None), st.c.ly < st.c.y)
     both = and_(st.c.met_count.is_not(None), st.c.prev_met.is_not(None))
     bits = [
@@ -214,7 +247,7 @@ async def aggregate_years(
     width = max((count for _, count in coverage.values()), default=0)
     out: dict[int, dict[str, Aggregate]] = defaultdict(lambda: defaultdict(Aggregate))
     rows = await session.execute(
-        _aggregate_stmt(width, last - first + 1, by_child, approved_only),
+        _aggregate_stmt(width, last - first + 1, by_child, approved_only, _dialect(session)),
         {"parent": unit.code, **year_params(first, last)},
     )
     for y, top, met_count, criteria_count, set_code, listed_code, communes, gain, gain_communes, *sums in rows:
@@ -264,9 +297,9 @@ class CommuneRow:
     recognized: bool
 
 
-@lru_cache(maxsize=2)
-def _commune_rows_stmt(approved_only: bool) -> Select:
-    st = _statuses(1, approved_only).subquery("st")
+@lru_cache(maxsize=4)
+def _commune_rows_stmt(approved_only: bool, dialect: str) -> Select:
+    st = _statuses(1, approved_only, dialect).subquery("st")
     recognized = exists().where(RECOGNITIONS.c.unit_id == st.c.id, RECOGNITIONS.c.recognition_year <= st.c.y)
     return select(st, recognized.label("recognized")).order_by(st.c.code)
 
@@ -275,7 +308,7 @@ async def commune_rows(
     session: AsyncSession, unit: AdminUnit, year: int, *, approved_only: bool = False
 ) -> list[CommuneRow]:
     """Each eligible commune with its status in Y and Y−1 and whether it was recognised by Y."""
-    rows = await session.execute(_commune_rows_stmt(approved_only), {"parent": unit.code, "y0": year})
+    rows = await session.execute(_commune_rows_stmt(approved_only, _dialect(session)), {"parent": unit.code, "y0": year})
     out: list[CommuneRow] = []
     for r in rows.mappings():
         status = None if r["met_count"] is None else _status(r["ly"], r["criteria_set"], r["criteria_count"], r["met_bits"])
