@@ -19,7 +19,7 @@ How a change is announced, whoever makes it (the API, another worker, ``psql``):
 * PostgreSQL: a statement trigger ``ntm_notify_<table>`` sends ``NOTIFY ntm_data_changed``
   with the table's name at commit; the listener maps the name to its topic.
 * SQLite: row triggers ``ntm_change_<table>_<ins|upd|del>`` write a fresh random token into
-  the topic's row of ``ntm_change``; workers read the tokens whenever ``PRAGMA data_version``
+  the topic's row of ``ntm_change`` (but see ``FOLLOWS_PARENT``); workers read the tokens whenever ``PRAGMA data_version``
   says another connection committed (any commit), and a topic is stale only when its token
   moved. Random, not a counter: a token never comes back, even if the row is deleted.
 """
@@ -46,6 +46,12 @@ WATCHED: dict[str, str] = {
     "app_user": ACCOUNTS,
     "api_key": ACCOUNTS,
 }
+
+# SQLite only: tables whose rows never change without their parent row changing in the same
+# transaction (an assessment's criteria: its met bits, count and version move with them) get no
+# row trigger — 190,000 criterion rows of a national import would each pay one (measured: the
+# bulk insert took 2.3x as long). Their parent's trigger announces the change.
+FOLLOWS_PARENT: dict[str, str] = {"assessment_criterion": "assessment"}
 
 CHANGE_TABLE = "ntm_change"  # SQLite: one row per topic, (topic, token)
 CHANNEL = "ntm_data_changed"  # PostgreSQL: NOTIFY channel, payload a table name (or a scope)
@@ -75,6 +81,8 @@ def _ddl_watch(dialect: str, table: str) -> list[str]:
             f"CREATE TRIGGER ntm_notify_{table} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION ntm_notify_change()",
         ]
+    if table in FOLLOWS_PARENT:
+        return _ddl_unwatch(dialect, table)
     topic = WATCHED[table]
     out = []
     for short, op in _SQLITE_OPS.items():
@@ -103,6 +111,11 @@ def unwatch(op: Any, table: str) -> None:
     """In a migration: stop announcing the table's changes."""
     for statement in _ddl_unwatch(op.get_bind().dialect.name, table):
         op.execute(statement)
+
+
+def expected_in_database(dialect: str) -> set[str]:
+    """The tables that should carry a change trigger on this database."""
+    return set(WATCHED) if dialect == "postgresql" else set(WATCHED) - set(FOLLOWS_PARENT)
 
 
 def watched_in_database_sql(dialect: str) -> str:

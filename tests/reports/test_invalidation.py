@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
@@ -105,7 +106,25 @@ async def test_disabling_a_user_still_reaches_cached_reads_at_once(db, client, a
 async def test_the_database_watches_exactly_the_listed_tables(database):
     async with database.engine.connect() as conn:
         found = {row[0] for row in await conn.execute(text(changes.watched_in_database_sql(database.dialect)))}
-    assert found == set(changes.WATCHED)
+    assert found == changes.expected_in_database(database.dialect)
+
+
+async def test_a_hand_edit_of_an_assessment_through_sqlite_stales_reports(db, client, backend):
+    """Whoever writes is seen: on SQLite a plain connection of the sqlite3 module (no app code)."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's plain-SQL case is test_cache.py::test_plain_sql_write_stales_every_unit")
+    import sqlite3
+
+    await load_demo(db)
+    await _warm(client)
+    outsider = sqlite3.connect(db.engine.url.database)
+    try:
+        outsider.execute("UPDATE assessment SET met_count = met_count - 1 WHERE commune_code = '02800' AND year = 2021")
+        outsider.commit()
+    finally:
+        outsider.close()
+    response = await client.get(SUMMARY, params=YEAR)
+    assert response.headers["x-cache"] == "miss" and response.json()["total_criteria_met"] == 144
 
 
 def test_topics_of_tables_and_payloads():
