@@ -1,7 +1,8 @@
 """Fresh reports without stampedes (issue 14): what a reader feels right after a change.
 
     python -m bench.fresh_reports --backend postgresql --reuse
-    python -m bench.fresh_reports --backend postgresql --reuse --app-root /tmp/base   # the code before
+    python -m bench.fresh_reports --backend postgresql --reuse --app-root /tmp/base --schema REV  # the code before
+    python -m bench.fresh_reports --reuse --only burst --burst-client httpx                      # one part
 
 Over the national dataset of ``bench/dataset.py`` (11,463 units, 10,009 communes), served by
 ``ntm serve --no-setup`` as deployed, wrk (1 thread) on the same machine:
@@ -9,7 +10,10 @@ Over the national dataset of ``bench/dataset.py`` (11,463 units, 10,009 communes
 * **cold**: p50/p99 of the district (all 700 in turn), province (63) and national summaries
   of 2024 with ``Cache-Control: no-cache``, one connection (one request at a time), 1 worker;
 * **burst after a write**: the national summary of 2026 cached, then one ``PUT`` of a 2026
-  assessment (which stales it), then 32 connections read it for 5 s: p50/p90/p99 (3 rounds);
+  assessment (which stales it), then 32 connections read it for 5 s: p50/p90/p99 (3 rounds), by
+  wrk (answers still running after the 5 s are not counted: in a stampede that can be all of
+  them) or, with ``--burst-client httpx``, by an httpx client that waits for every request
+  started in the 5 s (its own CPU then adds to each latency);
 * **burst after a sign-in**: the same after ``POST /auth/token`` instead of the write, and
   whether the first read after the sign-in is still a cache hit;
 * **mixed 90/10**: 16 connections, 2 workers, 90 % reads / 10 % PUTs of 2026 assessments, the
@@ -102,7 +106,8 @@ def wrk(script: str, base: str, env: dict[str, str], *, connections: int, durati
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "script.lua"
         path.write_text(script)
-        cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(path)]
+        # a long timeout: a slow answer is measured, not dropped as a timeout
+        cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "30s", "--latency", "-s", str(path)]
         for name, value in headers.items():
             cmd += ["-H", f"{name}: {value}"]
         out = subprocess.run([*cmd, base], capture_output=True, text=True, check=True,
@@ -114,14 +119,40 @@ def wrk(script: str, base: str, env: dict[str, str], *, connections: int, durati
         "p50_ms": found.get("50"), "p90_ms": found.get("90"), "p99_ms": found.get("99"),
         "requests": int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
         "non_2xx": int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0,
+        "timeouts": int(m.group(1)) if (m := re.search(r"timeout (\d+)", out)) else 0,
         "statuses": statuses,
     }
+
+
+async def _burst(base: str, path: str, auth: dict[str, str], *, connections: int = 32, seconds: float = 5) -> dict[str, Any]:
+    """``connections`` readers, each sending its next request as soon as it has the answer, for
+    ``seconds``; every request started in that time is waited for and counted (wrk would drop those
+    still running at the end — in a stampede, all of them)."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=base, headers=auth, timeout=120, limits=limits) as http:
+        started = time.perf_counter()
+
+        async def reader() -> None:
+            while time.perf_counter() - started < seconds:
+                t = time.perf_counter()
+                response = await http.get(path)
+                latencies.append((time.perf_counter() - t) * 1000)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+        await asyncio.gather(*(reader() for _ in range(connections)))
+        elapsed = time.perf_counter() - started
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {"requests_per_s": len(latencies) / elapsed, "p50_ms": cuts[49], "p90_ms": cuts[89], "p99_ms": cuts[98],
+            "max_ms": max(latencies), "requests": len(latencies), "timeouts": 0,
+            "non_2xx": sum(c for s, c in statuses.items() if s != 200), "statuses": statuses}
 
 
 def _line(label: str, r: dict[str, Any]) -> str:
     p90 = f"p90 {r['p90_ms']:8.2f} ms  " if r.get("p90_ms") is not None else ""
     return (f"  {label:<44} {r['requests_per_s']:9.1f} req/s  p50 {r['p50_ms']:8.2f} ms  {p90}"
-            f"p99 {r['p99_ms']:8.2f} ms  non-2xx {r['non_2xx']}")
+            f"p99 {r['p99_ms']:8.2f} ms  n {r['requests']}  non-2xx {r['non_2xx']}  timeouts {r['timeouts']}")
 
 
 def _assessment(i: int, shift: int) -> tuple[str, dict[str, Any]]:
@@ -130,13 +161,14 @@ def _assessment(i: int, shift: int) -> tuple[str, dict[str, Any]]:
     return path, {"criteria": [{"number": n, "met": (n + i + shift) % 3 != 0} for n in range(1, 11)]}
 
 
-def one_worker(base: str, auth: dict[str, str], tmp: Path, duration: int, report: dict[str, Any]) -> None:
+def one_worker(base: str, auth: dict[str, str], tmp: Path, duration: int, report: dict[str, Any], only: set[str],
+               tool: str) -> None:
     reads = {
         "district": [f"/api/v1/units/{100 + d}/summary?year=2024" for d in range(dataset.DISTRICTS)],
         "province": [f"/api/v1/units/{dataset.FIRST_PROVINCE + p}/summary?year=2024" for p in range(dataset.PROVINCES)],
         "national": ["/api/v1/units/VN/summary?year=2024"],
     }
-    for name, paths in reads.items():
+    for name, paths in reads.items() if "cold" in only else ():
         listing = tmp / f"cold-{name}"
         listing.write_text("\n".join(paths) + "\n")
         result = wrk(WRK_ROTATE, base, {"NTM_BENCH_READS": str(listing)}, connections=1, duration=duration,
@@ -147,7 +179,11 @@ def one_worker(base: str, auth: dict[str, str], tmp: Path, duration: int, report
     national = tmp / "national"
     national.write_text(NATIONAL + "\n")
     with httpx.Client(base_url=base, headers=auth, timeout=60) as http:
-        for what in ("write", "sign-in"):
+        if "burst" in only:  # is the first read after a sign-in a hit? (before the bursts: this read recomputes)
+            http.get(NATIONAL)
+            assert http.post("/api/v1/auth/token", data={"username": ADMIN, "password": PASSWORD}).status_code == 200
+            report["sign_in_leaves_reports_cached"] = http.get(NATIONAL).headers.get("x-cache") == "hit"
+        for what in ("write", "sign-in") if "burst" in only else ():
             rounds = []
             for n in range(3):
                 http.get(NATIONAL)
@@ -159,16 +195,18 @@ def one_worker(base: str, auth: dict[str, str], tmp: Path, duration: int, report
                 else:
                     signed = http.post("/api/v1/auth/token", data={"username": ADMIN, "password": PASSWORD})
                     assert signed.status_code == 200, signed.text
-                    state = http.get(NATIONAL).headers.get("x-cache")
-                    report["sign_in_leaves_reports_cached"] = report.get("sign_in_leaves_reports_cached", True) and (
-                        state == "hit")
-                result = wrk(WRK_ROTATE, base, {"NTM_BENCH_READS": str(national)}, connections=32, duration=5,
-                             headers=auth)
+                if tool == "wrk":
+                    result = wrk(WRK_ROTATE, base, {"NTM_BENCH_READS": str(national)}, connections=32, duration=5,
+                                 headers=auth)
+                else:
+                    result = asyncio.run(_burst(base, NATIONAL, auth))
                 rounds.append(result)
-                print(_line(f"32 readers of national, 5 s after a {what}", result), flush=True)
+                print(_line(f"32 readers ({tool}) of national, 5 s after a {what}", result), flush=True)
             report["burst"][what] = rounds
         print(f"  a sign-in leaves the national summary cached: {report.get('sign_in_leaves_reports_cached')}")
 
+        if "put" not in only:
+            return
         for i in range(100):  # created first (untimed), then replaced one at a time
             path, body = _assessment(300 + i, 0)
             http.put(path, json=body)
@@ -184,7 +222,8 @@ def one_worker(base: str, auth: dict[str, str], tmp: Path, duration: int, report
               f"p90 {report['put']['p90_ms']:.2f} ms", flush=True)
 
 
-def two_workers(base: str, auth: dict[str, str], tmp: Path, duration: int, report: dict[str, Any]) -> None:
+def two_workers(base: str, auth: dict[str, str], tmp: Path, duration: int, report: dict[str, Any], only: set[str],
+                tool: str) -> None:
     read_sets = {
         label: [f"/api/v1/units/{100 + d}/summary?year={year}" for d in range(dataset.DISTRICTS)]
         + [f"/api/v1/units/{100 + d}/flags?year={year}" for d in range(0, dataset.DISTRICTS, 7)]
@@ -208,7 +247,8 @@ def two_workers(base: str, auth: dict[str, str], tmp: Path, duration: int, repor
               flush=True)
 
 
-def run(backend: str, *, duration: int, reuse: bool, app_root: Path, schema: str | None, label: str) -> None:
+def run(backend: str, *, duration: int, reuse: bool, app_root: Path, schema: str | None, label: str,
+        only: set[str], tool: str) -> None:
     url = database_url(backend)
     print(f"\n== {backend}, code in {app_root} ==", flush=True)
     if not reuse:
@@ -224,10 +264,12 @@ def run(backend: str, *, duration: int, reuse: bool, app_root: Path, schema: str
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for workers, measure in ((1, one_worker), (2, two_workers)):
+                if workers == 2 and "mixed" not in only or workers == 1 and not only - {"mixed"}:
+                    continue
                 port = free_port()
                 proc = serve(url, port, workers, app_root)
                 try:
-                    measure(f"http://127.0.0.1:{port}", auth, Path(tmp), duration, report)
+                    measure(f"http://127.0.0.1:{port}", auth, Path(tmp), duration, report, only, tool)
                 finally:
                     stop(proc)
     finally:
@@ -247,9 +289,13 @@ def main() -> None:
     parser.add_argument("--app-root", type=Path, default=ROOT, help="serve the code of this directory")
     parser.add_argument("--schema", help="the Alembic head of that code (the database is moved there, then back)")
     parser.add_argument("--label", default="", help="suffix of the results file (e.g. before)")
+    parser.add_argument("--only", default="cold,burst,put,mixed", help="comma-separated parts to run")
+    parser.add_argument("--burst-client", choices=["wrk", "httpx"], default="wrk",
+                        help="wrk: the server's view (a request still running after 5 s is not counted); httpx: "
+                             "every request started in the 5 s is waited for (the client's own CPU adds to each)")
     args = parser.parse_args()
     run(args.backend, duration=args.duration, reuse=args.reuse, app_root=args.app_root.resolve(),
-        schema=args.schema, label=args.label)
+        schema=args.schema, label=args.label, only=set(args.only.split(",")), tool=args.burst_client)
 
 
 if __name__ == "__main__":
