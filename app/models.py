@@ -3,7 +3,7 @@
 from app.assessments.models import Assessment, AssessmentCriterion
 from app.audit.models import AuditRecord
 from app.auth.models import ApiKey, LoginFailure, User
-from app.core.db import metadata
+from app.core.db import ChangeToken, metadata
 from app.criteria.models import CriteriaSet, Criterion, Indicator
 from app.exchange.models import ImportRequest
 from app.plan_indicators.models import PlanIndicator, PlanIndicatorList
@@ -14,5 +14,5 @@ from app.units.models import AdminUnit, UnitAttribute, UnitLineage
 __all__ = [
     "metadata", "AdminUnit", "UnitLineage", "CriteriaSet", "Criterion", "Indicator",
     "Assessment", "AssessmentCriterion", "Recognition", "Target", "User", "ApiKey", "LoginFailure", "AuditRecord",
-    "ImportRequest", "UnitAttribute", "PlanIndicatorList", "PlanIndicator",
+    "ImportRequest", "UnitAttribute", "PlanIndicatorList", "PlanIndicator", "ChangeToken",
 ]

@@ -42,6 +42,8 @@ BENCH_SECRET = "ntm-bench-signing-key-" + "0" * 32
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 PG_ADMIN = os.environ.get("NTM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+# NTM_BENCH_PG_DB: another name lets several checkouts benchmark on one server without clashing
+PG_BENCH_DB = os.environ.get("NTM_BENCH_PG_DB", "ntm_bench")
 YEAR = 2024
 TARGETS = {  # issue #3
     "district_summary_ratio": 0.50,
@@ -195,7 +197,7 @@ def database_url(backend: str) -> str:
     if backend == "sqlite":
         return f"sqlite:///{RESULTS / 'national.db'}"
     base, _, _ = PG_ADMIN.rpartition("/")
-    return f"{base}/ntm_bench"
+    return f"{base}/{PG_BENCH_DB}"
 
 
 async def _recreate_pg() -> None:
@@ -203,8 +205,8 @@ async def _recreate_pg() -> None:
 
     conn = await asyncpg.connect(PG_ADMIN)
     try:
-        await conn.execute("DROP DATABASE IF EXISTS ntm_bench WITH (FORCE)")
-        await conn.execute("CREATE DATABASE ntm_bench")
+        await conn.execute(f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{PG_BENCH_DB}"')
     finally:
         await conn.close()
 

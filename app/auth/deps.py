@@ -11,6 +11,7 @@ from app.auth import service
 from app.auth.access import require
 from app.auth.models import Principal
 from app.auth.rules import Action
+from app.core.changes import ACCOUNTS
 from app.core.config import API_PREFIX
 from app.core.db import Database
 from app.core.errors import Unauthorized
@@ -42,9 +43,9 @@ async def authenticate(request: Request) -> Principal | None:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized(f"Send `Authorization: Bearer <token>` from POST {API_PREFIX}/auth/token.")
         subject = service.token_subject(settings, token.strip())
-        generation = await db.cache.generation()
-        # the account as found (enabled, at the token's generation) since the last commit
-        # anywhere; else look it up again
+        generation = await db.cache.generation(ACCOUNTS)
+        # the account as found (enabled, at the token's generation) since the last change of any
+        # account; else look it up again
         principal = db.cache.active(subject, generation)
         if principal is None:
             async with db.transaction(write=False) as session:

@@ -1,18 +1,25 @@
-"""A per-process cache of computed report responses, invalidated when the database changes.
+"""A per-process cache of computed report responses, invalidated when their data changes.
 
 Summaries, flags and trends are read far more often than the data behind them changes.
-Each worker keeps the JSON it computed, tagged with the database's *generation*; an entry
-is served only while the generation is unchanged. The generation moves:
+Each worker keeps the JSON it computed, tagged with the *generation* of the report data; an
+entry is served only while that generation is unchanged. Only changes to the tables listed in
+``app/core/changes.py`` (topic ``reports``) move it: a sign-in, a login failure, a user or an
+API key, the audit trail, an import's idempotency record leave every cached report in place.
+A second topic, ``accounts`` (users, API keys), moves the generation the remembered principals
+are tagged with (``note_active``/``active``). A generation moves:
 
-* on SQLite, when ``PRAGMA data_version`` moves: SQLite changes it for every commit made
-  by any other connection, in this process or another, so every writer is seen at once;
-* on PostgreSQL, when a ``ntm_data_changed`` notification arrives: statement triggers on
-  every table send it at commit (migration ``notify triggers``), whoever wrote — the API,
+* on SQLite, when the topic's token in ``ntm_change`` moves: triggers on the watched tables
+  write a fresh random token at each change, in the writer's transaction; it is read again
+  whenever ``PRAGMA data_version`` says another connection (in this process or another) has
+  committed anything, so every writer is seen at once;
+* on PostgreSQL, when a ``ntm_data_changed`` notification naming a table of the topic arrives:
+  statement triggers on the watched tables send it at commit, whoever wrote — the API,
   another worker, ``psql``. While the listening connection is down nothing is cached.
 
-Commits made through this process also move it at once (``bump``), so a client always
-reads its own writes. Across PostgreSQL workers an entry can outlive a commit by the time
-the notification takes to arrive (well under a millisecond on one host).
+Commits made through this process also move it at once (``bump``, for the topics of the
+tables the transaction wrote: ``app.core.db``), so a client always reads its own writes.
+Across PostgreSQL workers an entry can outlive a commit by the time the notification takes
+to arrive (well under a millisecond on one host).
 
 **Scoped writes.** Each entry is tagged with what its report is about: a unit, and the last
 year it covers (a summary's year; a trend's ``to``, or every year). A write that knows which
@@ -23,8 +30,11 @@ then stales only entries about those units covering year Y or later, so a commun
 leaves every other district's reports, and every report of earlier years, in place. On
 PostgreSQL the transaction silences the triggers (``SET LOCAL ntm.scoped``) and announces
 ``scope:<year>:<code>,<code>…`` itself, at its commit; any other payload (other tables, plain
-SQL, imports) still moves the whole generation. On SQLite ``data_version`` cannot tell which
-rows changed, so every commit stays global there.
+SQL, imports) still moves the whole generation. On SQLite the token cannot tell which rows
+changed, so every change of a watched table stays global there.
+
+**Single flight.** Concurrent misses of one report in one worker run one computation; the
+others wait for it (``SingleFlight``, used by the report routes).
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ import logging
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -42,12 +52,16 @@ from urllib.parse import parse_qsl
 from sqlalchemy.engine import URL
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.core.changes import ACCOUNTS, CHANGE_TABLE, CHANNEL, REPORTS, TOPICS, topic_of_payload
+from app.core.errors import AppError
+from app.core.singleflight import SingleFlight
+
 log = logging.getLogger("ntm.cache")
 
-CHANNEL = "ntm_data_changed"
 SCOPE_PREFIX = "scope:"
-# (local commits, remote commits or SQLite data_version): moves on every unscoped commit
-Generation = tuple[int, int]
+# of one topic: (local commits, remote commits on PostgreSQL or the SQLite token): moves on every
+# unscoped change of the topic's tables
+Generation = tuple[int, int | None]
 # a generation and the count of scoped commits that touched what the entry is about
 Stamp = tuple[int, int, int]
 # what a cached report is about: its unit's code and the last year it covers (None: every year)
@@ -84,12 +98,17 @@ class ResponseCache:
         self._entries: OrderedDict[Hashable, tuple[Stamp, bytes]] = OrderedDict()
         self._scoped: dict[str, dict[int, int]] = {}  # unit → {year written: commits}
         self._active: dict[str, tuple[Generation, Any]] = {}
-        self._local = 0
-        self._remote = 0
+        self._local = dict.fromkeys(TOPICS, 0)
+        self._remote = dict.fromkeys(TOPICS, 0)
         self._sqlite: sqlite3.Connection | None = None
+        self._data_version: int | None = None
+        self._tokens: dict[str, int] = {}
         self._pg: Any = None  # asyncpg connection listening for changes
         self._pg_retry_at = 0.0
         self._lock = asyncio.Lock()
+        # concurrent misses of one entry (key and stamp) compute once; an AppError (404, 422) is
+        # every caller's answer, any other failure is retried by the waiters
+        self.flights: SingleFlight[bytes] = SingleFlight(shared=lambda exc: isinstance(exc, AppError))
         self.enabled = url.get_backend_name() in ("sqlite", "postgresql") and url.database not in (None, "", ":memory:")
 
     def note_active(self, username: Hashable, generation: Generation | None, principal: Any) -> None:
@@ -101,17 +120,21 @@ class ResponseCache:
             self._active[username] = (generation, principal)
 
     def active(self, username: Hashable, generation: Generation | None) -> Any:
-        """The principal last found for the user, while no commit (which could have disabled the
-        account or changed its role) has happened since; else None."""
+        """The principal last found for the user, while no change of users or API keys (which could
+        have disabled the account or changed its role) has happened since; else None."""
         found = self._active.get(username)
         return found[1] if generation is not None and found is not None and found[0] == generation else None
 
-    def bump(self, scope: WriteScope | None = None) -> None:
-        """A commit (through this process, or announced by another): what it could have changed
-        is stale — entries within ``scope``, or (no scope) everything."""
-        if scope is None:
-            self._local += 1
-            return
+    def bump(self, topics: Iterable[str] = (REPORTS,), scope: WriteScope | None = None) -> None:
+        """A commit through this process changed these topics' tables: what it could have changed
+        is stale — for reports, the entries within ``scope``, or (no scope) every one."""
+        for topic in topics:
+            if topic == REPORTS and scope is not None:
+                self._bump_scope(scope)
+            else:
+                self._local[topic] += 1
+
+    def _bump_scope(self, scope: WriteScope) -> None:
         for code in scope.codes:
             years = self._scoped.setdefault(code, {})
             years[scope.year] = years.get(scope.year, 0) + 1
@@ -126,16 +149,16 @@ class ResponseCache:
 
     async def stamp(self, subject: Subject) -> Stamp | None:
         """What an entry about ``subject`` computed from now on is tagged with; None: do not cache."""
-        generation = await self.generation()
+        generation = await self.generation(REPORTS)
         return None if generation is None else (*generation, self._touched(subject))
 
-    async def generation(self) -> Generation | None:
-        """The current generation, or None when changes cannot be seen (then nothing is cached)."""
+    async def generation(self, topic: str) -> Generation | None:
+        """The topic's current generation, or None when changes cannot be seen (then nothing is cached)."""
         if not self.enabled:
             return None
         if self.url.get_backend_name() == "sqlite":
-            return self._sqlite_generation()
-        return await self._pg_generation()
+            return self._sqlite_generation(topic)
+        return await self._pg_generation(topic)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -166,22 +189,30 @@ class ResponseCache:
 
     # ---- SQLite --------------------------------------------------------------------------
 
-    def _sqlite_generation(self) -> Generation | None:
+    def _sqlite_generation(self, topic: str) -> Generation | None:
         try:
             if self._sqlite is None:
                 self._sqlite = sqlite3.connect(
                     f"file:{self.url.database}?mode=rw", uri=True, check_same_thread=False, isolation_level=None
                 )
+                self._data_version = None
+            # data_version moves on any commit by another connection (cheap, no read transaction);
+            # only then are the tokens read again (read after it: never older than it)
             (version,) = self._sqlite.execute("PRAGMA data_version").fetchone()
+            if version != self._data_version:
+                self._tokens = dict(self._sqlite.execute(f"SELECT topic, token FROM {CHANGE_TABLE}").fetchall())
+                self._data_version = version
         except sqlite3.Error as exc:
-            log.warning("report cache off: cannot read SQLite data_version: %s", exc)
+            log.warning("report cache off: cannot read the SQLite change tokens: %s", exc)
+            if self._sqlite is not None:
+                self._sqlite.close()
             self._sqlite = None
             return None
-        return (self._local, version)
+        return (self._local[topic], self._tokens.get(topic))
 
     # ---- PostgreSQL ----------------------------------------------------------------------
 
-    async def _pg_generation(self) -> Generation | None:
+    async def _pg_generation(self, topic: str) -> Generation | None:
         if self._pg is None or self._pg.is_closed():
             if time.monotonic() < self._pg_retry_at:
                 return None
@@ -190,7 +221,7 @@ class ResponseCache:
                     await self._pg_listen()
             if self._pg is None:
                 return None
-        return (self._local, self._remote)
+        return (self._local[topic], self._remote[topic])
 
     async def _pg_listen(self) -> None:
         import asyncpg
@@ -209,19 +240,23 @@ class ResponseCache:
         # anything may have changed while nobody listened
         self._entries.clear()
         self.bytes = 0
-        self._remote += 1
+        self._moved(TOPICS)
+
+    def _moved(self, topics: Iterable[str]) -> None:
+        for topic in topics:
+            self._remote[topic] += 1
 
     def _on_change(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         scope = parse_scope(payload)
         if scope is None:
-            self._remote += 1
+            self._moved(topic_of_payload(payload))
         else:
-            self.bump(scope)
+            self._bump_scope(scope)
 
     def _on_lost(self, *_args: Any) -> None:
         log.warning("report cache off: change listener connection lost")
         self._pg = None
-        self._remote += 1
+        self._moved(TOPICS)
 
     async def close(self) -> None:
         if self._pg is not None and not self._pg.is_closed():
@@ -276,7 +311,9 @@ class CachedReportsMiddleware:
                 stamp = await cache.stamp(subject)
                 key = self.key(scope["path"], scope["query_string"])
                 body = cache.get(key, stamp) if key is not None else None
-                if body is not None and self._may_read(scope["app"].state.settings, headers, cache, (stamp[0], stamp[1])):
+                if body is not None and self._may_read(
+                    scope["app"].state.settings, headers, cache, await cache.generation(ACCOUNTS)
+                ):
                     await send({
                         "type": "http.response.start",
                         "status": 200,
@@ -294,7 +331,7 @@ class CachedReportsMiddleware:
         self, settings: Any, headers: dict[bytes, bytes], cache: ResponseCache, generation: Generation | None
     ) -> bool:
         """Reads are open, or the bearer token is good and its user was found enabled since the
-        last commit. Anything else (API keys, doubtful tokens) goes the full way through routing."""
+        last change of any account. Anything else (API keys, doubtful tokens) goes the full way through routing."""
         if settings.public_read:
             return True
         scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")

@@ -8,16 +8,20 @@ instead of failing with "database is locked" when two of them upgrade a read loc
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
 from typing import Any
 
-from sqlalchemy import MetaData, Select, String, bindparam, event, func, literal, select
+from sqlalchemy import BigInteger, Column, MetaData, Select, String, bindparam, event, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlmodel import SQLModel
+from sqlalchemy.orm import ORMExecuteState, Session, object_mapper
+from sqlalchemy.sql.elements import TextClause
+from sqlmodel import Field, SQLModel
 
-from app.core.cache import CHANNEL, SCOPE_PREFIX, ResponseCache, WriteScope
+from app.core.cache import SCOPE_PREFIX, ResponseCache, WriteScope
+from app.core.changes import CHANGE_TABLE, CHANNEL, WATCHED, topics_of
 from app.core.config import Settings
 from app.core.logging import watch_slow_queries
 
@@ -37,6 +41,69 @@ metadata: MetaData = SQLModel.metadata
 WRITE_OPTION = "ntm_write"
 
 SCOPE_KEY = "ntm_write_scope"
+WRITTEN_KEY = "ntm_written_tables"  # session.info: the tables the current transaction wrote
+CACHE_KEY = "ntm_cache"  # session.info: the cache its commits stale
+
+
+class ChangeToken(SQLModel, table=True):
+    """SQLite: one row per topic of ``app/core/changes.py``, its token rewritten (random) by the
+    triggers on the topic's tables at every change. Empty on PostgreSQL (NOTIFY does that job)."""
+
+    __tablename__ = CHANGE_TABLE
+
+    topic: str = Field(primary_key=True, max_length=16)
+    token: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class TrackedSession(Session):
+    """A session that notes in ``info[WRITTEN_KEY]`` which tables its transaction writes — by ORM
+    flush or by an INSERT/UPDATE/DELETE statement — so that its commit stales only the cached
+    answers those tables feed (``app/core/changes.py``)."""
+
+
+def _note(session: Session, tables: set[str]) -> None:
+    session.info.setdefault(WRITTEN_KEY, set()).update(tables)
+
+
+@event.listens_for(TrackedSession, "after_flush")
+def _after_flush(session: Session, _context: Any) -> None:
+    # still the pre-flush lists here
+    _note(session, {t.name for obj in (*session.new, *session.dirty, *session.deleted)
+                    for t in object_mapper(obj).tables})
+
+
+_DML = re.compile(r"\b(?:insert\s+(?:or\s+\w+\s+)?into|update|delete\s+from)\s+\"?(\w+)", re.I)
+_WRITE_WORDS = re.compile(r"\b(?:insert|update|delete|truncate|copy|merge|drop|alter)\b", re.I)
+
+
+@event.listens_for(TrackedSession, "do_orm_execute")
+def _on_execute(state: ORMExecuteState) -> None:
+    statement = state.statement
+    if isinstance(statement, TextClause):
+        text = statement.text
+        if _WRITE_WORDS.search(text):
+            found = set(_DML.findall(text))
+            # one plain INSERT/UPDATE/DELETE names its table; anything else may have touched anything
+            _note(state.session, found if len(found) == 1 and len(_WRITE_WORDS.findall(text)) == 1 else set(WATCHED))
+    elif state.is_insert or state.is_update or state.is_delete:
+        table = getattr(statement, "table", None)
+        _note(state.session, {table.name} if table is not None and hasattr(table, "name") else set(WATCHED))
+
+
+@event.listens_for(TrackedSession, "after_commit")
+def _after_commit(session: Session) -> None:
+    written = session.info.pop(WRITTEN_KEY, None)
+    scope = session.info.pop(SCOPE_KEY, None)
+    cache_ = session.info.get(CACHE_KEY)
+    if written and cache_ is not None:
+        cache_.bump(topics_of(written), scope)
+
+
+@event.listens_for(TrackedSession, "after_transaction_create")
+def _after_begin(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # a new outermost transaction: nothing written yet
+        session.info.pop(WRITTEN_KEY, None)
+        session.info.pop(SCOPE_KEY, None)
 
 
 @cache
@@ -107,11 +174,15 @@ class Database:
     def __init__(self, settings: Settings, engine: AsyncEngine | None = None) -> None:
         self.settings = settings
         self.engine = engine or create_engine(settings)
-        # two factories over one pool: write transactions carry WRITE_OPTION (SQLite's BEGIN IMMEDIATE)
+        # two factories over one pool: write transactions carry WRITE_OPTION (SQLite's BEGIN IMMEDIATE);
+        # both track the tables they write (``TrackedSession``), which decides what a commit stales
         self.sessionmaker = async_sessionmaker(
-            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False, class_=AsyncSession
+            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False, class_=AsyncSession,
+            sync_session_class=TrackedSession,
         )
-        self.read_sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+        self.read_sessionmaker = async_sessionmaker(
+            self.engine, expire_on_commit=False, class_=AsyncSession, sync_session_class=TrackedSession
+        )
         self.cache = ResponseCache(self.engine.url, max_bytes=settings.report_cache_max_bytes)
         watch_slow_queries(self.engine, settings.slow_query_ms)
 
@@ -123,12 +194,13 @@ class Database:
     async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits when the block ends, rolls back on any error.
 
-        ``write=False`` is a read transaction: on SQLite it takes no write lock, and its commit
-        stales nothing. A write's commit stales the cached reports it can change (all, unless the
-        transaction declared a scope with ``scope_writes``) — even a commit that failed, which may
-        have landed; a rollback changed nothing and leaves them in place."""
+        ``write=False`` is a read transaction: on SQLite it takes no write lock. A commit stales the
+        cached answers fed by the tables it wrote (``TrackedSession``; for reports, only those within
+        the scope declared with ``scope_writes`` if any) — also a commit that failed, which may have
+        landed; a rollback changed nothing and leaves them."""
         factory = self.sessionmaker if write else self.read_sessionmaker
         async with factory() as session:
+            session.info[CACHE_KEY] = self.cache
             try:
                 yield session
             except BaseException:
@@ -137,11 +209,10 @@ class Database:
             try:
                 await session.commit()
             except BaseException:
+                if written := session.info.get(WRITTEN_KEY):
+                    self.cache.bump(topics_of(written), session.info.get(SCOPE_KEY))
                 await session.rollback()
                 raise
-            finally:
-                if write:
-                    self.cache.bump(session.info.get(SCOPE_KEY))
 
     async def dispose(self) -> None:
         await self.cache.close()

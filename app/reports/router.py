@@ -82,8 +82,12 @@ async def _cached(request: Request, compute: Callable[[AsyncSession], Awaitable[
     """Answer from the worker's cache, or compute the report and keep it, stamped for what it is
     about as read *before* computing (a commit meanwhile leaves the entry already stale).
 
+    Concurrent misses of the same entry (same request, same stamp) run one computation and all
+    answer its result (single flight, ``app/core/singleflight.py``): a burst of readers after a
+    write costs one query, not one each. ``Cache-Control: no-cache`` computes on its own.
+
     Most hits never get here: ``CachedReportsMiddleware`` answers them before routing. Those that
-    do (API keys, a token not seen since the last commit) have just been authenticated."""
+    do (API keys, a token not seen since the last change of an account) have just been authenticated."""
     db: Database = request.app.state.db
     query = request.url.query.encode("latin-1")
     subject = report_subject(request.url.path, query)
@@ -93,14 +97,23 @@ async def _cached(request: Request, compute: Callable[[AsyncSession], Awaitable[
     known = _KNOWN_QUERIES.setdefault(match.group("report"), declared_queries(request.scope["route"]))
     key = cache_key(request.url.path, query, known)
     stamp = await db.cache.stamp(subject)
-    if not wants_fresh(request.headers.get("cache-control", "")):
+    fresh = wants_fresh(request.headers.get("cache-control", ""))
+    if not fresh:
         body = db.cache.get(key, stamp)
         if body is not None:
             return Response(body, media_type="application/json", headers={"X-Cache": "hit"})
-    async with db.transaction(write=False) as session:
-        result = await compute(session)
-    body = result.model_dump_json().encode()
-    db.cache.put(key, stamp, body)
+
+    async def run() -> bytes:
+        async with db.transaction(write=False) as session:
+            result = await compute(session)
+        computed = result.model_dump_json().encode()
+        db.cache.put(key, stamp, computed)  # by the computation itself: kept even if every caller left
+        return computed
+
+    if fresh or stamp is None:  # no stamp: changes cannot be seen, so nothing may be shared either
+        body = await run()
+    else:
+        body = await db.cache.flights.run((key, stamp), run)
     return Response(body, media_type="application/json", headers={"X-Cache": "miss"})
 
 

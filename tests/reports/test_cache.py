@@ -1,7 +1,9 @@
-"""Report caching: repeated requests are served from the worker's cache, and any commit —
-through this worker, another worker, or plain SQL — makes the next request recompute the
-reports it can change: on PostgreSQL, for an assessment or target written through the API, only
-those of the units above it covering its year or later; otherwise all of them."""
+"""Report caching: repeated requests are served from the worker's cache, and any change of the
+tables the reports are computed from — through this worker, another worker, or plain SQL —
+makes the next request recompute the reports it can change: on PostgreSQL, for an assessment or
+target written through the API, only those of the units above it covering its year or later;
+otherwise all of them. Concurrent misses compute once (single flight). Which changes stale
+nothing: test_invalidation.py."""
 
 from __future__ import annotations
 
@@ -229,3 +231,41 @@ def test_scope_payloads_name_a_year_and_units_and_anything_else_is_global():
 )
 def test_report_subject(path, query, expected):
     assert report_subject(path, query) == expected
+
+
+# ---- single flight: concurrent misses compute once -----------------------------------------------
+
+
+async def test_concurrent_misses_run_one_computation(db, client, monkeypatch):
+    from app.reports import service
+
+    await load_demo(db)
+    runs = []
+    original = service.summary
+
+    async def slow_summary(*args, **kwargs):
+        runs.append(1)
+        await asyncio.sleep(0.1)  # long enough for every request below to miss meanwhile
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(service, "summary", slow_summary)
+    responses = await asyncio.gather(*(client.get(SUMMARY, params={"year": 2021}) for _ in range(16)))
+    assert [r.status_code for r in responses] == [200] * 16
+    assert {r.json()["total_criteria_met"] for r in responses} == {145}
+    assert len(runs) == 1 and {r.headers["x-cache"] for r in responses} == {"miss"}
+    assert (await client.get(SUMMARY, params={"year": 2021})).headers["x-cache"] == "hit"
+
+    # after a write, a new burst computes once more, and sees the write
+    await put_assessment(client, code="02800", year=2021, met=19)
+    responses = await asyncio.gather(*(client.get(SUMMARY, params={"year": 2021}) for _ in range(8)))
+    assert {r.json()["total_criteria_met"] for r in responses} == {148} and len(runs) == 2
+    # Cache-Control: no-cache computes on its own
+    await asyncio.gather(*(client.get(SUMMARY, params={"year": 2021}, headers={"Cache-Control": "no-cache"})
+                           for _ in range(3)))
+    assert len(runs) == 5
+
+
+async def test_concurrent_misses_of_an_unknown_unit_all_answer_404(db, client):
+    responses = await asyncio.gather(*(client.get("/api/v1/units/999/summary", params={"year": 2021}) for _ in range(8)))
+    assert [r.status_code for r in responses] == [404] * 8
+    assert all(r.headers["content-type"] == "application/problem+json" for r in responses)
