@@ -10,13 +10,13 @@ from app.api.deps import Page, ReadSessionDep, WriteSessionDep
 from app.attributes import service
 from app.auth.deps import PrincipalDep
 from app.core.errors import problem_responses
-from app.core.types import IsoDate, WholeNumber
+from app.core.types import IsoDate, YearNumber
 from app.units.models import CODE_REGEX, AttributesPublic, AttributesPut, YearAttributesPublic
 
 router = APIRouter(prefix="/units/{code}/attributes", tags=["Administrative units"])
 
 UnitCode = Annotated[str, Path(pattern=CODE_REGEX, description="GSO code", examples=["02809"])]
-Year = Annotated[WholeNumber, Path(ge=1900, le=2100, examples=[2026])]
+Year = Annotated[YearNumber, Path(examples=[2026])]
 
 
 @router.put("/{year}", summary="Set a unit's attributes for a year", operation_id="putUnitAttributes",
@@ -38,8 +38,8 @@ async def put_attributes(
 async def list_attributes(
     session: ReadSessionDep,
     code: UnitCode,
-    first: Annotated[WholeNumber | None, Query(alias="from", ge=1900, le=2100, description="First year")] = None,
-    last: Annotated[WholeNumber | None, Query(alias="to", ge=1900, le=2100, description="Last year")] = None,
+    first: Annotated[YearNumber | None, Query(alias="from", description="First year")] = None,
+    last: Annotated[YearNumber | None, Query(alias="to", description="Last year")] = None,
     on: Annotated[IsoDate | None, Query(description="Which unit with the code: the one valid on this day "
                                                     "(default today, else the latest)")] = None,
 ) -> Page[YearAttributesPublic]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from app.api.deps import ReadSessionDep
 from app.core.errors import problem_responses
-from app.core.types import WholeNumber
+from app.core.types import YearNumber
 from app.indicators import service
 from app.indicators.schemas import IndicatorAggregate
 from app.units.models import CODE_REGEX
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/units/{code}", tags=["Summaries and flags"])
 async def get_indicator(
     session: ReadSessionDep,
     code: Annotated[str, Path(pattern=CODE_REGEX, description="A unit above the commune", examples=["084"])],
-    year: Annotated[WholeNumber, Query(ge=1900, le=2100, examples=[2020])],
+    year: Annotated[YearNumber, Query(examples=[2020])],
     indicator: Annotated[str, Query(alias="code", min_length=1, max_length=16, pattern=r"^[0-9A-Za-z][0-9A-Za-z._\-]*$",
                                     description="Indicator code of the set in force", examples=["10.1"])],
     kind: Annotated[Literal["chuan"], Query(description="Assessment kind (only `chuan` is stored so far)")] = "chuan",

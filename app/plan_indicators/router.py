@@ -13,7 +13,7 @@ from app.api.deps import IfMatchDep, IfNoneMatch, ReadSessionDep, WriteSessionDe
 from app.auth.deps import PrincipalDep
 from app.core.errors import problem_responses
 from app.core.preconditions import ETAG_HEADER, NOT_MODIFIED_RESPONSE, etag, versioned
-from app.core.types import WholeNumber
+from app.core.types import YearNumber
 from app.plan_indicators import service, spreadsheet
 from app.plan_indicators.models import CODE_MAX
 from app.plan_indicators.schemas import (
@@ -48,7 +48,7 @@ Y = "{year:ntm_plan_year}"  # the OpenAPI path still reads {year}
 router = APIRouter(prefix="/units/{code}/plan-indicators", tags=["Plan indicators"])
 
 UnitCode = Annotated[str, Path(pattern=CODE_REGEX, description="A unit above the commune", examples=["084"])]
-Year = Annotated[WholeNumber, Path(ge=1900, le=2100, examples=[2020])]
+Year = Annotated[YearNumber, Path(examples=[2020])]
 IndicatorCode = Annotated[str, Path(max_length=CODE_MAX, pattern=CODE_PATTERN, examples=["XH-07"])]
 WRITE_ERRORS = problem_responses(401, 403, 404, 412, 422, 428)
 
