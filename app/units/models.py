@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ValidationInfo, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -179,7 +179,7 @@ class UnitUpdate(BaseModel):
     """Fields that may change on an existing unit; omitted fields stay as they are."""
 
     # name and kind may be omitted but never set to null (the schema says so: no `null` in their type)
-    name: str | SkipJsonSchema[None] = PField(default=None, min_length=1, max_length=200, pattern=NAME_PATTERN)
+    name: Annotated[str, PField(min_length=1, max_length=200, pattern=NAME_PATTERN)] | SkipJsonSchema[None] = None
     kind: UnitKind | SkipJsonSchema[None] = None
     region: Region | None = PField(default=None, description="`null` removes the region")
     valid_to: IsoDate | None = PField(default=None, description="Close the unit: its last valid day (`null`: open again)")
