@@ -11,8 +11,9 @@ from fastapi.security import OAuth2PasswordRequestForm
 from app.api.deps import Page, PageDep, SessionDep
 from app.auth import service
 from app.auth.deps import PrincipalDep, authenticate, require
-from app.auth.models import (ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Me, Token, User, UserCreate, UserPublic,
-                             UserUpdate)
+from app.auth.models import (
+    ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Me, Role, Token, User, UserCreate, UserPublic, UserUpdate,
+)
 from app.auth.rules import Action
 from app.audit import service as audit
 from app.core.errors import Conflict, Unauthorized, problem_responses
@@ -54,7 +55,7 @@ async def me(session: SessionDep, principal: PrincipalDep) -> Me:
         raise Unauthorized("Sign in: POST /api/v1/auth/token for a bearer token, or send an `X-API-Key` header.")
     if principal.actor.startswith(API_KEY_ACTOR):
         key = await service.get_key_by_name(session, principal.actor.removeprefix(API_KEY_ACTOR))
-        return Me(kind="api_key", username=principal.actor, role=key.role, unit_code=key.unit_code,  # type: ignore[arg-type]
+        return Me(kind="api_key", username=principal.actor, role=Role(key.role), unit_code=key.unit_code,
                   disabled=key.revoked_at is not None, created_at=key.created_at, key_id=key.id)
     return Me(kind="user", **user_public(await service.get_user(session, principal.actor)).model_dump())
 
