@@ -14,3 +14,17 @@ def test_ci_runs_the_readme_test_command_verbatim():
 def test_readme_start_command_serves_the_demo():
     readme = (ROOT / "README.md").read_text()
     assert "python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]' && .venv/bin/ntm serve --demo" in readme
+
+
+def test_ci_checks_the_compose_file_with_every_mandatory_variable_set():
+    """docker-compose.yml refuses to render without its `${VAR:?…}` variables: .ci/run sets each
+    to a dummy value for `docker-compose config -q`, or CI would stop before the tests."""
+    import re
+
+    mandatory = set(re.findall(r"\$\{(\w+):\?", (ROOT / "docker-compose.yml").read_text()))
+    assert mandatory
+    ci = (ROOT / ".ci/run").read_text()
+    command = ci[ci.index("docker-compose config"):]
+    head = ci[:ci.index("docker-compose config")].rsplit("\n", 3)
+    setting = "\n".join(head[-2:]) + command.split("\n", 1)[0]
+    assert all(f"{name}=" in setting for name in mandatory), (mandatory, setting)

@@ -185,7 +185,9 @@ class PageParams:
 def page_params(
     request: Request,
     response: Response,
-    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT), DIGITS_ONLY, Query(description=f"Page size, at most {MAX_LIMIT}")] = 50,
+    limit: Annotated[
+        int, Field(ge=1, le=MAX_LIMIT), DIGITS_ONLY, Query(description=f"Page size, at most {MAX_LIMIT}")
+    ] = 50,
     offset: Annotated[int, Field(ge=0, le=MAX_OFFSET), DIGITS_ONLY, Query(description="Items to skip")] = 0,
 ) -> PageParams:
     return PageParams(limit, offset, request, response)

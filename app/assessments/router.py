@@ -22,7 +22,9 @@ router = APIRouter(prefix="/communes/{code}/assessments", tags=["Assessments"])
 
 CommuneCode = Annotated[str, Path(pattern=r"^\d{5}$", description="GSO commune code", examples=["02812"])]
 Year = Annotated[YearNumber, Path(description="Assessment year", examples=[2021])]
-Number = Annotated[int, Field(ge=1, le=99), DIGITS_ONLY, Path(description="Criterion number in the assessment's set", examples=[4])]
+Number = Annotated[
+    int, Field(ge=1, le=99), DIGITS_ONLY, Path(description="Criterion number in the assessment's set", examples=[4])
+]
 
 
 async def valid_commune(session: WriteSessionDep, code: CommuneCode, year: Year) -> AdminUnit:

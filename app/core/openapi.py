@@ -60,7 +60,8 @@ def tidy(spec: dict[str, Any]) -> dict[str, Any]:
         schema["title"] = new
         schemas[new] = schema
     if renames:
-        _rewrite_refs(spec, {f"#/components/schemas/{old}": f"#/components/schemas/{new}" for old, new in renames.items()})
+        prefix = "#/components/schemas/"
+        _rewrite_refs(spec, {prefix + old: prefix + new for old, new in renames.items()})
 
     for operations in spec.get("paths", {}).values():
         for operation in operations.values():

@@ -140,7 +140,9 @@ class UnitAttribute(SQLModel, table=True):
 
 
 class UnitBase(BaseModel):
-    name: str = PField(min_length=1, max_length=200, pattern=NAME_PATTERN, examples=["Xã Sán Chải"])
+    # the pattern is published; `name_text` enforces it, with a message naming the character
+    name: str = PField(min_length=1, max_length=200, json_schema_extra={"pattern": NAME_PATTERN},
+                       examples=["Xã Sán Chải"])
     level: UnitLevel = PField(examples=["commune"])
     kind: UnitKind = PField(examples=["xa"])
     parent_code: str | None = PField(default=None, max_length=8, examples=["084"])
@@ -196,8 +198,9 @@ class UnitUpdate(BaseModel):
     """Fields that may change on an existing unit; omitted fields stay as they are."""
 
     # name and kind may be omitted but never set to null (the schema says so: no `null` in their type)
-    # the limits on the string branch: on the union pydantic would drop the pattern from the schema
-    name: Annotated[str, PField(min_length=1, max_length=200, pattern=NAME_PATTERN)] | SkipJsonSchema[None] = None
+    name: Annotated[
+        str, PField(min_length=1, max_length=200, json_schema_extra={"pattern": NAME_PATTERN})
+    ] | SkipJsonSchema[None] = None
     kind: UnitKind | SkipJsonSchema[None] = None
     region: Region | None = PField(default=None, description="`null` removes the region")
     valid_to: IsoDate | None = PField(default=None, description="Close the unit: its last valid day (`null`: open again)")

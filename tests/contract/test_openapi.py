@@ -171,3 +171,11 @@ def test_target_and_indicator_keys_state_their_rules(spec):
     assert target["commune_targets"]["additionalProperties"] is False
     indicators = spec["components"]["schemas"]["CriterionResult"]["properties"]["indicators"]["anyOf"][0]
     assert indicators["propertyNames"] == {"minLength": 1, "maxLength": 16}
+
+
+def test_unit_names_carry_their_pattern_in_create_and_update(spec):
+    from app.core.text import NAME_PATTERN
+
+    for model in ("UnitCreate", "UnitUpdate"):
+        name = spec["components"]["schemas"][model]["properties"]["name"]
+        assert name["pattern"] == NAME_PATTERN and name["maxLength"] == 200, model

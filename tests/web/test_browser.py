@@ -169,6 +169,8 @@ async def test_docs_pages_work_offline(db, server, backend):
             await me.locator(".live-responses-table tr.response .response-col_status").first.wait_for(timeout=10000)
             assert (await me.locator(".live-responses-table tr.response .response-col_status").first.text_content()).strip() == "200"
             assert "si-ma-cai" in await me.locator(".live-responses-table .microlight").first.text_content()
+            await me.locator(".live-responses-table").scroll_into_view_if_needed()
+            await page.screenshot(path=str(ARTIFACTS / f"docs-swagger-try-{backend}.png"))
 
             page = await context.new_page()
             await page.goto(server + "/redoc")
@@ -176,6 +178,8 @@ async def test_docs_pages_work_offline(db, server, backend):
             assert await page.locator("[data-section-id^='operation/']").count() == operations
             assert await page.locator("[data-section-id='operation/putAssessment']").count() == 1
             await page.screenshot(path=str(ARTIFACTS / f"docs-redoc-{backend}.png"))
+            await page.locator("[data-section-id='operation/putAssessment']").scroll_into_view_if_needed()
+            await page.screenshot(path=str(ARTIFACTS / f"docs-redoc-operation-{backend}.png"))
             assert elsewhere == [], f"the docs asked another host for {elsewhere}"
             # the only thing that did not load is ReDoc's attribution logo, which the page's
             # Content-Security-Policy stops inside the browser (never sent; ReDoc then hides it)
