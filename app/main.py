@@ -10,6 +10,8 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
+from app.admin.criteria_sets import router as criteria_router
+from app.admin.units import router as units_router
 from app.api.deps import refuse_nul_characters
 from app.assessments.router import router as assessments_router
 from app.attributes.router import router as attributes_router
@@ -25,7 +27,6 @@ from app.core.docs import install_docs
 from app.core.errors import document_problems, install_error_handlers
 from app.core.middleware import BodyLimitMiddleware, CatchAllMiddleware, RequestContextMiddleware
 from app.core.openapi import operation_ids, tidy
-from app.criteria.router import router as criteria_router
 from app.exchange.router import router as exchange_router
 from app.indicators.router import router as indicators_router
 from app.ops.metrics import Metrics, MetricsMiddleware
@@ -35,7 +36,6 @@ from app.recognitions.router import router as recognitions_router
 from app.reports.router import report_key, report_subject
 from app.reports.router import router as reports_router
 from app.targets.router import router as targets_router
-from app.units.router import router as units_router
 from app.web.router import router as web_router
 
 DESCRIPTION = """

@@ -10,6 +10,7 @@ from pydantic import Field as PField
 from sqlalchemy import JSON, Column, Integer, String
 from sqlmodel import Field, SQLModel
 
+from app.core.sheets import ImportRowError
 from app.core.types import UtcDateTime
 
 
@@ -24,16 +25,6 @@ class ImportRequest(SQLModel, table=True):
     status_code: int = Field(sa_column=Column(Integer, nullable=False))
     result: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
-
-
-class ImportRowError(BaseModel):
-    """One error of an upload: where in the sheet, the value read, and why it was refused."""
-
-    row: int = PField(description="Spreadsheet row number; the header is row 1", examples=[5])
-    column: str | None = PField(description="Spreadsheet column letter, when the error is in one cell",
-                                examples=["D"])
-    value: str | None = PField(description="The cell's value as read", examples=["có lẽ"])
-    message: str = PField(examples=["criterion 2: not a mark (met: x, Đạt, 1, true; not met: empty, Không, 0, false)"])
 
 
 ImportError_ = ImportRowError  # the earlier name (the schema is published as ImportRowError)

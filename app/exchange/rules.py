@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from app.core.sheets import Cell, Sheet, column_letter
 from app.core.text import fold, nfc
-from app.exchange.sheets import Cell, Sheet, column_letter
 
 CODE_HEADERS = {"commune code", "ma xa", "code", "ma"}
 NAME_HEADERS = {"name", "ten xa", "commune name", "ten"}

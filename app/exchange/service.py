@@ -27,11 +27,12 @@ from app.audit import service as audit
 from app.audit.models import AuditRecord
 from app.auth.models import Principal
 from app.auth.rules import Action, allowed
+from app.core import sheets
 from app.core.errors import AppError, InvalidInput, PayloadTooLarge
 from app.core.types import utcnow
 from app.criteria import service as criteria_service
 from app.criteria.models import CriteriaSet, Criterion
-from app.exchange import rules, sheets
+from app.exchange import rules
 from app.exchange.models import ImportError_, ImportRequest, ImportResult
 from app.exchange.workbooks import CommuneLine, ReportData
 from app.plan_indicators import service as plan_indicators

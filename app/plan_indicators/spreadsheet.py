@@ -1,6 +1,6 @@
 """The plan-indicator list as a spreadsheet: export (.xlsx, .csv) and import (all or nothing).
 
-Uploads are read by ``app.exchange.sheets`` (size and zip-bomb checks, calamine or openpyxl
+Uploads are read by ``app.core.sheets`` (size and zip-bomb checks, calamine or openpyxl
 through defusedxml, formula cells marked). Exported text that a spreadsheet would take for a
 formula is written inert (a leading ``'``), and an upload takes that ``'`` off again, so an
 exported file re-imports unchanged.
@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.models import Principal
+from app.core import sheets
 from app.core.errors import AppError, PayloadTooLarge
 from app.core.preconditions import IfMatch
+from app.core.sheets import ImportRowError as ImportError_
 from app.core.text import fold
-from app.exchange import sheets
-from app.exchange.models import ImportError_
 from app.plan_indicators import rules, service
 from app.plan_indicators.schemas import (
     MAX_ITEMS,

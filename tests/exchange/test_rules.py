@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.exchange import rules, sheets
+from app.core import sheets
+from app.exchange import rules
 from app.exchange.workbooks import decimal_comma
 from tests.exchange.files import HEADER_19, csv_bytes, marks, xlsx
 

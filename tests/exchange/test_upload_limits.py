@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from app.exchange import sheets
+from app.core import sheets
 from tests.exchange.files import (
     HEADER_19,
     csv_bytes,

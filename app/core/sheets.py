@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 from xml.parsers import expat
 
+from pydantic import BaseModel
+from pydantic import Field as PField
+
 XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary .xls
 MAX_UNZIPPED_RATIO = 100  # a real workbook compresses ~5–20×; more smells like a zip bomb
@@ -533,3 +536,16 @@ def _blank(value: Any) -> bool:
 def _reason(exc: Exception) -> str:
     text = str(exc).strip().rstrip(".")
     return text[:200] if text else type(exc).__name__
+
+
+# ---- the error of one row, as uploads of every kind answer it ---------------------------------
+
+
+class ImportRowError(BaseModel):
+    """One error of an upload: where in the sheet, the value read, and why it was refused."""
+
+    row: int = PField(description="Spreadsheet row number; the header is row 1", examples=[5])
+    column: str | None = PField(description="Spreadsheet column letter, when the error is in one cell",
+                                examples=["D"])
+    value: str | None = PField(description="The cell's value as read", examples=["có lẽ"])
+    message: str = PField(examples=["criterion 2: not a mark (met: x, Đạt, 1, true; not met: empty, Không, 0, false)"])
