@@ -164,7 +164,7 @@ class PlanIndicatorImportResult(BaseModel):
 class PlanIndicatorImportProblem(PlanIndicatorImportResult):
     """422: the file has errors and nothing was written; every error is listed."""
 
-    type: str = "/problems/import-rejected"
+    type: str = "/problems/rule-violation"
     title: str = "Import rejected"
     status: int = 422
     detail: str
@@ -175,7 +175,8 @@ class UnsupportedFile(AppError):
 
 
 class ImportRejected(AppError):
-    status, title, slug = 422, "Import rejected", "import-rejected"
+    # rows that break the list's rules: a domain rule no schema can state (contract v1.3), as the assessment import
+    status, title, slug = 422, "Import rejected", "rule-violation"
 
     def __init__(self, outcome: PlanIndicatorImportResult) -> None:
         count = len(outcome.errors)

@@ -103,7 +103,7 @@ async def test_a_file_with_errors_writes_nothing_and_lists_every_error(client, d
     ])
     r = await upload(client, data, name="list.csv")
     problem = assert_problem(r, 422)
-    assert problem["type"] == "/problems/import-rejected"
+    assert problem["type"] == "/problems/rule-violation"
     errors = [(e["row"], e["column"]) for e in problem["errors"]]
     assert errors == [(3, "B"), (4, "D"), (5, "E"), (6, "A"), (7, "F"), (8, "E")], problem["errors"]
     assert all({"row", "column", "value", "message"} <= set(e) for e in problem["errors"])
