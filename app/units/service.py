@@ -573,9 +573,14 @@ async def own_region(session: AsyncSession, unit: AdminUnit) -> str | None:
     return inherited_region(rows.scalars())
 
 
-async def attributes_in_year(session: AsyncSession, unit: AdminUnit, year: int) -> YearAttributes:
-    """The commune group and region of the unit in force in ``year`` (each carried forward from
-    the latest year up to it that sets it; the region else the unit's own)."""
+async def attributes_in_year(session: AsyncSession, unit: AdminUnit | int, year: int) -> YearAttributes:
+    """The commune group and region of the unit (or the unit with this id) in force in ``year``
+    (each carried forward from the latest year up to it that sets it; the region else the unit's own)."""
+    if isinstance(unit, int):
+        found = await session.get(AdminUnit, unit)
+        if found is None:
+            raise NotFound(f"No unit has the id {unit}.")
+        unit = found
     rows = (await session.execute(
         select(UnitAttribute.year, UnitAttribute.commune_group, UnitAttribute.region)
         .where(UnitAttribute.unit_id == unit.id, UnitAttribute.year <= year)
