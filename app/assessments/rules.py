@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.assessments.models import AssessmentStatus
-from app.assessments.schemas import AssessmentPublic, CriterionPublic, CriterionResult, IndicatorEvaluation
+from app.assessments.schemas import AssessmentPublic, CriterionAssessed, CriterionResult, IndicatorEvaluation
 from app.core.errors import Conflict, FieldError, Forbidden
 from app.criteria import thresholds as th
 from app.units.models import UnitLevel, is_ntm_eligible
@@ -206,15 +206,15 @@ def evaluate(number: int, values: Mapping[str, Any] | None, judge: Judge
     return judged, None
 
 
-def judged(criterion: CriterionResult, judge: Judge) -> CriterionPublic:
+def judged(criterion: CriterionResult, judge: Judge) -> CriterionAssessed:
     """A criterion as shown: its indicators' evaluation, and ``met`` (when not given: ``met_by_indicators``)."""
     evaluation, by_indicators = evaluate(criterion.number, criterion.indicators, judge)
     met = criterion.met if criterion.met is not None else bool(by_indicators)
-    return CriterionPublic(number=criterion.number, met=met, note=criterion.note, indicators=criterion.indicators,
+    return CriterionAssessed(number=criterion.number, met=met, note=criterion.note, indicators=criterion.indicators,
                            evaluation=evaluation, met_by_indicators=by_indicators)
 
 
-def conflicts(criteria: Sequence[CriterionPublic]) -> list[int]:
+def conflicts(criteria: Sequence[CriterionAssessed]) -> list[int]:
     """Criteria whose ``met`` disagrees with a non-null ``met_by_indicators``, ascending."""
     return sorted(c.number for c in criteria if c.met_by_indicators is not None and c.met != c.met_by_indicators)
 

@@ -57,7 +57,7 @@ class IndicatorEvaluation(BaseModel):
     met: bool = PField(examples=[True])
 
 
-class CriterionPublic(BaseModel):
+class CriterionAssessed(BaseModel):
     number: int = PField(examples=[1])
     met: bool = PField(examples=[True])
     note: str | None = PField(default=None, examples=["Đã phê duyệt quy hoạch chung"])
@@ -74,7 +74,7 @@ class AssessmentPublic(BaseModel):
     year: int = PField(examples=[2021])
     criteria_set: str = PField(examples=["2016-2020"])
     criteria_count: int = PField(examples=[19])
-    criteria: list[CriterionPublic]
+    criteria: list[CriterionAssessed]
     met_count: int
     met: list[int]
     not_met: list[int]
