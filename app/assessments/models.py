@@ -38,6 +38,10 @@ class Assessment(SQLModel, table=True):
     criteria_count: int = Field(sa_column=Column(Integer, nullable=False))
     met_count: int = Field(sa_column=Column(Integer, nullable=False))
     met_bits: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # contract v1.2: criteria whose given `met` disagrees with their indicators (bit n−1 for criterion n)
+    indicator_conflicts: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
     status: AssessmentStatus = Field(
         default=AssessmentStatus.draft, sa_column=Column(EnumText(AssessmentStatus, 16), nullable=False)
     )

@@ -8,13 +8,15 @@ these same functions, so the two paths cannot disagree.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from app.assessments.models import AssessmentStatus
-from app.assessments.schemas import AssessmentPublic, CriterionResult
-from app.core.errors import Conflict, Forbidden
+from app.assessments.schemas import AssessmentPublic, CriterionAssessed, CriterionResult, IndicatorEvaluation
+from app.core.errors import Conflict, FieldError, Forbidden
+from app.criteria import thresholds as th
 from app.units.models import UnitLevel, is_ntm_eligible
 
 
@@ -122,10 +124,106 @@ class Row:
     approved_at: dt.datetime | None = None
 
 
-def view(row: Row, name: str, criteria: Sequence[CriterionResult]) -> AssessmentPublic:
+# ---- indicators judged by thresholds (contract v1.2) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class IndicatorRule:
+    """One indicator of a criterion: how a value is compared (None: not judged) and its thresholds."""
+
+    code: str
+    op: th.Op | None = None
+    thresholds: tuple[th.Threshold, ...] = ()
+
+
+@dataclass(frozen=True)
+class Judge:
+    """What judging an assessment's indicators needs: the set's indicators by criterion number,
+    and the commune's year, region and commune group (the attributes in force that year)."""
+
+    year: int
+    region: str | None = None
+    commune_group: int | None = None
+    indicators: Mapping[int, Sequence[IndicatorRule]] = field(default_factory=dict)
+
+
+NO_JUDGE = Judge(year=0)
+
+
+def indicator_errors(number: int, values: Mapping[str, Any] | None, judge: Judge, *, prefix: str) -> list[FieldError]:
+    """The problems of a criterion's indicator values: a key that is not an indicator of that
+    criterion in the set; a value that is not a finite number (a boolean for a ``bool``
+    indicator). A null value is no value. ``prefix`` names the field (``criteria[3].indicators``)."""
+    if not values:
+        return []
+    known = {r.code: r for r in judge.indicators.get(number, ())}
+    errors: list[FieldError] = []
+    for key, value in values.items():
+        where = f"{prefix}.{key}"
+        rule = known.get(key)
+        if rule is None:
+            errors.append(FieldError(
+                location="body", field=where, type="unknown_indicator",
+                message=f"{key!r} is not an indicator of criterion {number}"
+                        + (f" (its indicators: {', '.join(sorted(known))})" if known else " (it has none)"),
+            ))
+        elif value is None:
+            continue
+        elif rule.op == th.Op.boolean:
+            if not isinstance(value, bool):
+                errors.append(FieldError(location="body", field=where, type="indicator_value",
+                                         message=f"indicator {key} is a yes/no indicator: its value is true or false"))
+        elif not th.is_number(value):
+            errors.append(FieldError(location="body", field=where, type="indicator_value",
+                                     message=f"indicator {key} takes a finite number"))
+    return errors
+
+
+def evaluate(number: int, values: Mapping[str, Any] | None, judge: Judge
+             ) -> tuple[list[IndicatorEvaluation], bool | None]:
+    """The criterion's judged indicators (a value, an op and a threshold that applies, in the
+    set's order) and ``met_by_indicators``: True when every indicator of the criterion is judged
+    and met, False when one judged is not met, None otherwise (and for a criterion without
+    indicators)."""
+    rules_ = judge.indicators.get(number, ())
+    values = values or {}
+    judged: list[IndicatorEvaluation] = []
+    for rule in rules_:
+        value = values.get(rule.code)
+        if rule.op is None or value is None:
+            continue
+        limit = th.select(rule.thresholds, year=judge.year, region=judge.region, commune_group=judge.commune_group)
+        if limit is None:
+            continue
+        met = th.meets(rule.op, value, limit)
+        if met is None:
+            continue
+        judged.append(IndicatorEvaluation(code=rule.code, value=value, op=rule.op, threshold=limit.value, met=met))
+    if any(not e.met for e in judged):
+        return judged, False
+    if rules_ and len(judged) == len(rules_):
+        return judged, True
+    return judged, None
+
+
+def judged(criterion: CriterionResult, judge: Judge) -> CriterionAssessed:
+    """A criterion as shown: its indicators' evaluation, and ``met`` (when not given: ``met_by_indicators``)."""
+    evaluation, by_indicators = evaluate(criterion.number, criterion.indicators, judge)
+    met = criterion.met if criterion.met is not None else bool(by_indicators)
+    return CriterionAssessed(number=criterion.number, met=met, note=criterion.note, indicators=criterion.indicators,
+                           evaluation=evaluation, met_by_indicators=by_indicators)
+
+
+def conflicts(criteria: Sequence[CriterionAssessed]) -> list[int]:
+    """Criteria whose ``met`` disagrees with a non-null ``met_by_indicators``, ascending."""
+    return sorted(c.number for c in criteria if c.met_by_indicators is not None and c.met != c.met_by_indicators)
+
+
+def view(row: Row, name: str, criteria: Sequence[CriterionResult], judge: Judge = NO_JUDGE) -> AssessmentPublic:
     """The one shape of an assessment: the API's answer, and ``before``/``after`` in its audit
-    records, whether the change came through the API or an import."""
-    ordered = sorted(criteria, key=lambda c: c.number)
+    records, whether the change came through the API or an import. ``judge``: what the
+    criteria's indicators are judged with (the set's indicators, the commune's attributes)."""
+    ordered = [judged(c, judge) for c in sorted(criteria, key=lambda c: c.number)]
     return AssessmentPublic(
         commune_code=row.commune_code,
         commune_name=name,
@@ -137,6 +235,7 @@ def view(row: Row, name: str, criteria: Sequence[CriterionResult]) -> Assessment
         met=[c.number for c in ordered if c.met],
         not_met=[c.number for c in ordered if not c.met],
         standard_reached=standard_reached(row.met_count, row.criteria_count),
+        indicator_conflicts=conflicts(ordered),
         status=AssessmentStatus(row.status),
         version=row.version,
         created_at=row.created_at,

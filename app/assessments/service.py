@@ -27,7 +27,8 @@ from app.core.errors import FieldError, InvalidInput, NotFound
 from app.core.preconditions import IfMatch
 from app.core.types import utcnow
 from app.criteria import service as criteria_service
-from app.criteria.models import CriteriaSet
+from app.criteria import thresholds
+from app.criteria.models import CriteriaSet, Criterion, Indicator
 from app.units import service as units_service
 from app.units.models import AdminUnit
 from app.units.service import year_end
@@ -62,6 +63,70 @@ async def _criteria_set_for(session: AsyncSession, year: int, code: str | None, 
         )
     await criteria_service.check_issuer(session, cset, unit, year, location="body", field="criteria_set")
     return cset
+
+
+async def set_indicators(session: AsyncSession, set_code: str) -> dict[int, list[rules.IndicatorRule]]:
+    """The set's indicators by criterion number, in the set's order (rows repeating a code for
+    another region are one indicator: the first op, every threshold)."""
+    rows = await session.execute(
+        select(Criterion.number, Indicator.code, Indicator.op, Indicator.thresholds)
+        .join(Criterion, Criterion.id == Indicator.criterion_id)
+        .where(Criterion.set_code == set_code).order_by(Criterion.number, Indicator.id)
+    )
+    found: dict[int, dict[str, tuple[thresholds.Op | None, list[thresholds.Threshold]]]] = {}
+    for number, code, op, limits in rows:
+        by_code = found.setdefault(number, {})
+        prior_op, prior = by_code.get(code, (None, []))
+        by_code[code] = (prior_op or (thresholds.Op(op) if op else None),
+                         prior + [thresholds.Threshold.from_data(t) for t in limits or []])
+    return {n: [rules.IndicatorRule(code, op, tuple(limits)) for code, (op, limits) in by_code.items()]
+            for n, by_code in found.items()}
+
+
+class Judges:
+    """What the indicators of a commune's assessments are judged with, read once per request:
+    the commune's attributes per year, the indicators per set."""
+
+    def __init__(self, session: AsyncSession, commune: AdminUnit) -> None:
+        self.session, self.commune = session, commune
+        self._sets: dict[str, dict[int, list[rules.IndicatorRule]]] = {}
+        self._years: dict[int, tuple[str | None, int | None]] = {}
+
+    async def __call__(self, set_code: str, year: int) -> rules.Judge:
+        if set_code not in self._sets:
+            self._sets[set_code] = await set_indicators(self.session, set_code)
+        if year not in self._years:
+            found = await units_service.attributes_in_year(self.session, self.commune, year)
+            self._years[year] = (found.region, found.commune_group)
+        region, group = self._years[year]
+        return rules.Judge(year=year, region=region, commune_group=group, indicators=self._sets[set_code])
+
+
+def resolve_met(criteria: Sequence[CriterionResult], judge: rules.Judge, *, prefix: str = "criteria",
+                single: bool = False) -> list[CriterionResult]:
+    """Check the criteria's indicator values against the set (422 naming the key), and fill an
+    omitted ``met`` with ``met_by_indicators`` (422 naming the criterion when that is null)."""
+    errors: list[FieldError] = []
+    out: list[CriterionResult] = []
+    for i, item in enumerate(criteria):
+        where = prefix if single else f"{prefix}[{i}]"
+        here = rules.indicator_errors(item.number, item.indicators, judge,
+                                      prefix=f"{where}.indicators" if where else "indicators")
+        errors += here
+        if item.met is None and not here:
+            _, by_indicators = rules.evaluate(item.number, item.indicators, judge)
+            if by_indicators is None:
+                errors.append(FieldError(
+                    location="body", field=f"{where}.met" if where else "met", type="met_undetermined",
+                    message=f"criterion {item.number}: `met` is omitted and its indicators do not decide it "
+                            "(not every indicator has a value and a threshold that applies); give `met`",
+                ))
+                continue
+            item = item.model_copy(update={"met": by_indicators})
+        out.append(item)
+    if errors:
+        raise InvalidInput("; ".join(e.message for e in errors), errors=errors)
+    return out
 
 
 def check_criteria(criteria: Sequence[CriterionResult], count: int, set_code: str) -> None:
@@ -147,15 +212,16 @@ def _row(assessment: Assessment) -> rules.Row:
     )
 
 
-async def publish(session: AsyncSession, assessment: Assessment, name: str) -> AssessmentPublic:
+async def publish(session: AsyncSession, assessment: Assessment, commune: AdminUnit) -> AssessmentPublic:
     rows = await criteria_rows(session, [assessment.id])  # type: ignore[list-item]
-    return rules.view(_row(assessment), name, rows[assessment.id])  # type: ignore[index]
+    judge = await Judges(session, commune)(assessment.criteria_set, assessment.year)
+    return rules.view(_row(assessment), commune.name, rows[assessment.id], judge)  # type: ignore[index]
 
 
 async def read(session: AsyncSession, *, code: str, year: int) -> AssessmentPublic:
     """The assessment of the commune that had this code in ``year``; 404 when it has none."""
     commune = await resolve_commune(session, code, year)
-    return await publish(session, await get_or_404(session, commune, year), commune.name)
+    return await publish(session, await get_or_404(session, commune, year), commune)
 
 
 async def history(
@@ -167,7 +233,7 @@ async def history(
         await session.execute(select(func.count()).select_from(Assessment).where(Assessment.commune_code == code))
     ).scalar_one()
     rows = await session.execute(
-        select(Assessment, AdminUnit.name)
+        select(Assessment, AdminUnit)
         .join(AdminUnit, AdminUnit.id == Assessment.unit_id)
         .where(Assessment.commune_code == code)
         .order_by(Assessment.year.desc())
@@ -176,7 +242,12 @@ async def history(
     )
     pairs = list(rows.all())
     criteria = await criteria_rows(session, [a.id for a, _ in pairs])  # type: ignore[misc]
-    return [rules.view(_row(a), name, criteria[a.id]) for a, name in pairs], total  # type: ignore[index]
+    judges: dict[int, Judges] = {}
+    out: list[AssessmentPublic] = []
+    for a, unit in pairs:
+        judge = judges.setdefault(unit.id, Judges(session, unit))
+        out.append(rules.view(_row(a), unit.name, criteria[a.id], await judge(a.criteria_set, a.year)))  # type: ignore[index]
+    return out, total
 
 
 # ---- writing: one function per use case ---------------------------------------------------------
@@ -200,6 +271,7 @@ class _Locked:
     assessment: Assessment | None
     before: AssessmentPublic | None
     criteria: list[CriterionResult]
+    judges: Judges
 
 
 async def _begin(
@@ -214,8 +286,10 @@ async def _begin(
     found = await get(session, commune, year, for_update=True)
     criteria = (await criteria_rows(session, [found.id]))[found.id] if found is not None else []  # type: ignore[list-item,index]
     if_match.check(found.version if found is not None else None)
-    before = rules.view(_row(found), commune.name, criteria) if found is not None else None
-    return _Locked(actor, chain, found, before, criteria)
+    judges = Judges(session, commune)
+    before = (rules.view(_row(found), commune.name, criteria, await judges(found.criteria_set, year))
+              if found is not None else None)
+    return _Locked(actor, chain, found, before, criteria, judges)
 
 
 async def _audit(
@@ -237,15 +311,18 @@ async def put(
     locked = await _begin(session, principal, commune, year, Action.assessment_write, if_match)
     cset = await _criteria_set_for(session, year, data.criteria_set, commune)
     check_criteria(data.criteria, cset.criteria_count, cset.code)
-    criteria = sorted(data.criteria, key=lambda c: c.number)
+    judge = await locked.judges(cset.code, year)
+    criteria = sorted(resolve_met(data.criteria, judge), key=lambda c: c.number)
     met = [c.number for c in criteria if c.met]
+    conflict_bits = rules.met_bits(rules.conflicts([rules.judged(c, judge) for c in criteria]))
     now = utcnow()
     assessment = locked.assessment
     if assessment is None:
         assessment = Assessment(
             unit_id=commune.id,  # type: ignore[arg-type]
             commune_code=commune.code, year=year, criteria_set=cset.code, criteria_count=cset.criteria_count,
-            met_count=len(met), met_bits=rules.met_bits(met), version=1, created_at=now, updated_at=now,
+            met_count=len(met), met_bits=rules.met_bits(met), indicator_conflicts=conflict_bits, version=1,
+            created_at=now, updated_at=now,
         )
         session.add(assessment)
     else:
@@ -255,6 +332,7 @@ async def put(
         await session.execute(delete(AssessmentCriterion).where(AssessmentCriterion.assessment_id == assessment.id))
         assessment.criteria_set, assessment.criteria_count = cset.code, cset.criteria_count
         assessment.met_count, assessment.met_bits = len(met), rules.met_bits(met)
+        assessment.indicator_conflicts = conflict_bits
         assessment.version += 1
         assessment.updated_at = now
     await session.flush()
@@ -264,7 +342,7 @@ async def put(
         [{"assessment_id": assessment.id, "number": c.number, "met": c.met, "note": c.note, "indicators": c.indicators}
          for c in criteria],
     )
-    after = rules.view(_row(assessment), commune.name, criteria)
+    after = rules.view(_row(assessment), commune.name, criteria, judge)
     created = locked.assessment is None
     await _audit(session, locked, "create" if created else "replace", f"{commune.code}/{year}", after)
     return Written(after, created)
@@ -290,19 +368,26 @@ async def patch_criterion(
     if row is None:  # pragma: no cover - a stored assessment always has every criterion
         raise NotFound(f"criterion {number} is not recorded")
     changes = data.model_dump(exclude_unset=True)
+    judge = await locked.judges(assessment.criteria_set, year)
     new = CriterionResult(number=number, met=data.met, note=changes.get("note", row.note),
                           indicators=changes.get("indicators", row.indicators))
+    new = resolve_met([new], judge, prefix="", single=True)[0]
     if (row.met, row.note, row.indicators) == (new.met, new.note, new.indicators):
         return locked.before  # type: ignore[return-value]  # nothing changed: same version
     rules.ensure_editable(assessment.status, code=commune.code, year=year)
     row.met, row.note, row.indicators = new.met, new.note, new.indicators
     bit = 1 << (number - 1)
-    assessment.met_bits = (assessment.met_bits | bit) if data.met else (assessment.met_bits & ~bit)
+    assessment.met_bits = (assessment.met_bits | bit) if new.met else (assessment.met_bits & ~bit)
     assessment.met_count = bin(assessment.met_bits).count("1")
+    conflict = rules.judged(new, judge)
+    assessment.indicator_conflicts = (
+        (assessment.indicator_conflicts | bit) if rules.conflicts([conflict]) else (assessment.indicator_conflicts & ~bit)
+    )
     assessment.version += 1
     assessment.updated_at = utcnow()
     await session.flush()
-    after = rules.view(_row(assessment), commune.name, [new if c.number == number else c for c in locked.criteria])
+    after = rules.view(_row(assessment), commune.name, [new if c.number == number else c for c in locked.criteria],
+                       judge)
     await _audit(session, locked, "update_criterion", f"{commune.code}/{year}#{number}", after)
     return after
 
@@ -333,6 +418,7 @@ async def transition(
     assessment.version += 1
     assessment.updated_at = now
     await session.flush()
-    after = rules.view(_row(assessment), commune.name, locked.criteria)
+    after = rules.view(_row(assessment), commune.name, locked.criteria,
+                       await locked.judges(assessment.criteria_set, year))
     await _audit(session, locked, step.value, f"{commune.code}/{year}", after)
     return after

@@ -6,7 +6,6 @@ import datetime as dt
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.audit import service as audit
 from app.auth.access import authorize
@@ -21,7 +20,6 @@ from app.units.models import (
     AttributesPublic,
     AttributesPut,
     UnitAttribute,
-    UnitLineage,
     YearAttributesPublic,
 )
 from app.units.service import year_end
@@ -65,17 +63,6 @@ async def put(
     return after, before is None
 
 
-async def _region(session: AsyncSession, unit: AdminUnit) -> str | None:
-    """The unit's region; for a unit without one, its predecessors' most common region."""
-    if unit.region is not None:
-        return unit.region
-    rows = await session.execute(
-        select(col(AdminUnit.region)).join(UnitLineage, col(UnitLineage.predecessor_id) == col(AdminUnit.id))
-        .where(col(UnitLineage.successor_id) == unit.id).order_by(col(AdminUnit.code))
-    )
-    return rules.inherited_region(rows.scalars())
-
-
 async def in_force(
     session: AsyncSession, *, code: str, first: int | None, last: int | None, on: dt.date | None = None
 ) -> list[YearAttributesPublic]:
@@ -96,5 +83,5 @@ async def in_force(
         raise InvalidInput.field("query", "to", f"`to` ({last}) is before `from` ({first}).")
     if last - first >= MAX_SPAN:
         raise InvalidInput.field("query", "to", f"A range spans at most {MAX_SPAN} years.")
-    years = rules.attributes_in_force(records, range(first, last + 1), unit_region=await _region(session, unit))
+    years = rules.attributes_in_force(records, range(first, last + 1), unit_region=await units_service.own_region(session, unit))
     return [YearAttributesPublic(year=y.year, commune_group=y.commune_group, region=y.region) for y in years]

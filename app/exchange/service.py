@@ -367,13 +367,28 @@ async def _write(
             for start in range(0, len(other_ids), CHUNK):
                 await session.execute(delete(C).where(C.c.assessment_id.in_(other_ids[start:start + CHUNK])))
             await _insert_criteria(session, ((before.id, row.met) for row, before in other_set), count)
+        # indicator values are kept only against the same set: those communes' criteria are judged
+        # (v1.2) and their conflicts stored; the others have no values, so nothing to judge
+        indicators = (await assessments_service.set_indicators(session, cset.code)
+                      if any(c.indicators for _, before in same_set for c in kept.get(before.id, [])) else {})
+        conflicts: list[dict[str, Any]] = []
         for row, unit, chain, before in changed:
             old = kept.get(before.id, [])
             after_row = replace(before.row, criteria_set=cset.code, criteria_count=count, met_count=len(row.met),
                                 version=before.row.version + 1, updated_at=now)
             same = before.row.criteria_set == cset.code
-            record(unit, chain, "import_update", assessment_rules.view(before.row, unit.name, old),
-                   assessment_rules.view(after_row, unit.name, _marks(row.met, count, old if same else ())))
+            judge = assessment_rules.NO_JUDGE
+            if same and indicators and any(c.indicators for c in old):
+                attrs = await units_service.attributes_in_year(session, unit.id, year)
+                judge = assessment_rules.Judge(year=year, region=attrs.region, commune_group=attrs.commune_group,
+                                               indicators=indicators)
+            after = assessment_rules.view(after_row, unit.name, _marks(row.met, count, old if same else ()), judge)
+            record(unit, chain, "import_update", assessment_rules.view(before.row, unit.name, old, judge), after)
+            conflicts.append({"b_id": before.id, "b_conflicts": assessment_rules.met_bits(after.indicator_conflicts)})
+        await session.execute(
+            update(A).where(A.c.id == bindparam("b_id")).values(indicator_conflicts=bindparam("b_conflicts")),
+            conflicts,
+        )
 
     await bulk_insert(session, AUDIT, records)
 

@@ -19,6 +19,7 @@ class FlagName(StrEnum):
     recognized_below_standard = "recognized_below_standard"
     carried_forward = "carried_forward"
     missing = "missing"
+    indicator_conflict = "indicator_conflict"
 
 
 class Coverage(BaseModel):

@@ -160,7 +160,7 @@ def _latest_row(elig: CTE, year: ColumnElement[int], name: str, approved_only: b
     if approved_only:
         conditions.append(a.c.status == AssessmentStatus.approved.value)
     return (
-        select(a.c.year, a.c.criteria_set, a.c.criteria_count, a.c.met_count, a.c.met_bits)
+        select(a.c.year, a.c.criteria_set, a.c.criteria_count, a.c.met_count, a.c.met_bits, a.c.indicator_conflicts)
         .where(*conditions).order_by(a.c.year.desc()).limit(1).lateral(name)
     )
 
@@ -197,7 +197,7 @@ def _statuses(year_count: int, approved_only: bool, dialect: str = "sqlite", by_
             select(
                 elig.c.y, elig.c.id, elig.c.code, elig.c.name, elig.c.top, cur.c.year.label("ly"),
                 _recognition_bits(elig.c.id, elig.c.y).label("rec"),
-                cur.c.criteria_set, cur.c.criteria_count, cur.c.met_count, cur.c.met_bits,
+                cur.c.criteria_set, cur.c.criteria_count, cur.c.met_count, cur.c.met_bits, cur.c.indicator_conflicts,
                 prev.c.criteria_set.label("prev_set"), prev.c.criteria_count.label("prev_count"),
                 prev.c.met_count.label("prev_met"), prev.c.met_bits.label("prev_bits"),
             )
@@ -217,7 +217,7 @@ def _statuses(year_count: int, approved_only: bool, dialect: str = "sqlite", by_
             select(
                 ids.c.y, ids.c.id, ids.c.code, ids.c.name, ids.c.top, cur.c.year.label("ly"),
                 _recognition_bits(ids.c.id, ids.c.y).label("rec"),
-                cur.c.criteria_set, cur.c.criteria_count, cur.c.met_count, cur.c.met_bits,
+                cur.c.criteria_set, cur.c.criteria_count, cur.c.met_count, cur.c.met_bits, cur.c.indicator_conflicts,
                 prev.c.criteria_set.label("prev_set"), prev.c.criteria_count.label("prev_count"),
                 prev.c.met_count.label("prev_met"), prev.c.met_bits.label("prev_bits"),
             )
@@ -237,7 +237,7 @@ def _statuses(year_count: int, approved_only: bool, dialect: str = "sqlite", by_
         select(
             lat.c.y, lat.c.id, lat.c.code, lat.c.name, lat.c.top, lat.c.ly,
             _recognition_bits(lat.c.id, lat.c.y).label("rec"),
-            cur.c.criteria_set, cur.c.criteria_count, cur.c.met_count, cur.c.met_bits,
+            cur.c.criteria_set, cur.c.criteria_count, cur.c.met_count, cur.c.met_bits, cur.c.indicator_conflicts,
             prev.c.criteria_set.label("prev_set"), prev.c.criteria_count.label("prev_count"),
             prev.c.met_count.label("prev_met"), prev.c.met_bits.label("prev_bits"),
         )
@@ -358,10 +358,11 @@ async def eligible_codes(session: AsyncSession, unit: AdminUnit, year: int, *, r
     return set(eligible) & set(restrict_to)
 
 
-def _status(year: int, set_code: str, count: int, bits: int) -> CommuneStatus:
+def _status(year: int, set_code: str, count: int, bits: int, conflicts: int = 0) -> CommuneStatus:
     return CommuneStatus(
         year=year, criteria_set=set_code, criteria_count=count,
         met=frozenset(n for n in range(1, count + 1) if bits >> (n - 1) & 1),
+        indicator_conflict=bool(conflicts),
     )
 
 
@@ -388,7 +389,8 @@ async def commune_rows(
     rows = await session.execute(_commune_rows_stmt(approved_only, _dialect(session)), {"parent": unit.code, "y0": year})
     out: list[CommuneRow] = []
     for r in rows.mappings():
-        status = None if r["met_count"] is None else _status(r["ly"], r["criteria_set"], r["criteria_count"], r["met_bits"])
+        status = None if r["met_count"] is None else _status(r["ly"], r["criteria_set"], r["criteria_count"],
+                                                             r["met_bits"], r["indicator_conflicts"] or 0)
         previous = (
             None if r["prev_met"] is None else _status(year - 1, r["prev_set"], r["prev_count"], r["prev_bits"])
         )

@@ -125,6 +125,7 @@ class CommuneStatus:
     criteria_set: str
     criteria_count: int
     met: frozenset[int]
+    indicator_conflict: bool = False  # a given `met` disagrees with the criterion's indicators (v1.2)
 
     @property
     def met_count(self) -> int:
@@ -183,6 +184,8 @@ def commune_flags(
         flags.append("carried_forward")
     if status is None:
         flags.append("missing")
+    if status is not None and status.indicator_conflict:
+        flags.append("indicator_conflict")
     return CommuneFlags(flags=flags, missing_criteria=missing_criteria, lost_criteria=lost)
 
 

@@ -21,6 +21,7 @@ from app.units.models import (
     PARENT_LEVELS,
     AdminUnit,
     LineageEntry,
+    UnitAttribute,
     UnitCreate,
     UnitKind,
     UnitLevel,
@@ -30,7 +31,15 @@ from app.units.models import (
     UnitUpdate,
     is_ntm_eligible,
 )
-from app.units.rules import CHAIN_MAX, Tree, UnitChain, chain_in, inherited_region
+from app.units.rules import (
+    CHAIN_MAX,
+    Tree,
+    UnitChain,
+    YearAttributes,
+    attributes_in_force,
+    chain_in,
+    inherited_region,
+)
 
 
 def year_end(year: int) -> dt.date:
@@ -548,3 +557,33 @@ async def eligible_under(session: AsyncSession, unit: AdminUnit, year: int, code
         return set()
     tree = await tree_above_communes(session, day)
     return {code for unit_id, code, parent in found if unit.id in chain_in(unit_id, code, parent, tree).ids[1:]}
+
+
+# ---- attributes by year (commune group, region) -------------------------------------------
+
+
+async def own_region(session: AsyncSession, unit: AdminUnit) -> str | None:
+    """The unit's region; for a unit without one, its predecessors' most common region."""
+    if unit.region is not None:
+        return unit.region
+    rows = await session.execute(
+        select(AdminUnit.region).join(UnitLineage, UnitLineage.predecessor_id == AdminUnit.id)  # type: ignore[arg-type]
+        .where(UnitLineage.successor_id == unit.id).order_by(AdminUnit.code)
+    )
+    return inherited_region(rows.scalars())
+
+
+async def attributes_in_year(session: AsyncSession, unit: AdminUnit | int, year: int) -> YearAttributes:
+    """The commune group and region of the unit (or the unit with this id) in force in ``year``
+    (each carried forward from the latest year up to it that sets it; the region else the unit's own)."""
+    if isinstance(unit, int):
+        found = await session.get(AdminUnit, unit)
+        if found is None:
+            raise NotFound(f"No unit has the id {unit}.")
+        unit = found
+    rows = (await session.execute(
+        select(UnitAttribute.year, UnitAttribute.commune_group, UnitAttribute.region)
+        .where(UnitAttribute.unit_id == unit.id, UnitAttribute.year <= year)
+    )).all()
+    records = {y: (group, region) for y, group, region in rows}
+    return attributes_in_force(records, [year], unit_region=await own_region(session, unit))[0]

@@ -54,7 +54,8 @@ async def test_patch_one_criterion_updates_counts_and_version(client):
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["met_count"] == 18 and body["version"] == 2 and 19 in body["met"] and body["not_met"] == [18]
-    assert body["criteria"][18] == {"number": 19, "met": True, "note": "Đạt sau kiểm tra", "indicators": None}
+    assert body["criteria"][18] == {"number": 19, "met": True, "note": "Đạt sau kiểm tra", "indicators": None,
+                                  "evaluation": [], "met_by_indicators": None}
     assert response.headers["etag"] == '"2"'
     unchanged = await client.patch(f"{URL}/criteria/19", json={"met": True})
     assert unchanged.json()["version"] == 2  # note kept when omitted, nothing changed

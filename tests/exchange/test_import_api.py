@@ -226,3 +226,22 @@ async def test_template_round_trip_changes_nothing(db, client):
     empty = await client.get("/api/v1/imports/assessments/template.xlsx", params={"unit": "084", "year": 2022})
     result = (await upload(client, empty.content, year=2022)).json()
     assert (result["rows"], result["skipped"], result["created"]) == (0, 9, 0)
+
+
+async def test_import_keeps_indicator_values_and_records_conflicts(db, client):
+    """Contract v1.2: an import that flips a criterion against its kept indicator values leaves
+    the assessment listing the conflict, and /flags carrying indicator_conflict."""
+    url = "/api/v1/communes/02812/assessments/2021"
+    criteria = [{"number": n, "met": True} for n in range(1, 20)]
+    criteria[9]["indicators"] = {"10.1": 41.5}
+    assert (await client.put(url, json={"criteria": criteria})).status_code == 201
+    response = await upload(client, xlsx([HEADER_19, ["02812", "Sán Chải", *marks(set(range(1, 20)) - {10})]]))
+    assert response.status_code == 200, response.text
+    assert response.json()["updated"] == 1
+    a = (await client.get(url)).json()
+    assert a["criteria"][9]["indicators"] == {"10.1": 41.5} and a["criteria"][9]["met"] is False
+    assert a["criteria"][9]["met_by_indicators"] is True and a["indicator_conflicts"] == [10]
+    flagged = await client.get("/api/v1/units/084/flags", params={"year": 2021, "flag": "indicator_conflict"})
+    assert [r["commune_code"] for r in flagged.json()["items"]] == ["02812"]
+    record = (await client.get("/api/v1/audit", params={"entity": "assessment", "limit": 1})).json()["items"][0]
+    assert record["action"] == "import_update" and record["after"]["indicator_conflicts"] == [10]

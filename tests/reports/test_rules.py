@@ -206,3 +206,13 @@ def test_summary_figures_agree_with_each_other(raw, target_tenths):
     assert s.target_met == (s.average >= target)
     assert s.gap == max(Decimal("0.0"), target - s.average)
     assert (s.additional_criteria_needed == 0) == s.target_met
+
+
+def test_indicator_conflict_flag_follows_the_status():
+    def flags(conflict: bool) -> list[str]:
+        status = CommuneStatus(year=2020, criteria_set="2016-2020", criteria_count=19, met=frozenset(range(1, 20)),
+                               indicator_conflict=conflict)
+        return rules.commune_flags(year=2020, status=status, previous=None, set_criteria_count=19, standard_target=False,
+                             commune_target=None, recognized=False).flags
+
+    assert "indicator_conflict" in flags(True) and "indicator_conflict" not in flags(False)
