@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.assessments import rules
 from app.assessments.models import Assessment, AssessmentCriterion
@@ -107,7 +108,7 @@ def check_criteria(criteria: Sequence[CriterionResult], count: int, set_code: st
 async def get(
     session: AsyncSession, commune: AdminUnit, year: int, *, for_update: bool = False
 ) -> Assessment | None:
-    stmt = select(Assessment).where(Assessment.unit_id == commune.id, Assessment.year == year)
+    stmt = select(Assessment).where(col(Assessment.unit_id) == commune.id, col(Assessment.year) == year)
     if for_update:  # writers of one assessment queue up instead of overwriting each other
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalars().first()
@@ -127,8 +128,8 @@ async def criteria_rows(session: AsyncSession, assessment_ids: Sequence[int]) ->
         return out
     rows = await session.execute(
         select(AssessmentCriterion)
-        .where(AssessmentCriterion.assessment_id.in_(assessment_ids))
-        .order_by(AssessmentCriterion.assessment_id, AssessmentCriterion.number)
+        .where(col(AssessmentCriterion.assessment_id).in_(assessment_ids))
+        .order_by(col(AssessmentCriterion.assessment_id), col(AssessmentCriterion.number))
     )
     for row in rows.scalars():
         out[row.assessment_id].append(
@@ -164,13 +165,13 @@ async def history(
     """All assessments recorded under a commune code, newest first (404 for an unknown code)."""
     await units_service.resolve(session, code)
     total = (
-        await session.execute(select(func.count()).select_from(Assessment).where(Assessment.commune_code == code))
+        await session.execute(select(func.count()).select_from(Assessment).where(col(Assessment.commune_code) == code))
     ).scalar_one()
     rows = await session.execute(
-        select(Assessment, AdminUnit.name)
-        .join(AdminUnit, AdminUnit.id == Assessment.unit_id)
-        .where(Assessment.commune_code == code)
-        .order_by(Assessment.year.desc())
+        select(Assessment, col(AdminUnit.name))
+        .join(AdminUnit, col(AdminUnit.id) == col(Assessment.unit_id))
+        .where(col(Assessment.commune_code) == code)
+        .order_by(col(Assessment.year).desc())
         .limit(limit)
         .offset(offset)
     )
@@ -252,7 +253,7 @@ async def put(
         if assessment.criteria_set == cset.code and locked.criteria == criteria:
             return Written(locked.before)  # type: ignore[arg-type]  # nothing changed: same version
         rules.ensure_editable(assessment.status, code=commune.code, year=year)
-        await session.execute(delete(AssessmentCriterion).where(AssessmentCriterion.assessment_id == assessment.id))
+        await session.execute(delete(AssessmentCriterion).where(col(AssessmentCriterion.assessment_id) == assessment.id))
         assessment.criteria_set, assessment.criteria_count = cset.code, cset.criteria_count
         assessment.met_count, assessment.met_bits = len(met), rules.met_bits(met)
         assessment.version += 1
