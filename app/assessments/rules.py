@@ -8,7 +8,7 @@ these same functions, so the two paths cannot disagree.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -18,7 +18,7 @@ from app.core.errors import Conflict, Forbidden
 from app.units.models import UnitLevel, is_ntm_eligible
 
 
-def met_bits(met: Sequence[int]) -> int:
+def met_bits(met: Iterable[int]) -> int:
     """Criterion n met ⇔ bit n−1 set."""
     bits = 0
     for number in met:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import JSON, and_, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 
 from app.assessments import rules as assessment_rules
@@ -401,6 +402,7 @@ async def bulk_insert(session: AsyncSession, table: Any, rows: list[dict[str, An
         for row in rows
     ]
     driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None  # an open asyncpg connection
     await driver.copy_records_to_table(table.name, records=records, columns=columns)
 
 
@@ -429,7 +431,7 @@ async def report_data(
     when ``with_figures`` (the report), without them (the template)."""
     cset = await criteria_service.set_that_applies(session, year, unit=unit, location="query")
     criteria = [(r.number, r.name) for r in await session.execute(
-        select(Criterion.number, Criterion.name).where(Criterion.set_code == cset.code).order_by(Criterion.number))]
+        select(col(Criterion.number), col(Criterion.name)).where(col(Criterion.set_code) == cset.code).order_by(col(Criterion.number)))]
     flag_rows = await reports_service.flags(session, unit, year, approved_only=approved_only)
     own = await _own_assessments(session, [f.commune_code for f in flag_rows], year)
     lines = []
