@@ -170,7 +170,7 @@ def db_grant(
     console.print(f"{service} granted its rights on every table")
 
 
-async def _on_postgresql(work) -> None:  # type: ignore[no-untyped-def]
+async def _on_postgresql(work) -> None:
     from app.ops.roles import RoleError
 
     db = Database(Settings())
@@ -183,7 +183,7 @@ async def _on_postgresql(work) -> None:  # type: ignore[no-untyped-def]
         await db.dispose()
 
 
-def _run_roles(run) -> None:  # type: ignore[no-untyped-def]
+def _run_roles(run) -> None:
     from sqlalchemy.exc import DBAPIError
 
     from app.ops.roles import RoleError
@@ -341,7 +341,7 @@ def import_file(
     except AppError as exc:
         console.print(f"[red]{exc.detail}[/]")
         raise typer.Exit(2) from exc
-    r = result  # type: ignore[assignment]
+    r = result
     verb = "would be" if dry_run else "were"
     console.print(f"{r.rows} rows: {r.created} created, {r.updated} updated, {r.unchanged} unchanged, "  # type: ignore[attr-defined]
                   f"{r.skipped} skipped (blank) — changes {verb} written for {year}, set {r.criteria_set}")  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.assessments import service as assessments
 from app.assessments.schemas import AssessmentPut, CriterionResult
@@ -151,7 +152,7 @@ async def load_demo_users(session: AsyncSession) -> None:
     from app.auth.models import User, UserCreate
 
     for username, password, role, unit in DEMO_USERS:
-        if (await session.execute(select(User.id).where(User.username == username))).first() is None:
+        if (await session.execute(select(col(User.id)).where(col(User.username) == username))).first() is None:
             await auth.create_user(
                 session, Principal.system("demo"), UserCreate(username=username, password=password, role=Role(role), unit_code=unit)
             )

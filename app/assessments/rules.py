@@ -8,7 +8,7 @@ these same functions, so the two paths cannot disagree.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -20,7 +20,7 @@ from app.criteria import thresholds as th
 from app.units.models import UnitLevel, is_ntm_eligible
 
 
-def met_bits(met: Sequence[int]) -> int:
+def met_bits(met: Iterable[int]) -> int:
     """Criterion n met ⇔ bit n−1 set."""
     bits = 0
     for number in met:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.assessments import rules
 from app.assessments.models import Assessment, AssessmentCriterion
@@ -69,9 +70,9 @@ async def set_indicators(session: AsyncSession, set_code: str) -> dict[int, list
     """The set's indicators by criterion number, in the set's order (rows repeating a code for
     another region are one indicator: the first op, every threshold)."""
     rows = await session.execute(
-        select(Criterion.number, Indicator.code, Indicator.op, Indicator.thresholds)
-        .join(Criterion, Criterion.id == Indicator.criterion_id)
-        .where(Criterion.set_code == set_code).order_by(Criterion.number, Indicator.id)
+        select(col(Criterion.number), col(Indicator.code), col(Indicator.op), col(Indicator.thresholds))
+        .join(Criterion, col(Criterion.id) == col(Indicator.criterion_id))
+        .where(col(Criterion.set_code) == set_code).order_by(col(Criterion.number), col(Indicator.id))
     )
     found: dict[int, dict[str, tuple[thresholds.Op | None, list[thresholds.Threshold]]]] = {}
     for number, code, op, limits in rows:
@@ -172,7 +173,7 @@ def check_criteria(criteria: Sequence[CriterionResult], count: int, set_code: st
 async def get(
     session: AsyncSession, commune: AdminUnit, year: int, *, for_update: bool = False
 ) -> Assessment | None:
-    stmt = select(Assessment).where(Assessment.unit_id == commune.id, Assessment.year == year)
+    stmt = select(Assessment).where(col(Assessment.unit_id) == commune.id, col(Assessment.year) == year)
     if for_update:  # writers of one assessment queue up instead of overwriting each other
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalars().first()
@@ -192,8 +193,8 @@ async def criteria_rows(session: AsyncSession, assessment_ids: Sequence[int]) ->
         return out
     rows = await session.execute(
         select(AssessmentCriterion)
-        .where(AssessmentCriterion.assessment_id.in_(assessment_ids))
-        .order_by(AssessmentCriterion.assessment_id, AssessmentCriterion.number)
+        .where(col(AssessmentCriterion.assessment_id).in_(assessment_ids))
+        .order_by(col(AssessmentCriterion.assessment_id), col(AssessmentCriterion.number))
     )
     for row in rows.scalars():
         out[row.assessment_id].append(
@@ -230,13 +231,13 @@ async def history(
     """All assessments recorded under a commune code, newest first (404 for an unknown code)."""
     await units_service.resolve(session, code)
     total = (
-        await session.execute(select(func.count()).select_from(Assessment).where(Assessment.commune_code == code))
+        await session.execute(select(func.count()).select_from(Assessment).where(col(Assessment.commune_code) == code))
     ).scalar_one()
     rows = await session.execute(
         select(Assessment, AdminUnit)
-        .join(AdminUnit, AdminUnit.id == Assessment.unit_id)
-        .where(Assessment.commune_code == code)
-        .order_by(Assessment.year.desc())
+        .join(AdminUnit, col(AdminUnit.id) == col(Assessment.unit_id))
+        .where(col(Assessment.commune_code) == code)
+        .order_by(col(Assessment.year).desc())
         .limit(limit)
         .offset(offset)
     )
@@ -245,7 +246,7 @@ async def history(
     judges: dict[int, Judges] = {}
     out: list[AssessmentPublic] = []
     for a, unit in pairs:
-        judge = judges.setdefault(unit.id, Judges(session, unit))
+        judge = judges.setdefault(a.unit_id, Judges(session, unit))
         out.append(rules.view(_row(a), unit.name, criteria[a.id], await judge(a.criteria_set, a.year)))  # type: ignore[index]
     return out, total
 
@@ -329,7 +330,7 @@ async def put(
         if assessment.criteria_set == cset.code and locked.criteria == criteria:
             return Written(locked.before)  # type: ignore[arg-type]  # nothing changed: same version
         rules.ensure_editable(assessment.status, code=commune.code, year=year)
-        await session.execute(delete(AssessmentCriterion).where(AssessmentCriterion.assessment_id == assessment.id))
+        await session.execute(delete(AssessmentCriterion).where(col(AssessmentCriterion.assessment_id) == assessment.id))
         assessment.criteria_set, assessment.criteria_count = cset.code, cset.criteria_count
         assessment.met_count, assessment.met_bits = len(met), rules.met_bits(met)
         assessment.indicator_conflicts = conflict_bits
@@ -372,6 +373,7 @@ async def patch_criterion(
     new = CriterionResult(number=number, met=data.met, note=changes.get("note", row.note),
                           indicators=changes.get("indicators", row.indicators))
     new = resolve_met([new], judge, prefix="", single=True)[0]
+    assert new.met is not None  # resolve_met decided it, or refused the request
     if (row.met, row.note, row.indicators) == (new.met, new.note, new.indicators):
         return locked.before  # type: ignore[return-value]  # nothing changed: same version
     rules.ensure_editable(assessment.status, code=commune.code, year=year)

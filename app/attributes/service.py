@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.audit import service as audit
 from app.auth.access import authorize
@@ -42,7 +43,7 @@ async def put(
     unit = await units_service.resolve_in_year(session, code, year=year)
     actor, chain = await authorize(session, principal, Action.target_write, unit, on=year_end(year))
     row = (await session.execute(
-        select(UnitAttribute).where(UnitAttribute.unit_id == unit.id, UnitAttribute.year == year).with_for_update()
+        select(UnitAttribute).where(col(UnitAttribute.unit_id) == unit.id, col(UnitAttribute.year) == year).with_for_update()
     )).scalars().first()
     values = {"commune_group": data.commune_group, "region": data.region.value if data.region else None}
     before = to_public(unit, row) if row is not None else None
@@ -71,7 +72,7 @@ async def in_force(
     runs from the first year set (else the unit's first year, else this year) to this year (or the
     unit's last year)."""
     unit = await units_service.resolve(session, code, on=on)
-    rows = (await session.execute(select(UnitAttribute).where(UnitAttribute.unit_id == unit.id))).scalars().all()
+    rows = (await session.execute(select(UnitAttribute).where(col(UnitAttribute.unit_id) == unit.id))).scalars().all()
     records = {r.year: (r.commune_group, r.region) for r in rows}
     this_year = dt.date.today().year
     end = unit.valid_to.year if unit.valid_to and unit.valid_to.year < this_year else this_year

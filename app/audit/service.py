@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.audit.models import AuditPublic, AuditRecord
 from app.core.logging import request_id_var
@@ -78,22 +79,22 @@ async def search(
     """Newest first. ``unit``/``scope``: records about that unit or anything below it."""
     conditions = []
     if entity:
-        conditions.append(AuditRecord.entity == entity)
+        conditions.append(col(AuditRecord.entity) == entity)
     for code in (unit, scope):
         if code:
-            conditions.append(AuditRecord.unit_path.like(f"%/{code}/%"))
+            conditions.append(col(AuditRecord.unit_path).like(f"%/{code}/%"))
     if actor:
-        conditions.append(AuditRecord.actor == actor)
+        conditions.append(col(AuditRecord.actor) == actor)
     if since:
-        conditions.append(AuditRecord.at >= since)
+        conditions.append(col(AuditRecord.at) >= since)
     if until:
-        conditions.append(AuditRecord.at <= until)
+        conditions.append(col(AuditRecord.at) <= until)
     total = (await session.execute(select(func.count()).select_from(AuditRecord).where(*conditions))).scalar_one()
     rows = await session.execute(
-        select(AuditRecord).where(*conditions).order_by(AuditRecord.id.desc()).limit(limit).offset(offset)
+        select(AuditRecord).where(*conditions).order_by(col(AuditRecord.id).desc()).limit(limit).offset(offset)
     )
     items = [
-        AuditPublic(id=r.id, at=r.at, actor=r.actor, action=r.action, entity=r.entity, key=r.key,  # type: ignore[arg-type]
+        AuditPublic(id=r.id, at=r.at, actor=r.actor, action=r.action, entity=r.entity, key=r.key,
                     before=r.before, after=r.after, request_id=r.request_id)
         for r in rows.scalars()
     ]

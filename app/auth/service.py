@@ -15,6 +15,7 @@ import jwt
 from pwdlib import PasswordHash
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.audit import service as audit
 from app.auth.models import (
@@ -113,7 +114,7 @@ def _key_hash(key: str) -> str:
 async def principal_for_user(session: AsyncSession, username: str, generation: int | None = None) -> Principal:
     """The principal of an enabled account; 401 when unknown or disabled, or when ``generation``
     (a token's) is not the account's: its password changed, or it was disabled, since."""
-    user = (await session.execute(select(User).where(User.username == username))).scalars().first()
+    user = (await session.execute(select(User).where(col(User.username) == username))).scalars().first()
     if user is None or user.disabled:
         raise Unauthorized("The account is unknown or disabled.")
     if generation is not None and generation != user.token_generation:
@@ -126,7 +127,7 @@ async def principal_for_key(session: AsyncSession, key: str) -> Principal:
     parts = key.split("_")
     if len(parts) != 3 or not key.startswith(API_KEY_PREFIX):
         raise Unauthorized("The API key is not valid.", headers={"WWW-Authenticate": "ApiKey"})
-    found = (await session.execute(select(ApiKey).where(ApiKey.prefix == parts[1]))).scalars().first()
+    found = (await session.execute(select(ApiKey).where(col(ApiKey.prefix) == parts[1]))).scalars().first()
     if found is None or found.revoked_at is not None or not hmac.compare_digest(found.key_hash, _key_hash(key)):
         raise Unauthorized("The API key is not valid or has been revoked.", headers={"WWW-Authenticate": "ApiKey"})
     return Principal(actor=f"api-key:{found.name}", role=Role(found.role), unit_code=found.unit_code,
@@ -152,11 +153,11 @@ async def login(db: Database, settings: Settings, username: str, password: str) 
     async with db.transaction(write=True) as session:
         if db.dialect == "postgresql":
             await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended("ntm-login:" + key, 0))))
-        await session.execute(delete(LoginFailure).where(LoginFailure.at < window_start))
+        await session.execute(delete(LoginFailure).where(col(LoginFailure.at) < window_start))
         failures, oldest = (
             await session.execute(
-                select(func.count(), func.min(LoginFailure.at)).where(
-                    LoginFailure.username == key, LoginFailure.at >= window_start
+                select(func.count(), func.min(col(LoginFailure.at))).where(
+                    col(LoginFailure.username) == key, col(LoginFailure.at) >= window_start
                 )
             )
         ).one()
@@ -170,14 +171,14 @@ async def login(db: Database, settings: Settings, username: str, password: str) 
             )
         attempt = LoginFailure(username=key, at=now)
         session.add(attempt)
-        user = (await session.execute(select(User).where(User.username == username))).scalars().first()
+        user = (await session.execute(select(User).where(col(User.username) == username))).scalars().first()
         await session.flush()
         attempt_id = attempt.id
     # the lock is not held while hashing (argon2 in a thread: the event loop keeps serving)
     ok = await asyncio.to_thread(verify_password, password, user.password_hash if user else None)
     if ok and user is not None and not user.disabled:
         async with db.transaction() as session:
-            await session.execute(delete(LoginFailure).where(LoginFailure.id == attempt_id))
+            await session.execute(delete(LoginFailure).where(col(LoginFailure.id) == attempt_id))
         return user
     return None
 
@@ -213,7 +214,7 @@ def key_public(key: ApiKey) -> ApiKeyPublic:
 
 async def create_user(session: AsyncSession, actor: Principal, data: UserCreate) -> UserPublic:
     """Create an account bound to the unit with ``unit_code`` valid today; audited."""
-    if (await session.execute(select(User.id).where(User.username == data.username))).first():
+    if (await session.execute(select(col(User.id)).where(col(User.username) == data.username))).first():
         raise Conflict(f"The username {data.username!r} is taken.")
     unit = await _check_binding(session, data.role, data.unit_code)
     user = User(
@@ -228,7 +229,7 @@ async def create_user(session: AsyncSession, actor: Principal, data: UserCreate)
 
 
 async def get_user(session: AsyncSession, username: str, *, for_update: bool = False) -> User:
-    stmt = select(User).where(User.username == username)
+    stmt = select(User).where(col(User.username) == username)
     if for_update:
         stmt = stmt.with_for_update()
     user = (await session.execute(stmt)).scalars().first()
@@ -268,14 +269,14 @@ async def update_user(session: AsyncSession, actor: Principal, username: str, da
 
 async def list_users(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[UserPublic], int]:
     total = (await session.execute(select(func.count()).select_from(User))).scalar_one()
-    rows = await session.execute(select(User).order_by(User.username).limit(limit).offset(offset))
+    rows = await session.execute(select(User).order_by(col(User.username)).limit(limit).offset(offset))
     return [user_public(u) for u in rows.scalars()], total
 
 
 async def create_key(session: AsyncSession, actor: Principal, data: ApiKeyCreate) -> ApiKeyCreated:
     """A new key bound to the unit with ``unit_code`` valid today; the answer is the only time the
     key is shown (it is stored hashed). Audited."""
-    if (await session.execute(select(ApiKey.id).where(ApiKey.name == data.name))).first():
+    if (await session.execute(select(col(ApiKey.id)).where(col(ApiKey.name) == data.name))).first():
         raise Conflict(f"An API key is already called {data.name!r}.")
     unit = await _check_binding(session, data.role, data.unit_code)
     prefix = secrets.token_hex(6)
@@ -290,11 +291,11 @@ async def create_key(session: AsyncSession, actor: Principal, data: ApiKeyCreate
 
 
 async def list_keys(session: AsyncSession) -> list[ApiKeyPublic]:
-    return [key_public(k) for k in (await session.execute(select(ApiKey).order_by(ApiKey.id))).scalars()]
+    return [key_public(k) for k in (await session.execute(select(ApiKey).order_by(col(ApiKey.id)))).scalars()]
 
 
 async def get_key_by_name(session: AsyncSession, name: str) -> ApiKey:
-    key = (await session.execute(select(ApiKey).where(ApiKey.name == name))).scalars().first()
+    key = (await session.execute(select(ApiKey).where(col(ApiKey.name) == name))).scalars().first()
     if key is None:
         raise NotFound(f"No API key is called {name!r}.")
     return key
@@ -303,7 +304,7 @@ async def get_key_by_name(session: AsyncSession, name: str) -> ApiKey:
 async def revoke_key(session: AsyncSession, actor: Principal, key_id: int) -> ApiKeyPublic:
     """Revoke a key (refused with 401 from then on); audited with before and after. Revoking a
     revoked key changes nothing and records nothing."""
-    row = (await session.execute(select(ApiKey).where(ApiKey.id == key_id).with_for_update())).scalars().first()
+    row = (await session.execute(select(ApiKey).where(col(ApiKey.id) == key_id).with_for_update())).scalars().first()
     if row is None:
         raise NotFound(f"No API key has the id {key_id}.")
     before = key_public(row)
@@ -319,7 +320,7 @@ async def ensure_admin(session: AsyncSession, settings: Settings) -> bool:
     if not settings.admin_username or not settings.admin_password:
         return False
     settings.check_admin_password()
-    exists = (await session.execute(select(User.id).where(User.username == settings.admin_username))).first()
+    exists = (await session.execute(select(col(User.id)).where(col(User.username) == settings.admin_username))).first()
     if exists:
         return False
     session.add(User(username=settings.admin_username, password_hash=hash_password(settings.admin_password),

@@ -63,7 +63,7 @@ SCOPE_PREFIX = "scope:"
 # unscoped change of the topic's tables
 Generation = tuple[int, int | None]
 # a generation and the count of scoped commits that touched what the entry is about
-Stamp = tuple[int, int, int]
+Stamp = tuple[int, int | None, int]
 # what a cached report is about: its unit's code and the last year it covers (None: every year)
 Subject = tuple[str, int | None]
 
@@ -97,7 +97,7 @@ class ResponseCache:
         self.bytes = 0
         self._entries: OrderedDict[Hashable, tuple[Stamp, bytes]] = OrderedDict()
         self._scoped: dict[str, dict[int, int]] = {}  # unit → {year written: commits}
-        self._active: dict[str, tuple[Generation, Any]] = {}
+        self._active: dict[Hashable, tuple[Generation, Any]] = {}
         self._local = dict.fromkeys(TOPICS, 0)
         self._remote = dict.fromkeys(TOPICS, 0)
         self._sqlite: sqlite3.Connection | None = None

@@ -107,7 +107,7 @@ def _after_begin(session: Session, transaction: Any) -> None:
 
 
 @cache
-def _announcement(codes: Select[tuple[str]]) -> Select[tuple[Any, Any, str | None]]:
+def _announcement(codes: Select[str]) -> Select[Any, Any, str | None]:
     """PostgreSQL, one round trip: silence the change triggers for this transaction, queue
     ``scope:<year>:<codes>`` for its commit, and return the codes."""
     found = codes.subquery()
@@ -117,7 +117,7 @@ def _announcement(codes: Select[tuple[str]]) -> Select[tuple[Any, Any, str | Non
     return select(func.set_config("ntm.scoped", "on", True), func.pg_notify(CHANNEL, payload), listed).select_from(found)
 
 
-async def scope_writes(session: AsyncSession, year: int, codes: Select[tuple[str]], params: dict[str, Any]) -> None:
+async def scope_writes(session: AsyncSession, year: int, codes: Select[str], params: dict[str, Any]) -> None:
     """Declare, before writing, that this transaction changes only the figures for ``year`` and
     later years of the units that ``codes`` (a query of unit codes, a constant) selects: at its
     end it stales only those cached reports (app/core/cache.py, *Scoped writes*).

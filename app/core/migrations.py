@@ -31,7 +31,7 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-async def _run(engine: AsyncEngine, fn, *args) -> None:  # type: ignore[no-untyped-def]
+async def _run(engine: AsyncEngine, fn, *args) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(fn, *args)
 

@@ -4,6 +4,7 @@ against the resource's ``version``, sent as a strong ETag ``"<version>"``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.responses import Response
 
@@ -54,7 +55,7 @@ class IfMatch:
         )
 
 
-NOT_MODIFIED_RESPONSE = {304: {"description": "Not modified: If-None-Match holds the current ETag"}}
+NOT_MODIFIED_RESPONSE: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified: If-None-Match holds the current ETag"}}
 ETAG_HEADER = {"ETag": {"description": 'The version, as a strong ETag (`"3"`)', "schema": {"type": "string"}}}
 
 

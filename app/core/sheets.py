@@ -22,7 +22,7 @@ import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 from xml.parsers import expat
 
 from pydantic import BaseModel
@@ -253,7 +253,7 @@ def _parser(start: Callable[..., None] | None = None, end: Callable[..., None] |
     parser = expat.ParserCreate()  # qualified names as written (`c`, `x:c`): no namespace work per element
     parser.buffer_text = True  # text in one call up to 8 KB (longer text still comes in pieces)
 
-    def refuse(*_args: Any) -> None:
+    def refuse(*_args: Any) -> NoReturn:
         raise SheetError("The workbook declares a DTD or XML entities, which are refused.")
 
     parser.StartDoctypeDeclHandler = refuse

@@ -18,6 +18,7 @@ of a key starts the computation and the others wait for its result.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -48,7 +49,7 @@ class SingleFlight(Generic[V]):
             if task is None:
                 task = asyncio.ensure_future(compute())
                 self._flights[key] = task
-                task.add_done_callback(lambda done, key=key: self._land(key, done))
+                task.add_done_callback(functools.partial(self._land, key))
             try:
                 # shield: cancelling this caller must not cancel the computation the others await
                 return await asyncio.shield(task)

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import bindparam, column, delete, func, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.audit import service as audit
 from app.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, Unauthorized
@@ -31,9 +32,9 @@ from app.units import service as units_service
 from app.units.models import AdminUnit, UnitLevel
 from app.units.service import year_end
 
-ALL_SETS = select(CriteriaSet).order_by(CriteriaSet.first_year)
+ALL_SETS = select(CriteriaSet).order_by(col(CriteriaSet.first_year))
 # built once: every report and every write looks up the set in force
-SETS_IN_FORCE = ALL_SETS.where(CriteriaSet.first_year <= bindparam("year"), CriteriaSet.last_year >= bindparam("year"))
+SETS_IN_FORCE = ALL_SETS.where(col(CriteriaSet.first_year) <= bindparam("year"), col(CriteriaSet.last_year) >= bindparam("year"))
 
 
 async def list_sets(session: AsyncSession, *, year: int | None = None) -> list[CriteriaSet]:
@@ -136,7 +137,7 @@ async def detail(session: AsyncSession, cset: CriteriaSet) -> CriteriaSetDetail:
     criteria = list(
         (
             await session.execute(
-                select(Criterion).where(Criterion.set_code == cset.code).order_by(Criterion.number)
+                select(Criterion).where(col(Criterion.set_code) == cset.code).order_by(col(Criterion.number))
             )
         ).scalars()
     )
@@ -144,13 +145,13 @@ async def detail(session: AsyncSession, cset: CriteriaSet) -> CriteriaSetDetail:
     if criteria:
         rows = await session.execute(
             select(Indicator)
-            .where(Indicator.criterion_id.in_([c.id for c in criteria]))
-            .order_by(Indicator.code, Indicator.region)
+            .where(col(Indicator.criterion_id).in_([c.id for c in criteria]))
+            .order_by(col(Indicator.code), col(Indicator.region))
         )
         for ind in rows.scalars():
             indicators[ind.criterion_id].append(
                 IndicatorPublic(code=ind.code, name=ind.name, unit=ind.unit, threshold=ind.threshold, region=ind.region,
-                                op=ind.op, thresholds=ind.thresholds or [])  # type: ignore[arg-type]
+                                op=ind.op, thresholds=ind.thresholds or [])
             )
     return CriteriaSetDetail(
         **to_public(cset).model_dump(),
@@ -170,7 +171,7 @@ async def detail(session: AsyncSession, cset: CriteriaSet) -> CriteriaSetDetail:
 
 async def load_builtin(session: AsyncSession) -> None:
     """Insert the built-in sets that are missing; sets already present are left as edited."""
-    present = set((await session.execute(select(CriteriaSet.code))).scalars())
+    present = set((await session.execute(select(col(CriteriaSet.code)))).scalars())
     for data in builtin.CRITERIA_SETS:
         if data["code"] in present:
             continue
@@ -197,6 +198,7 @@ async def _insert_criteria(session: AsyncSession, code: str, criteria: list[dict
         )
         session.add(criterion)
         await session.flush()
+        assert criterion.id is not None  # assigned by the flush
         for ind in crit.get("indicators", []):
             session.add(Indicator(criterion_id=criterion.id, **ind))
 
@@ -258,7 +260,7 @@ async def _check_references(session: AsyncSession, *, issuer: str, base_set: str
     errors: list[FieldError] = []
     if issuer != NATIONAL:
         province = (await session.execute(
-            select(AdminUnit.id).where(AdminUnit.code == issuer, AdminUnit.level == UnitLevel.province.value)
+            select(col(AdminUnit.id)).where(col(AdminUnit.code) == issuer, col(AdminUnit.level) == UnitLevel.province.value)
         )).first()
         if province is None:
             errors.append(FieldError(location="body", field="issuer", type="unknown_province",
@@ -272,8 +274,8 @@ async def _check_references(session: AsyncSession, *, issuer: str, base_set: str
 
 
 async def _check_overlap(session: AsyncSession, *, code: str, kind: str, issuer: str, first: int, last: int) -> None:
-    rows = await session.execute(select(CriteriaSet).where(CriteriaSet.kind == kind, CriteriaSet.issuer == issuer,
-                                                           CriteriaSet.code != code))
+    rows = await session.execute(select(CriteriaSet).where(col(CriteriaSet.kind) == kind, col(CriteriaSet.issuer) == issuer,
+                                                           col(CriteriaSet.code) != code))
     for other in rows.scalars():
         if rules.overlaps(first, last, other.first_year, other.last_year):
             raise Conflict(f"Set {other.code} ({other.decision}) of kind {kind!r} issued by {issuer!r} is in force "
@@ -290,7 +292,7 @@ def _chain(issuer: str) -> list[str]:
 
 
 async def _store_criteria(session: AsyncSession, code: str, criteria: Sequence[Any]) -> None:
-    await session.execute(delete(Criterion).where(Criterion.set_code == code))
+    await session.execute(delete(Criterion).where(col(Criterion.set_code) == code))
     await session.flush()
     await _insert_criteria(session, code, [c.model_dump() for c in criteria])
 
@@ -323,7 +325,7 @@ async def create(session: AsyncSession, principal: Actor | None, data: CriteriaS
 async def update(session: AsyncSession, principal: Actor | None, code: str, data: CriteriaSetUpdate
                  ) -> CriteriaSetDetail:
     """Change a set; once an assessment uses it only name, decision, last_year and bands may change (409)."""
-    cset = (await session.execute(select(CriteriaSet).where(CriteriaSet.code == code).with_for_update())).scalars().first()
+    cset = (await session.execute(select(CriteriaSet).where(col(CriteriaSet.code) == code).with_for_update())).scalars().first()
     if cset is None:
         raise NotFound(f"No criteria set has the code {code!r}.")
     actor = _authorize(principal, cset.issuer)

@@ -9,12 +9,16 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 SVG_MEDIA_TYPE = "image/svg+xml"
-_RC = {"svg.fonttype": "none", "svg.hashsalt": "ntm-tracker", "font.size": 10}
+_RC: dict[RcKeyType, Any] = {"svg.fonttype": "none", "svg.hashsalt": "ntm-tracker", "font.size": 10}
 
 
-def _render(draw) -> bytes:  # type: ignore[no-untyped-def]
+def _render(draw) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -33,7 +37,7 @@ def trend_svg(
 ) -> bytes:
     """Average criteria per commune per year, against the planned average (dashed)."""
 
-    def draw(ax) -> None:  # type: ignore[no-untyped-def]
+    def draw(ax) -> None:
         points = [(y, float(a)) for y, a in zip(years, averages, strict=True) if a is not None]
         plans = [(y, float(t)) for y, t in zip(years, targets, strict=True) if t is not None]
         if points:
@@ -62,7 +66,7 @@ def trend_svg(
 def bands_svg(title: str, bands: Mapping[str, int]) -> bytes:
     """Communes per band of criteria met."""
 
-    def draw(ax) -> None:  # type: ignore[no-untyped-def]
+    def draw(ax) -> None:
         labels = list(bands)
         counts = [bands[label] for label in labels]
         bars = ax.bar(labels, counts, color="#2ca02c")

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import JSON, and_, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 
 from app.assessments import rules as assessment_rules
@@ -382,9 +383,11 @@ async def _write(
                 attrs = await units_service.attributes_in_year(session, unit.id, year)
                 judge = assessment_rules.Judge(year=year, region=attrs.region, commune_group=attrs.commune_group,
                                                indicators=indicators)
-            after = assessment_rules.view(after_row, unit.name, _marks(row.met, count, old if same else ()), judge)
-            record(unit, chain, "import_update", assessment_rules.view(before.row, unit.name, old, judge), after)
-            conflicts.append({"b_id": before.id, "b_conflicts": assessment_rules.met_bits(after.indicator_conflicts)})
+            changed_view = assessment_rules.view(after_row, unit.name, _marks(row.met, count, old if same else ()),
+                                                 judge)
+            record(unit, chain, "import_update", assessment_rules.view(before.row, unit.name, old, judge), changed_view)
+            conflicts.append({"b_id": before.id,
+                              "b_conflicts": assessment_rules.met_bits(changed_view.indicator_conflicts)})
         await session.execute(
             update(A).where(A.c.id == bindparam("b_id")).values(indicator_conflicts=bindparam("b_conflicts")),
             conflicts,
@@ -417,6 +420,7 @@ async def bulk_insert(session: AsyncSession, table: Any, rows: list[dict[str, An
         for row in rows
     ]
     driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None  # an open asyncpg connection
     await driver.copy_records_to_table(table.name, records=records, columns=columns)
 
 
@@ -445,7 +449,7 @@ async def report_data(
     when ``with_figures`` (the report), without them (the template)."""
     cset = await criteria_service.set_that_applies(session, year, unit=unit, location="query")
     criteria = [(r.number, r.name) for r in await session.execute(
-        select(Criterion.number, Criterion.name).where(Criterion.set_code == cset.code).order_by(Criterion.number))]
+        select(col(Criterion.number), col(Criterion.name)).where(col(Criterion.set_code) == cset.code).order_by(col(Criterion.number)))]
     flag_rows = await reports_service.flags(session, unit, year, approved_only=approved_only)
     own = await _own_assessments(session, [f.commune_code for f in flag_rows], year)
     lines = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.assessments.models import Assessment, AssessmentCriterion
 from app.core.errors import InvalidInput
@@ -27,9 +28,9 @@ async def aggregate(session: AsyncSession, unit: AdminUnit, year: int, code: str
     commune group when known, the year)."""
     cset = await criteria_service.set_in_force(session, year, location="query")
     found = (await session.execute(
-        select(Indicator, Criterion.number).join(Criterion, Criterion.id == Indicator.criterion_id)
-        .where(Criterion.set_code == cset.code, Indicator.code == code)
-        .order_by(Indicator.region.is_not(None), Indicator.id)
+        select(Indicator, col(Criterion.number)).join(Criterion, col(Criterion.id) == col(Indicator.criterion_id))
+        .where(col(Criterion.set_code) == cset.code, col(Indicator.code) == code)
+        .order_by(col(Indicator.region).is_not(None), col(Indicator.id))
     )).first()
     if found is None:
         raise InvalidInput.field("query", "code", f"The criteria set {cset.code} in force in {year} has no "
@@ -47,17 +48,18 @@ async def aggregate(session: AsyncSession, unit: AdminUnit, year: int, code: str
     for start in range(0, len(ids), CHUNK):
         part = ids[start:start + CHUNK]
         stored = await session.execute(
-            select(Assessment.unit_id, Assessment.year, AssessmentCriterion.indicators)
-            .join(AssessmentCriterion, AssessmentCriterion.assessment_id == Assessment.id)
-            .where(Assessment.unit_id.in_(part), Assessment.criteria_set == cset.code,
-                   Assessment.year <= year, AssessmentCriterion.number == number)
+            select(col(Assessment.unit_id), col(Assessment.year), col(AssessmentCriterion.indicators))
+            .join(AssessmentCriterion, col(AssessmentCriterion.assessment_id) == col(Assessment.id))
+            .where(col(Assessment.unit_id).in_(part), col(Assessment.criteria_set) == cset.code,
+                   col(Assessment.year) <= year, col(AssessmentCriterion.number) == number)
         )
         for unit_id, y, given in stored:
             if (unit_id, y) in wanted and isinstance(given, dict) and given.get(code) is not None:
                 values[unit_id] = given[code]
         for unit_id, region in await session.execute(
-                select(AdminUnit.id, AdminUnit.region).where(AdminUnit.id.in_(part))):
-            regions[unit_id] = region
+                select(col(AdminUnit.id), col(AdminUnit.region)).where(col(AdminUnit.id).in_(part))):
+            if unit_id is not None:  # ids are primary keys: never None
+                regions[unit_id] = region
 
     judged: list[tuple[object, bool | None]] = []
     for unit_id, value in values.items():

@@ -7,6 +7,7 @@ import logging
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import func, insert, select
+from sqlmodel import col
 
 from app.assessments.models import Assessment, AssessmentStatus
 from app.auth.models import LoginFailure
@@ -92,9 +93,9 @@ async def metrics(request: Request) -> Response:
     collected.pool_in_use.set(getattr(pool, "checkedout", lambda: 0)())
     collected.cache_entries.set(len(db.cache))
     async with db.transaction(write=False) as session:
-        rows = await session.execute(select(Assessment.status, func.count()).group_by(Assessment.status))
+        rows = await session.execute(select(col(Assessment.status), func.count()).group_by(col(Assessment.status)))
         counts = dict(rows.all())
     for status in AssessmentStatus:
-        collected.assessments.labels(status.value).set(counts.get(status.value, 0))
+        collected.assessments.labels(status.value).set(counts.get(status, 0))
     body, content_type = collected.render()
     return Response(body, media_type=content_type)

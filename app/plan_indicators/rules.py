@@ -25,7 +25,7 @@ INERT_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV injection: a cell
 
 class Direction(StrEnum):
     higher = "higher"  # at least the plan (income, schools at national standard, …)
-    lower = "lower"  # at most the plan (poverty rate, …)
+    lower = "lower"  # type: ignore[assignment]  # mypy takes this member for a redefinition of str.lower; at most the plan (poverty rate, …)
     equal = "equal"  # exactly the plan
 
 

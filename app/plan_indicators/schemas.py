@@ -44,8 +44,8 @@ class PlanIndicatorIn(BaseModel):
                                     "or another short label", examples=["hdnd"])
     direction: Direction = Field(description="`higher`: achieved when actual ≥ plan; `lower`: actual ≤ plan; "
                                              "`equal`: actual = plan")
-    plan: Figure  # type: ignore[valid-type]
-    actual: Figure | None = None  # type: ignore[valid-type]
+    plan: Figure
+    actual: Figure | None = None
     note: str | None = Field(default=None, max_length=NOTE_MAX, pattern=NOTE_PATTERN)
     ntm: NtmLink | None = Field(default=None, description="Take `actual` from the unit's NTM summary of the year: "
                                                           "`average`, `standard_communes`, `recognized_communes`")
@@ -62,7 +62,7 @@ class PlanIndicatorPatch(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"actual": 1, "note": "01/02 trường đạt chuẩn"}]})
 
-    actual: Figure | None = None  # type: ignore[valid-type]
+    actual: Figure | None = None
     note: str | None = Field(default=None, max_length=NOTE_MAX, pattern=NOTE_PATTERN)
 
 

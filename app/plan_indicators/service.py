@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.audit import service as audit
 from app.auth.access import authorize
@@ -58,7 +59,7 @@ class Written:
 
 
 async def _list(session: AsyncSession, unit: AdminUnit, year: int, *, lock: bool = False) -> PlanIndicatorList | None:
-    stmt = select(PlanIndicatorList).where(PlanIndicatorList.unit_id == unit.id, PlanIndicatorList.year == year)
+    stmt = select(PlanIndicatorList).where(col(PlanIndicatorList.unit_id) == unit.id, col(PlanIndicatorList.year) == year)
     if lock:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalars().first()
@@ -66,7 +67,7 @@ async def _list(session: AsyncSession, unit: AdminUnit, year: int, *, lock: bool
 
 async def _items(session: AsyncSession, head: PlanIndicatorList) -> list[PlanIndicator]:
     rows = await session.execute(
-        select(PlanIndicator).where(PlanIndicator.list_id == head.id).order_by(PlanIndicator.position)
+        select(PlanIndicator).where(col(PlanIndicator.list_id) == head.id).order_by(col(PlanIndicator.position))
     )
     return list(rows.scalars())
 
@@ -84,11 +85,11 @@ async def recognized_communes(session: AsyncSession, unit: AdminUnit, year: int,
     summary does not carry that figure."""
     if not commune_ids:
         return 0
-    conditions = [Recognition.unit_id.in_(list(commune_ids)), Recognition.recognition_year <= year]
+    conditions = [col(Recognition.unit_id).in_(list(commune_ids)), col(Recognition.recognition_year) <= year]
     revoked_on = getattr(Recognition, "revoked_on", None)  # revocations (contract v1.1), when stored
     if revoked_on is not None:
         conditions.append((revoked_on.is_(None)) | (revoked_on > year_end(year)))
-    stmt = select(func.count(func.distinct(Recognition.unit_id))).where(*conditions)
+    stmt = select(func.count(func.distinct(col(Recognition.unit_id)))).where(*conditions)
     return int((await session.execute(stmt)).scalar_one())
 
 
@@ -189,7 +190,7 @@ def _stored(items: Sequence[PlanIndicator] | Sequence[dict[str, Any]]) -> list[d
     """Items as stored, comparable and JSON-ready (the audit's before/after)."""
     out = []
     for item in items:
-        get = item.get if isinstance(item, dict) else (lambda k, i=item: getattr(i, k))  # type: ignore[misc]
+        get = item.get if isinstance(item, dict) else (lambda k, i=item: getattr(i, k))
         out.append({k: get(k) for k in FIELDS})
     return out
 
@@ -259,7 +260,7 @@ async def replace(
         return Written(_out(head, items, lines), False)
     else:
         before = _snapshot(head, before_items or [])
-        await session.execute(delete(PlanIndicator).where(PlanIndicator.list_id == head.id))
+        await session.execute(delete(PlanIndicator).where(col(PlanIndicator.list_id) == head.id))
         head.version += 1
         head.updated_at = now
     if rows:

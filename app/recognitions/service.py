@@ -11,6 +11,7 @@ import datetime as dt
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.assessments.service import resolve_commune
 from app.audit import service as audit
@@ -52,7 +53,7 @@ async def resolve_for_year(session: AsyncSession, code: str, year: int, level: R
 
 
 async def _row(session: AsyncSession, unit: AdminUnit, level: RecognitionLevel, *, lock: bool) -> Recognition | None:
-    stmt = select(Recognition).where(Recognition.unit_id == unit.id, Recognition.level == level.value)
+    stmt = select(Recognition).where(col(Recognition.unit_id) == unit.id, col(Recognition.level) == level.value)
     if lock:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalars().first()
@@ -135,8 +136,8 @@ async def list_for(session: AsyncSession, code: str, *, on: dt.date | None = Non
     the code), oldest first. Recognitions belong to the unit: a merged commune starts with none."""
     unit = await units_service.resolve(session, code, on=on)
     rows = await session.execute(
-        select(Recognition).where(Recognition.unit_id == unit.id)
-        .order_by(Recognition.recognition_year, Recognition.level)
+        select(Recognition).where(col(Recognition.unit_id) == unit.id)
+        .order_by(col(Recognition.recognition_year), col(Recognition.level))
     )
     return [to_public(r, unit) for r in rows.scalars()]
 
@@ -146,7 +147,7 @@ async def valid_levels(session: AsyncSession, unit_ids: list[int], years: range)
     out: dict[tuple[int, int], list[str]] = {}
     if not unit_ids:
         return out
-    rows = (await session.execute(select(Recognition).where(Recognition.unit_id.in_(unit_ids)))).scalars()
+    rows = (await session.execute(select(Recognition).where(col(Recognition.unit_id).in_(unit_ids)))).scalars()
     for r in rows:
         for year in years:
             if rules.valid_in(year, recognition_year=r.recognition_year, revoked_on=r.revoked_on):

@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.sql.selectable import CTE
+from sqlalchemy.sql.selectable import CTE, FromClause
 from sqlmodel import col
 
 from app.assessments.models import Assessment, AssessmentStatus
@@ -45,9 +45,9 @@ from app.reports.rules import CommuneStatus, StatusGroup
 from app.units.models import AdminUnit, UnitKind, UnitLevel, UnitLineage
 from app.units.service import year_end
 
-UNITS: Table = AdminUnit.__table__  # type: ignore[assignment]
-ASSESSMENTS: Table = Assessment.__table__  # type: ignore[assignment]
-RECOGNITIONS: Table = Recognition.__table__  # type: ignore[assignment]
+UNITS: Table = AdminUnit.__table__  # type: ignore[attr-defined]  # SQLModel's stubs do not declare __table__
+ASSESSMENTS: Table = Assessment.__table__  # type: ignore[attr-defined]  # SQLModel's stubs do not declare __table__
+RECOGNITIONS: Table = Recognition.__table__  # type: ignore[attr-defined]  # SQLModel's stubs do not declare __table__
 
 # Bind parameters shared by the statements below.
 P_PARENT = bindparam("parent", type_=UNITS.c.code.type)
@@ -76,7 +76,7 @@ def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
-def _valid(table: Table, day: ColumnElement[dt.date]) -> ColumnElement[bool]:
+def _valid(table: FromClause, day: ColumnElement[dt.date]) -> ColumnElement[bool]:
     c = table.c
     return and_(or_(c.valid_from.is_(None), c.valid_from <= day), or_(c.valid_to.is_(None), c.valid_to >= day))
 
@@ -401,8 +401,8 @@ async def commune_rows(
 
 _CHILDREN = (
     select(AdminUnit)
-    .where(AdminUnit.parent_code == P_PARENT, AdminUnit.level != UnitLevel.commune.value, _valid(UNITS, P_DAY))
-    .order_by(AdminUnit.code)
+    .where(col(AdminUnit.parent_code) == P_PARENT, col(AdminUnit.level) != UnitLevel.commune.value, _valid(UNITS, P_DAY))
+    .order_by(col(AdminUnit.code))
 )
 
 
@@ -480,7 +480,7 @@ async def district_recognitions(
 
 # ---- today's territory through lineage (trend?basis=current) --------------------------------
 
-_BELOW_ON = select(AdminUnit).where(AdminUnit.parent_code.in_(bindparam("codes", expanding=True)), _valid(UNITS, P_DAY))
+_BELOW_ON = select(AdminUnit).where(col(AdminUnit.parent_code).in_(bindparam("codes", expanding=True)), _valid(UNITS, P_DAY))
 
 
 async def communes_under_on(session: AsyncSession, unit: AdminUnit, day: dt.date) -> list[AdminUnit]:

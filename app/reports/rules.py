@@ -246,7 +246,20 @@ def summarize(
         histogram[g.met_count] = histogram.get(g.met_count, 0) + g.communes
     exact = average(total, count)
     official = None if exact is None else round_half_up(exact)
-    figures = dict(
+    goal: Decimal | None = None
+    reached: bool | None = None
+    shortfall: Decimal | None = None
+    percent: Decimal | None = None
+    needed: int | None = None
+    minimum: int | None = None
+    if target is not None:
+        goal = target.average_criteria
+        reached = target_met(official, goal)
+        shortfall = gap(official, goal)
+        percent = percent_of_target(total, count, goal)
+        needed = additional_needed(total, count, goal, max_total)
+        minimum = target.min_additional_criteria
+    return SummaryFigures(
         commune_count=count,
         total_criteria_met=total,
         average_exact=None if exact is None else exact_decimal(exact),
@@ -254,30 +267,14 @@ def summarize(
         bands=band_counts(histogram, bands),
         standard_communes_count=sum(g.communes for g in groups if standard_reached(g.met_count, g.criteria_count)),
         additional_criteria_gained=gained,
-        target_average=None,
-        target_met=None,
-        gap=None,
-        percent_of_target=None,
-        additional_criteria_needed=None,
-        min_additional_criteria=None,
-        min_additional_criteria_met=None,
+        target_average=goal,
+        target_met=reached,
+        gap=shortfall,
+        percent_of_target=percent,
+        additional_criteria_needed=needed,
+        min_additional_criteria=minimum,
+        min_additional_criteria_met=None if minimum is None or gained is None else gained >= minimum,
     )
-    if target is not None:
-        goal = target.average_criteria
-        figures.update(
-            target_average=goal,
-            target_met=target_met(official, goal),
-            gap=gap(official, goal),
-            percent_of_target=percent_of_target(total, count, goal),
-            additional_criteria_needed=additional_needed(total, count, goal, max_total),
-            min_additional_criteria=target.min_additional_criteria,
-            min_additional_criteria_met=(
-                None
-                if target.min_additional_criteria is None or gained is None
-                else gained >= target.min_additional_criteria
-            ),
-        )
-    return SummaryFigures(**figures)
 
 
 # ---- recognised figures (contract v1.1, "Recognised figures in summaries") ------------------

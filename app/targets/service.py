@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.audit import service as audit
 from app.auth.access import authorize
@@ -24,14 +25,14 @@ ENTITY = "target"
 
 
 async def get(session: AsyncSession, unit: AdminUnit, year: int, *, for_update: bool = False) -> Target | None:
-    stmt = select(Target).where(Target.unit_id == unit.id, Target.year == year)
+    stmt = select(Target).where(col(Target.unit_id) == unit.id, col(Target.year) == year)
     if for_update:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalars().first()
 
 
 # built once: every summary reads its unit's and children's targets
-TARGETS_FOR = select(Target).where(Target.unit_id.in_(bindparam("ids", expanding=True)), Target.year == bindparam("year"))
+TARGETS_FOR = select(Target).where(col(Target.unit_id).in_(bindparam("ids", expanding=True)), col(Target.year) == bindparam("year"))
 
 
 async def targets_for(session: AsyncSession, unit_ids: Sequence[int], year: int) -> dict[int, Target]:
@@ -43,7 +44,7 @@ async def targets_for(session: AsyncSession, unit_ids: Sequence[int], year: int)
 
 async def targets_by_year(session: AsyncSession, unit: AdminUnit, first: int, last: int) -> dict[int, Target]:
     rows = await session.execute(
-        select(Target).where(Target.unit_id == unit.id, Target.year >= first, Target.year <= last)
+        select(Target).where(col(Target.unit_id) == unit.id, col(Target.year) >= first, col(Target.year) <= last)
     )
     return {t.year: t for t in rows.scalars()}
 

@@ -7,9 +7,10 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Select, and_, bindparam, func, literal, or_, select
+from sqlalchemy import ColumnElement, Date, Select, Table, and_, bindparam, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from app.audit import service as audit
 from app.core.db import scope_writes
@@ -56,8 +57,9 @@ def valid_on(day: dt.date | ColumnElement[dt.date], unit: Any = AdminUnit) -> Co
 
 
 DAY = bindparam("day", type_=Date)
+UNITS: Table = AdminUnit.__table__  # type: ignore[attr-defined]  # SQLModel's stubs do not declare __table__
 # built once, as every write and most reads resolve codes: constructing a statement costs more than running it
-FIND = select(AdminUnit).where(AdminUnit.code == bindparam("code"), valid_on(DAY))
+FIND = select(AdminUnit).where(col(AdminUnit.code) == bindparam("code"), valid_on(DAY))
 
 
 def _overlaps(a_from: dt.date | None, a_to: dt.date | None, b_from: dt.date | None, b_to: dt.date | None) -> bool:
@@ -82,8 +84,8 @@ async def resolve(session: AsyncSession, code: str, *, on: dt.date | None = None
         return unit
     result = await session.execute(
         select(AdminUnit)
-        .where(AdminUnit.code == code)
-        .order_by(AdminUnit.valid_from.is_(None), AdminUnit.valid_from.desc())
+        .where(col(AdminUnit.code) == code)
+        .order_by(col(AdminUnit.valid_from).is_(None), col(AdminUnit.valid_from).desc())
         .limit(1)
     )
     unit = result.scalars().first()
@@ -116,11 +118,11 @@ async def list_units(
 ) -> tuple[list[AdminUnit], int]:
     conditions: list[ColumnElement[bool]] = []
     if level is not None:
-        conditions.append(AdminUnit.level == level.value)
+        conditions.append(col(AdminUnit.level) == level.value)
     if kind is not None:
-        conditions.append(AdminUnit.kind == kind.value)
+        conditions.append(col(AdminUnit.kind) == kind.value)
     if parent is not None:
-        conditions.append(AdminUnit.parent_code == parent)
+        conditions.append(col(AdminUnit.parent_code) == parent)
     if on is not None:
         conditions.append(valid_on(on))
     if q:
@@ -128,13 +130,16 @@ async def list_units(
         if key:
             pattern = f"%{like_escape(key)}%"
             conditions.append(
-                or_(AdminUnit.name_search.like(pattern, escape="\\"), AdminUnit.code.like(f"{like_escape(q.strip())}%", escape="\\"))
+                or_(
+                    col(AdminUnit.name_search).like(pattern, escape="\\"),
+                    col(AdminUnit.code).like(f"{like_escape(q.strip())}%", escape="\\"),
+                )
             )
     total = (await session.execute(select(func.count()).select_from(AdminUnit).where(*conditions))).scalar_one()
     rows = await session.execute(
         select(AdminUnit)
         .where(*conditions)
-        .order_by(AdminUnit.code, AdminUnit.valid_from.is_not(None), AdminUnit.valid_from)
+        .order_by(col(AdminUnit.code), col(AdminUnit.valid_from).is_not(None), col(AdminUnit.valid_from))
         .limit(limit)
         .offset(offset)
     )
@@ -149,13 +154,13 @@ async def lineage_codes(
     out: dict[int, tuple[list[str], list[str]]] = {i: ([], []) for i in ids}
     if not ids:
         return out
-    pred = AdminUnit.__table__.alias("pred")
-    succ = AdminUnit.__table__.alias("succ")
+    pred = UNITS.alias("pred")
+    succ = UNITS.alias("succ")
     edges = await session.execute(
-        select(UnitLineage.predecessor_id, UnitLineage.successor_id, pred.c.code, succ.c.code)
-        .join(pred, pred.c.id == UnitLineage.predecessor_id)
-        .join(succ, succ.c.id == UnitLineage.successor_id)
-        .where(or_(UnitLineage.predecessor_id.in_(ids), UnitLineage.successor_id.in_(ids)))
+        select(col(UnitLineage.predecessor_id), col(UnitLineage.successor_id), pred.c.code, succ.c.code)
+        .join(pred, pred.c.id == col(UnitLineage.predecessor_id))
+        .join(succ, succ.c.id == col(UnitLineage.successor_id))
+        .where(or_(col(UnitLineage.predecessor_id).in_(ids), col(UnitLineage.successor_id).in_(ids)))
     )
     for pred_id, succ_id, pred_code, succ_code in edges:
         if succ_id in out:
@@ -195,9 +200,9 @@ async def lineage(session: AsyncSession, unit: AdminUnit) -> UnitLineagePublic:
 
     async def walk(start: int, *, forward: bool) -> list[tuple[int, int]]:
         here, there = (
-            (UnitLineage.predecessor_id, UnitLineage.successor_id)
+            (col(UnitLineage.predecessor_id), col(UnitLineage.successor_id))
             if forward
-            else (UnitLineage.successor_id, UnitLineage.predecessor_id)
+            else (col(UnitLineage.successor_id), col(UnitLineage.predecessor_id))
         )
         seen: dict[int, int] = {}
         frontier = [start]
@@ -215,7 +220,7 @@ async def lineage(session: AsyncSession, unit: AdminUnit) -> UnitLineagePublic:
     ids = [i for i, _ in back + ahead]
     by_id: dict[int, AdminUnit] = {}
     if ids:
-        rows = await session.execute(select(AdminUnit).where(AdminUnit.id.in_(ids)))
+        rows = await session.execute(select(AdminUnit).where(col(AdminUnit.id).in_(ids)))
         by_id = {u.id: u for u in rows.scalars()}  # type: ignore[misc]
     links = await lineage_codes(session, [unit, *by_id.values()])
 
@@ -235,7 +240,7 @@ async def lineage(session: AsyncSession, unit: AdminUnit) -> UnitLineagePublic:
 
 async def _parent_for(session: AsyncSession, *, level: UnitLevel, parent_code: str, on: dt.date | None) -> AdminUnit:
     candidates = list(
-        (await session.execute(select(AdminUnit).where(AdminUnit.code == parent_code))).scalars()
+        (await session.execute(select(AdminUnit).where(col(AdminUnit.code) == parent_code))).scalars()
     )
     if not candidates:
         raise NotFound(f"parent_code {parent_code!r}: no administrative unit has that code.")
@@ -261,7 +266,7 @@ async def _parent_for(session: AsyncSession, *, level: UnitLevel, parent_code: s
 async def _check_no_overlap(
     session: AsyncSession, code: str, valid_from: dt.date | None, valid_to: dt.date | None, *, exclude: int | None
 ) -> None:
-    others = (await session.execute(select(AdminUnit).where(AdminUnit.code == code))).scalars()
+    others = (await session.execute(select(AdminUnit).where(col(AdminUnit.code) == code))).scalars()
     for other in others:
         if other.id != exclude and _overlaps(valid_from, valid_to, other.valid_from, other.valid_to):
             period = f"{other.valid_from or '…'} – {other.valid_to or 'now'}"
@@ -364,7 +369,7 @@ async def update_unit(session: AsyncSession, *, actor: str, code: str, on: dt.da
     """Change the unit with ``code`` valid on ``on`` (default today, else the latest with the code),
     locked while it changes; audited with before and after."""
     found = await resolve(session, code, on=on)
-    unit = (await session.execute(select(AdminUnit).where(AdminUnit.id == found.id).with_for_update())).scalars().one()
+    unit = (await session.execute(select(AdminUnit).where(col(AdminUnit.id) == found.id).with_for_update())).scalars().one()
     before = (await publish(session, [unit]))[0]
     unit = await _update_unit(session, unit, data=data)
     after = (await publish(session, [unit]))[0]
@@ -380,7 +385,7 @@ async def upsert_units(session: AsyncSession, rows: Iterable[dict[str, Any]]) ->
     """
     existing = {
         (code, valid_from)
-        for code, valid_from in await session.execute(select(AdminUnit.code, AdminUnit.valid_from))
+        for code, valid_from in await session.execute(select(col(AdminUnit.code), col(AdminUnit.valid_from)))
     }
     inserted = 0
     seen = 0
@@ -409,7 +414,7 @@ async def link_units(
         return 0
     old_ids = await _ids_by_code(session, {p for p, _ in pairs}, on=before)
     new_ids = await _ids_by_code(session, {s for _, s in pairs}, on=after)
-    present = {(p, s) for p, s in await session.execute(select(UnitLineage.predecessor_id, UnitLineage.successor_id))}
+    present = {(p, s) for p, s in await session.execute(select(col(UnitLineage.predecessor_id), col(UnitLineage.successor_id)))}
     added = 0
     for pred_code, succ_code in pairs:
         pred_id, succ_id = old_ids.get(pred_code), new_ids.get(succ_code)
@@ -427,8 +432,8 @@ async def _ids_by_code(session: AsyncSession, codes: set[str], *, on: dt.date) -
     code_list = sorted(codes)
     for start in range(0, len(code_list), 500):
         chunk = code_list[start : start + 500]
-        rows = await session.execute(select(AdminUnit.code, AdminUnit.id).where(AdminUnit.code.in_(chunk), valid_on(on)))
-        out.update({code: uid for code, uid in rows})
+        rows = await session.execute(select(col(AdminUnit.code), col(AdminUnit.id)).where(col(AdminUnit.code).in_(chunk), valid_on(on)))
+        out.update({code: uid for code, uid in rows if uid is not None})  # ids are primary keys: never None
     return out
 
 
@@ -452,11 +457,11 @@ async def resolve_unit_above_commune(session: AsyncSession, code: str, year: int
     return ensure_above_commune(await resolve_in_year(session, code, year=year))
 
 
-def _ancestry() -> Select[tuple[str]]:
+def _ancestry() -> Select[str]:
     """The code ``:code`` and every code that was ever above it, in any version of the tree."""
-    above = select(AdminUnit.code).where(AdminUnit.code == bindparam("code")).cte("above", recursive=True)
+    above = select(col(AdminUnit.code)).where(col(AdminUnit.code) == bindparam("code")).cte("above", recursive=True)
     unit = aliased(AdminUnit)
-    step = select(unit.parent_code).join(above, unit.code == above.c.code).where(unit.parent_code.is_not(None))
+    step = select(col(unit.parent_code)).join(above, col(unit.code) == above.c.code).where(col(unit.parent_code).is_not(None))
     above = above.union(step)  # UNION, not UNION ALL: ends even on a cycle
     return select(above.c.code)
 
@@ -478,17 +483,17 @@ async def writes_under(session: AsyncSession, code: str, year: int) -> None:
     await scope_writes(session, year, ANCESTRY, {"code": code})
 
 
-def _chain_up() -> Select[tuple[int, str, str | None, int]]:
+def _chain_up() -> Select[int, str, str | None, int]:
     """The unit ``:parent`` valid on ``:day``, its parent valid then, and so on: (id, code, parent code, depth)."""
     up = (
-        select(AdminUnit.id, AdminUnit.code, AdminUnit.parent_code, literal(1).label("depth"))
-        .where(AdminUnit.code == bindparam("parent"), valid_on(DAY))
+        select(col(AdminUnit.id), col(AdminUnit.code), col(AdminUnit.parent_code), literal(1).label("depth"))
+        .where(col(AdminUnit.code) == bindparam("parent"), valid_on(DAY))
         .cte("up", recursive=True)
     )
     unit = aliased(AdminUnit)
     step = (
-        select(unit.id, unit.code, unit.parent_code, up.c.depth + 1)
-        .join(up, unit.code == up.c.parent_code)
+        select(col(unit.id), col(unit.code), col(unit.parent_code), up.c.depth + 1)
+        .join(up, col(unit.code) == up.c.parent_code)
         .where(valid_on(DAY, unit), up.c.depth < CHAIN_MAX - 1)
     )
     up = up.union_all(step)
@@ -530,8 +535,8 @@ async def tree_above_communes(session: AsyncSession, day: dt.date) -> Tree:
     """code → (id, parent code) of every unit above commune level valid on the day (a few hundred
     rows): with ``rules.chain_in``, the chains of many communes without a query each."""
     rows = await session.execute(
-        select(AdminUnit.code, AdminUnit.id, AdminUnit.parent_code)
-        .where(AdminUnit.level != UnitLevel.commune.value, valid_on(day))
+        select(col(AdminUnit.code), col(AdminUnit.id), col(AdminUnit.parent_code))
+        .where(col(AdminUnit.level) != UnitLevel.commune.value, valid_on(day))
     )
     return {r.code: (r.id, r.parent_code) for r in rows}
 
@@ -547,12 +552,12 @@ async def eligible_under(session: AsyncSession, unit: AdminUnit, year: int, code
     found: list[tuple[int, str, str | None]] = []
     for start in range(0, len(wanted), CODES_PER_QUERY):
         rows = await session.execute(
-            select(AdminUnit.id, AdminUnit.code, AdminUnit.parent_code).where(
-                AdminUnit.code.in_(wanted[start:start + CODES_PER_QUERY]), AdminUnit.kind == UnitKind.xa.value,
+            select(col(AdminUnit.id), col(AdminUnit.code), col(AdminUnit.parent_code)).where(
+                col(AdminUnit.code).in_(wanted[start:start + CODES_PER_QUERY]), col(AdminUnit.kind) == UnitKind.xa.value,
                 valid_on(day),
             )
         )
-        found.extend((r[0], r[1], r[2]) for r in rows)
+        found.extend((r[0], r[1], r[2]) for r in rows if r[0] is not None)  # ids are primary keys: never None
     if not found:
         return set()
     tree = await tree_above_communes(session, day)
@@ -567,8 +572,8 @@ async def own_region(session: AsyncSession, unit: AdminUnit) -> str | None:
     if unit.region is not None:
         return unit.region
     rows = await session.execute(
-        select(AdminUnit.region).join(UnitLineage, UnitLineage.predecessor_id == AdminUnit.id)  # type: ignore[arg-type]
-        .where(UnitLineage.successor_id == unit.id).order_by(AdminUnit.code)
+        select(col(AdminUnit.region)).join(UnitLineage, col(UnitLineage.predecessor_id) == col(AdminUnit.id))
+        .where(col(UnitLineage.successor_id) == unit.id).order_by(col(AdminUnit.code))
     )
     return inherited_region(rows.scalars())
 
@@ -582,8 +587,8 @@ async def attributes_in_year(session: AsyncSession, unit: AdminUnit | int, year:
             raise NotFound(f"No unit has the id {unit}.")
         unit = found
     rows = (await session.execute(
-        select(UnitAttribute.year, UnitAttribute.commune_group, UnitAttribute.region)
-        .where(UnitAttribute.unit_id == unit.id, UnitAttribute.year <= year)
+        select(col(UnitAttribute.year), col(UnitAttribute.commune_group), col(UnitAttribute.region))
+        .where(col(UnitAttribute.unit_id) == unit.id, col(UnitAttribute.year) <= year)
     )).all()
     records = {y: (group, region) for y, group, region in rows}
     return attributes_in_force(records, [year], unit_region=await own_region(session, unit))[0]

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.assessments.models import Assessment
 from app.auth import service as auth_service
@@ -51,9 +52,9 @@ async def _principal(db: Database, request: Request) -> Principal | None:
 async def _options(session: AsyncSession, year: int) -> list[dict[str, str]]:
     """The country, its provinces and their districts in the year, each district under its province."""
     rows = (await session.execute(
-        select(AdminUnit.code, AdminUnit.name, AdminUnit.level, AdminUnit.parent_code)
-        .where(AdminUnit.level != UnitLevel.commune.value, valid_on(year_end(year)))
-        .order_by(AdminUnit.code)
+        select(col(AdminUnit.code), col(AdminUnit.name), col(AdminUnit.level), col(AdminUnit.parent_code))
+        .where(col(AdminUnit.level) != UnitLevel.commune.value, valid_on(year_end(year)))
+        .order_by(col(AdminUnit.code))
     )).all()
     provinces = [r for r in rows if r.level == UnitLevel.province.value]
     districts: dict[str, list[Any]] = {}
@@ -71,7 +72,7 @@ async def _default_unit(session: AsyncSession, principal: Principal | None, year
     code = principal.unit_code if principal and principal.unit_code else "VN"
     if len(code) == 5:  # a commune officer: the unit above the commune
         unit = (await session.execute(
-            select(AdminUnit.parent_code).where(AdminUnit.code == code, valid_on(year_end(year)))
+            select(col(AdminUnit.parent_code)).where(col(AdminUnit.code) == code, valid_on(year_end(year)))
         )).scalar()
         code = unit or "VN"
     return code
@@ -105,7 +106,7 @@ async def dashboard(
     context: dict[str, Any] = {"user": principal.actor if principal else None, "error": None, "summary": None}
     status = 200
     async with db.transaction(write=False) as session:
-        latest = (await session.execute(select(func.max(Assessment.year)))).scalar()
+        latest = (await session.execute(select(func.max(col(Assessment.year))))).scalar()
         chosen = latest or dt.date.today().year
         if year:
             if year.isdigit() and 1900 <= int(year) <= 2100:
