@@ -1,7 +1,7 @@
 """The plan-indicator list as a spreadsheet: export (.xlsx, .csv) and import (all or nothing).
 
-Uploads are read by ``app.core.sheets`` (size and zip-bomb checks, calamine or openpyxl
-through defusedxml, formula cells marked). Exported text that a spreadsheet would take for a
+Uploads are read by ``app.core.sheets`` (streamed, every cap checked before cells are kept, no
+DTD or entities, formula cells marked). Exported text that a spreadsheet would take for a
 formula is written inert (a leading ``'``), and an upload takes that ``'`` off again, so an
 exported file re-imports unchanged.
 """
