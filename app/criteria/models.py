@@ -7,13 +7,14 @@ edges, and a 10-criteria set needs its own.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.core.types import JSON_INTEGER
 from app.criteria.thresholds import Op as IndicatorOp
 from app.units.models import Region
 
@@ -180,7 +181,7 @@ class IndicatorIn(BaseModel):
 class CriterionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    number: int = PField(ge=1, le=64, strict=True, examples=[1])
+    number: Annotated[int, PField(ge=1, le=64), JSON_INTEGER] = PField(examples=[1])
     code: str = PField(min_length=1, max_length=16, examples=["TC01"])
     name: str = PField(min_length=1, max_length=300, examples=["Quy hoạch"])
     group: str | None = PField(default=None, max_length=8, examples=["I"])
@@ -208,8 +209,8 @@ class CriteriaSetCreate(BaseModel):
     applies_to: AppliesTo = PField(default=AppliesTo.commune, examples=["commune"])
     issuer: str = PField(default=NATIONAL, pattern=ISSUER_REGEX, max_length=8, examples=["10"])
     base_set: str | None = PField(default=None, max_length=32, examples=["2021-2025"])
-    first_year: int = PField(ge=1900, le=2100, strict=True, examples=[2022])
-    last_year: int = PField(ge=1900, le=2100, strict=True, examples=[2025])
+    first_year: Annotated[int, PField(ge=1900, le=2100), JSON_INTEGER] = PField(examples=[2022])
+    last_year: Annotated[int, PField(ge=1900, le=2100), JSON_INTEGER] = PField(examples=[2025])
     bands: list[Band] = PField(min_length=1, max_length=20, examples=[BANDS_EXAMPLE])
     criteria: list[CriterionIn] = PField(min_length=1, max_length=64, description="Numbered 1…n, each once",
                                          examples=[CRITERIA_EXAMPLE])
@@ -227,8 +228,8 @@ class CriteriaSetUpdate(BaseModel):
     applies_to: AppliesTo | None = PField(default=None, examples=["commune"])
     issuer: str | None = PField(default=None, pattern=ISSUER_REGEX, max_length=8, examples=["10"])
     base_set: str | None = PField(default=None, max_length=32, examples=["2021-2025"])
-    first_year: int | None = PField(default=None, ge=1900, le=2100, strict=True, examples=[2022])
-    last_year: int | None = PField(default=None, ge=1900, le=2100, strict=True, examples=[2026])
+    first_year: Annotated[int, PField(ge=1900, le=2100), JSON_INTEGER] | None = PField(default=None, examples=[2022])
+    last_year: Annotated[int, PField(ge=1900, le=2100), JSON_INTEGER] | None = PField(default=None, examples=[2026])
     bands: list[Band] | None = PField(default=None, min_length=1, max_length=20, examples=[BANDS_EXAMPLE])
     criteria: list[CriterionIn] | None = PField(default=None, min_length=1, max_length=64,
                                                 examples=[CRITERIA_EXAMPLE])

@@ -161,3 +161,15 @@ async def test_another_provinces_set_is_refused(client):
     national = await client.put("/api/v1/communes/02812/assessments/2022",
                                 json={**body, "criteria_set": "2021-2025"})
     assert national.status_code == 201 and national.json()["criteria_set"] == "2021-2025"
+
+
+async def test_years_are_read_as_json_schema_reads_integers(client):
+    """`2026.0` is an integer to JSON Schema (`type: integer`) and is accepted; `"2026"` is not
+    (found by schemathesis: PATCH refused `last_year: 1996.0`)."""
+    assert (await client.post("/api/v1/criteria-sets", json=new_set())).status_code == 201
+    url = "/api/v1/criteria-sets/LC-2022-2025"
+    changed = await client.patch(url, json={"last_year": 2025.0})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["last_year"] == 2025
+    body = assert_problem(await client.patch(url, json={"last_year": "2025"}), 422, field="last_year")
+    assert body["type"] == "/problems/validation-error"
