@@ -12,7 +12,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -35,7 +35,6 @@ from app.plan_indicators.schemas import (
     PlanIndicatorSummary,
     SourceCountOut,
 )
-from app.recognitions.models import Recognition
 from app.reports import queries
 from app.reports import service as reports_service
 from app.targets import service as targets_service
@@ -79,20 +78,6 @@ async def _list_or_404(session: AsyncSession, unit: AdminUnit, year: int) -> Pla
     return head
 
 
-async def recognized_communes(session: AsyncSession, unit: AdminUnit, year: int, commune_ids: Sequence[int]) -> int:
-    """Eligible communes of the unit holding a recognition valid in the year (any level: the
-    summary's ``recognized_communes.chuan``). Counted here from the recognitions table while the
-    summary does not carry that figure."""
-    if not commune_ids:
-        return 0
-    conditions = [col(Recognition.unit_id).in_(list(commune_ids)), col(Recognition.recognition_year) <= year]
-    revoked_on = getattr(Recognition, "revoked_on", None)  # revocations (contract v1.1), when stored
-    if revoked_on is not None:
-        conditions.append((revoked_on.is_(None)) | (revoked_on > year_end(year)))
-    stmt = select(func.count(func.distinct(col(Recognition.unit_id)))).where(*conditions)
-    return int((await session.execute(stmt)).scalar_one())
-
-
 async def ntm_figures(session: AsyncSession, unit: AdminUnit, year: int, links: set[str]) -> rules.NtmFigures:
     """The unit's NTM figures of the year that the linked items need (nothing is read for none).
     A year without a criteria set in force has no figures: its linked items stay pending."""
@@ -104,22 +89,14 @@ async def ntm_figures(session: AsyncSession, unit: AdminUnit, year: int, links: 
         return rules.NtmFigures()
     exact = Fraction(summary.total_criteria_met, summary.commune_count) if summary.commune_count else None
     standard: int | None = None
-    recognized: int | None = None
-    recognized_field = getattr(summary, "recognized_communes", None)
-    if isinstance(recognized_field, dict) and "chuan" in recognized_field:
-        recognized = int(recognized_field["chuan"])
-    need_rows = rules.NtmLink.standard_communes in links or (rules.NtmLink.recognized_communes in links
-                                                             and recognized is None)
-    if need_rows:
-        rows = await queries.commune_rows(session, unit, year)
-        if rules.NtmLink.standard_communes in links:
-            target = await targets_service.get(session, unit, year)
-            if target is not None:
-                named = set(target.standard_communes)
-                standard = sum(1 for r in rows if r.code in named and r.status is not None
-                               and r.status.standard_reached)
-        if rules.NtmLink.recognized_communes in links and recognized is None:
-            recognized = await recognized_communes(session, unit, year, [r.id for r in rows])
+    if rules.NtmLink.standard_communes in links:
+        target = await targets_service.get(session, unit, year)
+        if target is not None:
+            rows = await queries.commune_rows(session, unit, year)
+            named = set(target.standard_communes)
+            standard = sum(1 for r in rows if r.code in named and r.status is not None and r.status.standard_reached)
+    # the summary's own figure (contract v1.1: communes holding any valid recognition in the year)
+    recognized = summary.recognized_communes.chuan
     return rules.NtmFigures(average=summary.average, average_exact=exact, standard_communes=standard,
                             recognized_communes=recognized)
 
