@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from app import __version__
 from app.admin.criteria_sets import router as criteria_router
@@ -36,6 +37,7 @@ from app.recognitions.router import router as recognitions_router
 from app.reports.router import report_key, report_subject
 from app.reports.router import router as reports_router
 from app.targets.router import router as targets_router
+from app.web.router import STATIC as WEB_STATIC
 from app.web.router import router as web_router
 
 DESCRIPTION = """
@@ -146,6 +148,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(CatchAllMiddleware)  # outermost: no error escapes to reset the connection
     app.include_router(ops_router)
     app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=WEB_STATIC), name="web-static")
     app.include_router(token_router, prefix=API_PREFIX)
     app.include_router(auth_router, prefix=API_PREFIX)
     app.include_router(audit_router, prefix=API_PREFIX)

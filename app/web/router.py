@@ -6,6 +6,7 @@ that cookie on reads only (so the page's charts and downloads work), never on wr
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,8 +27,11 @@ from app.exchange.workbooks import RECOGNITION_LABELS, decimal_comma
 from app.plan_indicators import service as plan_indicators_service
 from app.reports import service as reports_service
 from app.reports.models import FlagName
-from app.units.models import AdminUnit, UnitLevel
-from app.units.service import resolve_unit_above_commune, valid_on, year_end
+from app.units import service as units_service
+from app.units.models import AdminUnit, UnitLevel, is_ntm_eligible
+from app.units.service import valid_on, year_end
+from app.web.communes import SORT_KEYS, TABLE_LIMIT, SortKey, commune_lines, commune_view, sort_lines
+from app.web.messages import KIND_LABELS, STATUS_LABELS_VI, Message, for_error, plain_number
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -35,6 +39,9 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 templates.env.globals["fmt"] = decimal_comma  # the official way: 16,1
 templates.env.globals["recognition_labels"] = RECOGNITION_LABELS
+templates.env.globals["status_labels"] = STATUS_LABELS_VI
+templates.env.globals["num"] = plain_number
+STATIC = Path(__file__).parent / "static"  # the page's script, served by the app (no CDN)
 
 
 async def _principal(db: Database, request: Request) -> Principal | None:
@@ -92,18 +99,105 @@ async def _plan_indicators(session: AsyncSession, unit: AdminUnit, year: int) ->
     return {"plan_indicators": rows, "plan_summary": await plan_indicators_service.summary(session, unit, year)}
 
 
+@dataclass
+class _Choice:
+    """What the page shows: the unit above the commune, and the commune whose assessment is open."""
+
+    unit: AdminUnit | None = None
+    commune: AdminUnit | None = None
+    notices: list[Message] = field(default_factory=list)
+    error: Message | None = None
+    suggestions: list[AdminUnit] = field(default_factory=list)
+
+
+def _unit_label(unit: AdminUnit) -> str:
+    return f"{unit.name} ({unit.code})"
+
+
+async def _successors_in(session: AsyncSession, unit: AdminUnit, year: int) -> list[AdminUnit]:
+    """Units valid in ``year`` that took over ``unit``: its lineage successors, else its parent's
+    (a district abolished by the 2025 reform has none; its province does)."""
+    day = year_end(year)
+    current: AdminUnit | None = unit
+    for _ in range(4):
+        if current is None:
+            break
+        links = await units_service.lineage(session, current)
+        found = [u for u in [await units_service.find(session, e.unit.code, on=day) for e in links.successors]
+                 if u is not None and u.level != UnitLevel.commune.value]
+        if found:
+            return sorted({u.id: u for u in found}.values(), key=lambda u: u.code)
+        if not current.parent_code:
+            break
+        current = await units_service.find(session, current.parent_code, on=current.valid_to or day)
+    return []
+
+
+async def _choose(session: AsyncSession, code: str, commune_code: str | None, year: int, *, explicit: bool) -> _Choice:
+    """Resolve the codes asked for in the year, explaining in Vietnamese what cannot be shown."""
+    choice = _Choice()
+    day = year_end(year)
+    if commune_code:
+        commune = await units_service.find(session, commune_code, on=day)
+        if commune is None or commune.level != UnitLevel.commune.value:
+            choice.notices.append(Message(f"Không có xã mã {commune_code} trong năm {year}.", status=404))
+        else:
+            choice.commune = commune
+    unit = await units_service.find(session, code, on=day)
+    if unit is not None and unit.level == UnitLevel.commune.value:  # a commune chosen as the unit
+        choice.commune = unit
+        unit = await units_service.find(session, unit.parent_code or "VN", on=day)
+    if choice.commune is not None and not is_ntm_eligible(choice.commune.kind):
+        choice.notices.append(Message(
+            f"{_unit_label(choice.commune)} là {KIND_LABELS.get(choice.commune.kind, 'đơn vị đô thị')}, "
+            "không xét tiêu chí nông thôn mới."))
+        choice.commune = None
+    if unit is not None:
+        choice.unit = unit
+        return choice
+    try:
+        known = await units_service.resolve(session, code)
+    except AppError as exc:
+        choice.error = Message(f"Không tìm thấy đơn vị hành chính có mã «{code}».", exc.detail, 404)
+        return choice
+    successors = await _successors_in(session, known, year)
+    when = (f"đã kết thúc từ ngày {known.valid_to:%d/%m/%Y}" if known.valid_to and known.valid_to < day
+            else "chưa được thành lập")
+    message = f"{_unit_label(known)} không có trong năm {year} ({when}, sau sắp xếp đơn vị hành chính)."
+    if successors and not explicit:  # the officer's own unit is gone: show the unit that took it over
+        choice.unit = successors[0]
+        choice.notices.append(Message(message + f" Đang hiển thị {_unit_label(successors[0])}."))
+        return choice
+    if successors:
+        message += " Xem đơn vị kế thừa bên dưới."
+    choice.error = Message(message, f"Unit {code!r} did not exist in {year}.", 422)
+    choice.suggestions = successors
+    return choice
+
+
+def _sorting(sort: str | None, direction: str | None) -> tuple[SortKey, bool]:
+    key: SortKey = next((k for k in SORT_KEYS if k == sort), "code")
+    return key, direction == "desc"
+
+
 @router.get("/", response_class=HTMLResponse)
 async def dashboard(
     request: Request,
     unit: Annotated[str | None, Query(max_length=8)] = None,
     year: Annotated[str | None, Query(max_length=8)] = None,
+    commune: Annotated[str | None, Query(max_length=8)] = None,
+    sort: Annotated[str | None, Query(max_length=8)] = None,
+    direction: Annotated[str | None, Query(alias="dir", max_length=4)] = None,
 ) -> Response:
     db: Database = request.app.state.db
     settings = request.app.state.settings
     principal = await _principal(db, request)
     if principal is None and not settings.public_read:
         return templates.TemplateResponse(request, "login.html", {"error": None, "username": None})
-    context: dict[str, Any] = {"user": principal.actor if principal else None, "error": None, "summary": None}
+    key, descending = _sorting(sort, direction)
+    context: dict[str, Any] = {"user": principal.actor if principal else None, "error": None, "summary": None,
+                               "notices": [], "suggestions": [], "view": None, "sort": key,
+                               "descending": descending}
     status = 200
     async with db.transaction(write=False) as session:
         latest = (await session.execute(select(func.max(col(Assessment.year))))).scalar()
@@ -112,22 +206,36 @@ async def dashboard(
             if year.isdigit() and 1900 <= int(year) <= 2100:
                 chosen = int(year)
             else:
-                context["error"], status = f"Năm không hợp lệ: {year!r}.", 422
+                context["error"] = Message(f"Năm không hợp lệ: «{year}». Hãy nhập năm bằng số, ví dụ 2021.",
+                                           status=422)
+                status = 422
         context["year"] = chosen
         context["options"] = await _options(session, chosen)
         code = unit or await _default_unit(session, principal, chosen)
         context["unit"] = None
         if status == 200:
-            try:
-                found = await resolve_unit_above_commune(session, code, chosen)
-                context["unit"] = found
-                context["summary"] = await reports_service.summary(session, found, chosen)
-                flags = await reports_service.flags(session, found, chosen)
-                context["at_risk"] = [f for f in flags if FlagName.at_risk in f.flags]
-                context["regressed"] = [f for f in flags if FlagName.regressed in f.flags]
-                context.update(await _plan_indicators(session, found, chosen))
-            except AppError as exc:
-                context["error"], status = exc.detail, exc.status
+            choice = await _choose(session, code, commune, chosen, explicit=unit is not None)
+            context["notices"], context["suggestions"] = choice.notices, choice.suggestions
+            if choice.error is not None:
+                context["error"], status = choice.error, choice.error.status
+            found = choice.unit
+            if found is not None:
+                try:
+                    context["unit"] = found
+                    context["summary"] = await reports_service.summary(session, found, chosen)
+                    flags = await reports_service.flags(session, found, chosen)
+                    context["at_risk"] = [f for f in flags if FlagName.at_risk in f.flags]
+                    context["regressed"] = [f for f in flags if FlagName.regressed in f.flags]
+                    lines = await commune_lines(session, found, chosen, flags)
+                    context["commune_total"] = len(lines)
+                    context["communes"] = sort_lines(lines, key, descending)[:TABLE_LIMIT]
+                    context["conflicts"] = [line for line in lines if line.conflicts]
+                    context.update(await _plan_indicators(session, found, chosen))
+                    if choice.commune is not None:
+                        context["view"] = await commune_view(session, choice.commune, chosen)
+                except AppError as exc:
+                    context["summary"] = None
+                    context["error"], status = for_error(exc), exc.status
     return templates.TemplateResponse(request, "dashboard.html", context, status_code=status)
 
 
@@ -142,11 +250,11 @@ async def login(
     try:
         user = await auth_service.login(db, settings, username, password)
     except AppError as exc:  # too many failures: 429
-        return templates.TemplateResponse(request, "login.html", {"error": exc.detail, "username": username},
+        return templates.TemplateResponse(request, "login.html", {"error": for_error(exc), "username": username},
                                           status_code=exc.status, headers=exc.headers)
     if user is None:
         return templates.TemplateResponse(
-            request, "login.html", {"error": "Sai tên đăng nhập hoặc mật khẩu.", "username": username},
+            request, "login.html", {"error": Message("Sai tên đăng nhập hoặc mật khẩu."), "username": username},
             status_code=401,
         )
     token, lifetime = auth_service.issue_token(settings, user.username, user.token_generation)
