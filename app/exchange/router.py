@@ -15,6 +15,7 @@ from app.auth.deps import PrincipalDep, require
 from app.auth.rules import Action
 from app.core.errors import ServiceUnavailable, problem_responses
 from app.core.types import YearNumber
+from app.criteria import service as criteria_service
 from app.exchange import charts, service, workbooks
 from app.exchange.models import ImportProblem, ImportResult
 from app.reports import service as reports_service
@@ -167,9 +168,10 @@ async def trend_svg(
     """The published average criteria per commune for each year, with the planned average as a dashed line."""
     unit = ensure_above_commune(await units_service.resolve(session, code))
     rows = await reports_service.trend(session, unit, first=first, last=last)
+    counts = [(await criteria_service.get_set(session, code)).criteria_count for code in {r.criteria_set for r in rows}]
     body = await run_in_threadpool(
         charts.trend_svg, f"{unit.name}: bình quân tiêu chí/xã", [r.year for r in rows],
-        [r.average for r in rows], [r.target_average for r in rows],
+        [r.average for r in rows], [r.target_average for r in rows], max(counts, default=None),
     )
     return Response(body, media_type=charts.SVG_MEDIA_TYPE)
 
