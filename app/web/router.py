@@ -175,6 +175,9 @@ async def _choose(session: AsyncSession, code: str, commune_code: str | None, ye
     return choice
 
 
+_CODE_MAX = 16  # longer than any code; what is shown back of a mistyped value
+
+
 def _sorting(sort: str | None, direction: str | None) -> tuple[SortKey, bool]:
     key: SortKey = next((k for k in SORT_KEYS if k == sort), "code")
     return key, direction == "desc"
@@ -183,12 +186,14 @@ def _sorting(sort: str | None, direction: str | None) -> tuple[SortKey, bool]:
 @router.get("/", response_class=HTMLResponse)
 async def dashboard(
     request: Request,
-    unit: Annotated[str | None, Query(max_length=8)] = None,
-    year: Annotated[str | None, Query(max_length=8)] = None,
-    commune: Annotated[str | None, Query(max_length=8)] = None,
-    sort: Annotated[str | None, Query(max_length=8)] = None,
-    direction: Annotated[str | None, Query(alias="dir", max_length=4)] = None,
+    unit: str | None = None,
+    year: str | None = None,
+    commune: str | None = None,
+    sort: str | None = None,
+    direction: Annotated[str | None, Query(alias="dir")] = None,
 ) -> Response:
+    """The page. Its parameters are read leniently (no 422 problem+json in English for a person who
+    mistyped): an unknown code or year is explained on the page, an unknown sort falls back to codes."""
     db: Database = request.app.state.db
     settings = request.app.state.settings
     principal = await _principal(db, request)
@@ -203,18 +208,18 @@ async def dashboard(
         latest = (await session.execute(select(func.max(col(Assessment.year))))).scalar()
         chosen = latest or dt.date.today().year
         if year:
-            if year.isdigit() and 1900 <= int(year) <= 2100:
+            if year.isascii() and year.isdigit() and 1900 <= int(year) <= 2100:
                 chosen = int(year)
             else:
-                context["error"] = Message(f"Năm không hợp lệ: «{year}». Hãy nhập năm bằng số, ví dụ 2021.",
+                context["error"] = Message(f"Năm không hợp lệ: «{year[:_CODE_MAX]}». Hãy nhập năm bằng số, ví dụ 2021.",
                                            status=422)
                 status = 422
         context["year"] = chosen
         context["options"] = await _options(session, chosen)
-        code = unit or await _default_unit(session, principal, chosen)
+        code = (unit or "")[:_CODE_MAX] or await _default_unit(session, principal, chosen)
         context["unit"] = None
         if status == 200:
-            choice = await _choose(session, code, commune, chosen, explicit=unit is not None)
+            choice = await _choose(session, code, (commune or "")[:_CODE_MAX] or None, chosen, explicit=bool(unit))
             context["notices"], context["suggestions"] = choice.notices, choice.suggestions
             if choice.error is not None:
                 context["error"], status = choice.error, choice.error.status

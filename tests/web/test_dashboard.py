@@ -8,7 +8,7 @@ from httpx import ASGITransport, AsyncClient
 
 from app.auth.models import Role
 from app.main import create_app
-from tests.builders import load_demo
+from tests.builders import load_demo, put_assessment
 from tests.users import PASSWORD, make_user
 
 
@@ -69,3 +69,151 @@ async def test_bad_choices_are_explained_not_500(db, client, anon):
     forged = AsyncClient(transport=anon._transport, base_url="http://test", cookies={"ntm_session": "forged"})
     async with forged:
         assert 'name="password"' in (await forged.get("/")).text
+
+
+def _rows(page: str) -> list[str]:
+    """The commune table's codes, in the order shown."""
+    table = page.split('id="commune-table"', 1)[1].split("</table>", 1)[0]
+    return re.findall(r'<tr data-code="(\d{5})"', table)
+
+
+async def _viewer(db, anon) -> None:
+    await make_user(db, username="viewer", role=Role.viewer)
+    await anon.post("/login", data={"username": "viewer", "password": PASSWORD})
+
+
+async def test_commune_table_lists_counts_statuses_flags_recognitions(db, anon):
+    await load_demo(db)
+    await _viewer(db, anon)
+    page = (await anon.get("/", params={"unit": "084", "year": 2021})).text
+    assert _rows(page) == ["02800", "02803", "02806", "02812", "02818", "02821", "02824", "02827", "02836"]
+    san_chai = page.split('<tr data-code="02812"', 1)[1].split("</tr>", 1)[0]
+    assert "19/19" in san_chai and "Dự thảo" in san_chai and "Đạt chuẩn" in san_chai
+    assert "Kế hoạch đạt chuẩn" in san_chai and "đạt chuẩn NTM" in san_chai  # flag, and the recognition held
+    assert 'data-flags="standard_target standard_reached"' in san_chai
+    can_cau = page.split('<tr data-code="02821"', 1)[1].split("</tr>", 1)[0]
+    assert "15/19" in can_cau and "Giảm tiêu chí" in can_cau and "<td>—</td>" in can_cau  # no recognition
+    # headers are links the server sorts by (the page's script sorts in place; tested in Chromium)
+    assert 'href="/?unit=084&amp;year=2021&amp;sort=count&amp;dir=desc#communes"' in page
+
+
+async def test_commune_table_sorts_by_count_both_ways_stably(db, anon):
+    await load_demo(db)
+    await _viewer(db, anon)
+    sixteen = ["02800", "02803", "02806", "02824", "02827", "02836"]  # equal counts keep the code order
+    down = await anon.get("/", params={"unit": "084", "year": 2021, "sort": "count", "dir": "desc"})
+    assert _rows(down.text) == ["02812", *sixteen, "02818", "02821"]
+    assert re.search(r'aria-sort="descending" data-sort="count"', down.text)
+    assert 'sort=count&amp;dir=asc#communes"' in down.text  # the next click turns it round
+    up = await anon.get("/", params={"unit": "084", "year": 2021, "sort": "count", "dir": "asc"})
+    assert _rows(up.text) == ["02818", "02821", *sixteen, "02812"]
+    odd = await anon.get("/", params={"unit": "084", "year": 2021, "sort": "<x>", "dir": "sideways"})
+    assert odd.status_code == 200 and _rows(odd.text)[0] == "02800"  # unknown: code order
+
+
+async def test_choosing_a_commune_opens_its_assessment(db, anon):
+    await load_demo(db)
+    await _viewer(db, anon)
+    chosen = await anon.get("/", params={"unit": "02812", "year": 2021})  # a commune in the unit field
+    assert chosen.status_code == 200 and "is a commune" not in chosen.text
+    assert "Huyện Si Ma Cai — năm 2021" in chosen.text
+    assert "Xã Sán Chải (02812) — kết quả đánh giá năm 2021" in chosen.text
+    assert re.search(r'id="assessment-count">19/19<', chosen.text) and "Quốc phòng và An ninh" in chosen.text
+    row = await anon.get("/", params={"unit": "084", "year": 2021, "commune": "02821"})  # a row of the table
+    criteria = row.text.split('id="assessment-criteria"', 1)[1]
+    assert re.search(r'data-number="15" class="">\s*<td>15</td><td>Y tế</td><td>Chưa đạt', criteria)
+    assert 'class="open-commune" href="/?unit=084&amp;year=2021&amp;commune=02821#assessment"' in row.text
+    later = await anon.get("/", params={"unit": "084", "year": 2022, "commune": "02821"})  # carried forward
+    assert "Chưa có kết quả năm 2022; đang hiển thị kết quả năm 2021" in later.text
+    town = await anon.get("/", params={"unit": "02809", "year": 2021})
+    assert town.status_code == 200 and "Thị trấn Si Ma Cai (02809) là thị trấn" in town.text
+    assert 'id="assessment"' not in town.text
+    none = await anon.get("/", params={"unit": "15", "year": 2026, "commune": "02848"})
+    assert "Xã chưa có kết quả đánh giá đến năm 2026" in none.text
+
+
+async def test_province_2026_lists_its_communes_directly(db, client, anon):
+    """After the 2025 reform communes lie directly under the province: no district between."""
+    await load_demo(db)
+    await put_assessment(client, code="02809", year=2026, met=8, count=10)
+    await put_assessment(client, code="02824", year=2026, met=6, count=10)
+    await make_user(db, username="lao-cai", role=Role.province, unit_code="15")
+    await anon.post("/login", data={"username": "lao-cai", "password": PASSWORD})
+    page = await anon.get("/", params={"year": 2026})  # the officer's own province
+    assert page.status_code == 200 and "Tỉnh Lào Cai — năm 2026" in page.text
+    assert re.search(r'id="average">7,0<', page.text) and "Bộ tiêu chí 2026-2030" in page.text
+    assert _rows(page.text) == ["02809", "02824", "02848"]
+    assert "8/10" in page.text and "6/10" in page.text and "Chưa có đánh giá" in page.text
+    assert "NTM hiện đại" in page.text.split('<tr data-code="02809"', 1)[1].split("</tr>", 1)[0]
+    assert re.search(r'id="recognized-hien-dai">1<', page.text)
+    assert 'id="children"' not in page.text and 'id="recognized-districts"' not in page.text
+    down = await anon.get("/", params={"unit": "15", "year": 2026, "sort": "count", "dir": "desc"})
+    assert _rows(down.text) == ["02809", "02824", "02848"]  # no count: last either way
+    up = await anon.get("/", params={"unit": "15", "year": 2026, "sort": "count", "dir": "asc"})
+    assert _rows(up.text) == ["02824", "02809", "02848"]
+    opened = await anon.get("/", params={"unit": "15", "year": 2026, "commune": "02809"})
+    assert "Xã Si Ma Cai (02809) — kết quả đánh giá năm 2026" in opened.text
+    assert re.search(r'id="assessment-count">8/10<', opened.text)
+    # 2025: the new province is valid on 31 December, its communes too (none assessed yet)
+    y2025 = await anon.get("/", params={"unit": "15", "year": 2025})
+    assert y2025.status_code == 200 and _rows(y2025.text) == ["02809", "02824", "02848"]
+
+
+async def test_a_district_officer_in_2026_sees_the_province_that_took_over(db, anon):
+    await load_demo(db)
+    await make_user(db, username="officer", role=Role.district, unit_code="084")
+    await anon.post("/login", data={"username": "officer", "password": PASSWORD})
+    page = await anon.get("/", params={"year": 2026})
+    assert page.status_code == 200 and "Tỉnh Lào Cai — năm 2026" in page.text
+    assert "Huyện Si Ma Cai (084) không có trong năm 2026" in page.text and "Đang hiển thị Tỉnh Lào Cai (15)" in page.text
+
+
+async def test_errors_are_in_vietnamese_with_the_english_detail_in_small_print(db, anon):
+    await load_demo(db)
+    await _viewer(db, anon)
+    unknown = await anon.get("/", params={"unit": "999", "year": 2021})
+    alert = unknown.text.split('role="alert"', 1)[1].split("</p>", 1)[0]
+    assert unknown.status_code == 404 and "Không tìm thấy đơn vị hành chính có mã «999»" in alert
+    assert '<small class="detail" lang="en" title="No administrative unit has the code &#39;999&#39;.">' in alert
+    gone = await anon.get("/", params={"unit": "084", "year": 2026})
+    alert = gone.text.split('role="alert"', 1)[1].split("</p>", 1)[0]
+    assert gone.status_code == 422
+    assert "Huyện Si Ma Cai (084) không có trong năm 2026 (đã kết thúc từ ngày 30/06/2025" in alert
+    assert 'id="suggestions">Đơn vị kế thừa năm 2026: <a href="/?unit=15&amp;year=2026">Tỉnh Lào Cai (15)</a>' in gone.text
+    before = await anon.get("/", params={"unit": "15", "year": 2020})
+    assert before.status_code == 422 and "Tỉnh Lào Cai (15) không có trong năm 2020 (chưa được thành lập" in before.text
+    anon.cookies.clear()
+    for _ in range(11):  # too many failed sign-ins: 429, said in Vietnamese
+        locked = await anon.post("/login", data={"username": "viewer", "password": "wrong"})
+    assert locked.status_code == 429 and "Đăng nhập sai quá nhiều lần" in locked.text
+    assert 'lang="en"' in locked.text
+
+
+async def test_indicator_conflicts_are_listed(db, client, anon):
+    """Issue 16: communes whose declared `met` disagrees with their indicators, with the criteria."""
+    await load_demo(db)
+    body = {"criteria": [{"number": n, "met": True} for n in range(1, 20)]}
+    body["criteria"][9]["indicators"] = {"10.1": 30}  # income 30 million < 36: not met by indicators
+    body["criteria"][14]["indicators"] = {"15.1": 80}  # health insurance 80 % < 85
+    written = await client.put("/api/v1/communes/02812/assessments/2021", json=body)
+    assert written.status_code == 200 and written.json()["indicator_conflicts"] == [10, 15]
+    await _viewer(db, anon)
+    page = (await anon.get("/", params={"unit": "084", "year": 2021})).text
+    conflicts = page.split('id="conflicts"', 1)[1].split("</table>", 1)[0]
+    assert re.findall(r'<tr data-code="(\d{5})">', conflicts) == ["02812"]
+    assert "Xã Sán Chải (02812)</a></td><td>10, 15</td><td>2021</td>" in conflicts
+    assert "Mâu thuẫn với chỉ tiêu" in page.split('<tr data-code="02812"', 1)[1].split("</tr>", 1)[0]
+    opened = (await anon.get("/", params={"unit": "084", "year": 2021, "commune": "02812"})).text
+    assert re.search(r'id="assessment-conflicts">Tiêu chí mâu thuẫn với chỉ tiêu: 10, 15<', opened)
+    assert "10.1: 30 (chưa đạt)" in opened
+    quiet = (await anon.get("/", params={"unit": "084", "year": 2020})).text
+    assert '<p id="conflicts" class="muted">Không có.</p>' in quiet
+
+
+async def test_trend_chart_starts_at_zero_with_decimal_commas(db, anon):
+    await load_demo(db)
+    await _viewer(db, anon)
+    svg = (await anon.get("/api/v1/units/084/trend.svg", params={"to": 2021})).text
+    texts = re.findall(r">([^<>]+)</text>", svg)
+    assert "0" in texts and "15,4" in texts and "16,1" in texts and "15,5" in texts
+    assert not any(re.fullmatch(r"\d+\.\d", t) for t in texts)  # no decimal point anywhere
