@@ -188,3 +188,113 @@ async def test_docs_pages_work_offline(db, server, backend):
             assert all("cdn.redoc.ly/redoc/logo-mini.svg" in text for text in console_errors), console_errors
         finally:
             await browser.close()
+
+
+async def _token(server: str, username: str) -> dict[str, str]:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=server) as http:
+        answer = await http.post("/api/v1/auth/token", data={"username": username, "password": PASSWORD})
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+async def _codes(page) -> list[str]:
+    return await page.eval_on_selector_all("#commune-table tbody tr", "rows => rows.map(r => r.dataset.code)")
+
+
+async def test_communes_sorting_opening_conflicts_and_2026_in_chromium(db, server, backend):
+    """The commune table sorted in place by its count header (both ways, ties in code order), a
+    commune opened from it, the conflict list, a chart error and an unknown unit said in Vietnamese,
+    and the 2026 province with its communes directly below it."""
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium); the browser test did not run")
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        pytest.skip("Playwright is not installed; the browser test did not run")
+    import httpx
+
+    await load_demo(db)
+    await make_user(db, username="si-ma-cai", role=Role.district, unit_code="084")
+    await make_user(db, username="lao-cai", role=Role.province, unit_code="15")
+    async with httpx.AsyncClient(base_url=server) as http:
+        body = {"criteria": [{"number": n, "met": True} for n in range(1, 20)]}
+        body["criteria"][9]["indicators"] = {"10.1": 30}  # declared met, income below the 36 million threshold
+        answer = await http.put("/api/v1/communes/02812/assessments/2021", json=body,
+                                headers=await _token(server, "si-ma-cai"))
+        assert answer.status_code == 200 and answer.json()["indicator_conflicts"] == [10]
+        province = await _token(server, "lao-cai")
+        for code, met in (("02809", 8), ("02824", 6)):
+            answer = await http.put(f"/api/v1/communes/{code}/assessments/2026", headers=province,
+                                    json={"criteria": [{"number": n, "met": n <= met} for n in range(1, 11)]})
+            assert answer.status_code == 201, answer.text
+    sixteen = ["02800", "02803", "02806", "02824", "02827", "02836"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(**_launch_args())
+        try:
+            page = await browser.new_page(viewport={"width": 390, "height": 844})
+            await page.goto(server + "/")
+            await page.fill("input[name=username]", "si-ma-cai")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("button[type=submit]")
+            await page.wait_for_selector("#commune-table")
+            await page.goto(server + "/?unit=084&year=2021")
+            assert await _codes(page) == ["02800", "02803", "02806", "02812", "02818", "02821", *sixteen[3:]]
+            await page.evaluate("window.stayed = 'here'")  # gone if the click reloaded the page
+            header = page.locator("#commune-table th[data-sort=count] a")
+            await header.click()
+            assert await _codes(page) == ["02812", *sixteen, "02818", "02821"]
+            assert await page.get_attribute("#commune-table th[data-sort=count]", "aria-sort") == "descending"
+            await header.click()
+            assert await _codes(page) == ["02818", "02821", *sixteen, "02812"]
+            assert await page.get_attribute("#commune-table th[data-sort=count]", "aria-sort") == "ascending"
+            assert await page.evaluate("window.stayed") == "here"  # sorted in place
+            assert "sort=count&dir=asc" in page.url  # and the address says so (a reload keeps the order)
+            assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+            await page.screenshot(path=str(ARTIFACTS / f"dashboard-communes-{backend}.png"), full_page=True)
+            # the conflict list (issue 16), then the commune opened from it
+            conflicts = await page.text_content("#conflicts")
+            assert "Xã Sán Chải (02812)" in conflicts and "10" in conflicts
+            await page.click("#commune-table tr[data-code='02821'] a.open-commune")
+            await page.wait_for_selector("#assessment")
+            assert await page.text_content("#assessment-count") == "15/19"
+            assert "Xã Cán Cấu (02821) — kết quả đánh giá năm 2021" in await page.text_content("#assessment h3")
+            assert "Chưa đạt" in await page.text_content("#assessment-criteria tr[data-number='15']")
+            # an unknown unit: Vietnamese first, the API's English in small print
+            await page.goto(server + "/?unit=999&year=2021")
+            assert "Không tìm thấy đơn vị hành chính có mã «999»" in await page.text_content("#error")
+            assert "No administrative unit" in await page.text_content("#error small.detail")
+            # a chart the API refuses: the script says why in Vietnamese
+            problem = ('{"type": "/problems/not-ready", "title": "Service Unavailable", "status": 503, '
+                       '"detail": "The database is not reachable."}')
+
+            async def refuse(route):
+                await route.fulfill(status=503, content_type="application/problem+json", body=problem)
+
+            await page.route("**/bands.svg*", refuse)
+            await page.goto(server + "/?unit=084&year=2021")
+            error = page.locator("#bands-chart-error")
+            await error.locator("small.detail").wait_for()
+            assert "Không tải được biểu đồ: Máy chủ tạm thời không phục vụ được" in await error.text_content()
+            assert "The database is not reachable." in await error.locator("small.detail").text_content()
+            await page.unroute("**/bands.svg*")
+            # 2026: the district is gone; its successor is offered, and the province lists its communes
+            await page.fill("#year", "2026")
+            await page.click("#pick button[type=submit]")
+            assert "không có trong năm 2026" in await page.text_content("#error")
+            await page.click("#suggestions a")
+            await page.wait_for_selector("#commune-table")
+            assert "Tỉnh Lào Cai — năm 2026" in await page.text_content("#summary h2")
+            assert await page.text_content("#average") == "7,0"
+            assert await _codes(page) == ["02809", "02824", "02848"]
+            await page.locator("#commune-table th[data-sort=count] a").click()
+            assert await _codes(page) == ["02809", "02824", "02848"]
+            await page.locator("#commune-table th[data-sort=count] a").click()
+            assert await _codes(page) == ["02824", "02809", "02848"]  # the commune without a count stays last
+            await page.click("#commune-table tr[data-code='02809'] a.open-commune")
+            await page.wait_for_selector("#assessment")
+            assert await page.text_content("#assessment-count") == "8/10"
+            await page.screenshot(path=str(ARTIFACTS / f"dashboard-2026-{backend}.png"), full_page=True)
+        finally:
+            await browser.close()
