@@ -71,7 +71,8 @@ def commune_level(levels: list[str]) -> str | None:
     held = [RECOGNITION_LABELS[level] for level in _COMMUNE_LEVELS if level in levels][:1]
     if "hien_dai" in levels:
         held.append(RECOGNITION_LABELS["hien_dai"])
-    return ", ".join(held) or None
+    text = ", ".join(held)
+    return text[:1].upper() + text[1:] if text else None
 
 KIND_LABELS = {"thi_tran": "thị trấn", "phuong": "phường", "xa": "xã"}
 

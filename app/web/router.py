@@ -236,7 +236,11 @@ async def dashboard(
                     context["communes"] = sort_lines(lines, key, descending)[:TABLE_LIMIT]
                     context["conflicts"] = [line for line in lines if line.conflicts]
                     context.update(await _plan_indicators(session, found, chosen))
-                    if choice.commune is not None:
+                    if choice.commune is not None and all(line.code != choice.commune.code for line in lines):
+                        context["notices"].append(Message(
+                            f"{_unit_label(choice.commune)} không thuộc {_unit_label(found)} trong năm {chosen}; "
+                            f"chọn đơn vị của xã để xem kết quả đánh giá."))
+                    elif choice.commune is not None:
                         context["view"] = await commune_view(session, choice.commune, chosen)
                 except AppError as exc:
                     context["summary"] = None

@@ -292,9 +292,11 @@ async def test_communes_sorting_opening_conflicts_and_2026_in_chromium(db, serve
             assert await _codes(page) == ["02809", "02824", "02848"]
             await page.locator("#commune-table th[data-sort=count] a").click()
             assert await _codes(page) == ["02824", "02809", "02848"]  # the commune without a count stays last
-            await page.click("#commune-table tr[data-code='02809'] a.open-commune")
+            async with page.expect_navigation():  # the picker opens the commune chosen
+                await page.select_option("#commune", "02809")
             await page.wait_for_selector("#assessment")
             assert await page.text_content("#assessment-count") == "8/10"
+            assert await page.get_attribute("#commune-table tr[data-code='02809']", "aria-current") == "true"
             await page.screenshot(path=str(ARTIFACTS / f"dashboard-2026-{backend}.png"), full_page=True)
         finally:
             await browser.close()

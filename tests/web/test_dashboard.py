@@ -89,7 +89,7 @@ async def test_commune_table_lists_counts_statuses_flags_recognitions(db, anon):
     assert _rows(page) == ["02800", "02803", "02806", "02812", "02818", "02821", "02824", "02827", "02836"]
     san_chai = page.split('<tr data-code="02812"', 1)[1].split("</tr>", 1)[0]
     assert "19/19" in san_chai and "Dự thảo" in san_chai and "Đạt chuẩn" in san_chai
-    assert "Kế hoạch đạt chuẩn" in san_chai and "đạt chuẩn NTM" in san_chai  # flag, and the recognition held
+    assert "Kế hoạch đạt chuẩn" in san_chai and "<td>Đạt chuẩn NTM</td>" in san_chai  # flag, and the recognition held
     assert 'data-flags="standard_target standard_reached"' in san_chai
     can_cau = page.split('<tr data-code="02821"', 1)[1].split("</tr>", 1)[0]
     assert "15/19" in can_cau and "Giảm tiêu chí" in can_cau and "<td>—</td>" in can_cau  # no recognition
@@ -121,7 +121,7 @@ async def test_choosing_a_commune_opens_its_assessment(db, anon):
     assert re.search(r'id="assessment-count">19/19<', chosen.text) and "Quốc phòng và An ninh" in chosen.text
     row = await anon.get("/", params={"unit": "084", "year": 2021, "commune": "02821"})  # a row of the table
     criteria = row.text.split('id="assessment-criteria"', 1)[1]
-    assert re.search(r'data-number="15" class="">\s*<td>15</td><td>Y tế</td><td>Chưa đạt', criteria)
+    assert re.search(r'data-number="15" class="">\s*<td>15</td><td>Y tế</td><td class="warn">Chưa đạt', criteria)
     assert 'class="open-commune" href="/?unit=084&amp;year=2021&amp;commune=02821#assessment"' in row.text
     later = await anon.get("/", params={"unit": "084", "year": 2022, "commune": "02821"})  # carried forward
     assert "Chưa có kết quả năm 2022; đang hiển thị kết quả năm 2021" in later.text
@@ -130,6 +130,13 @@ async def test_choosing_a_commune_opens_its_assessment(db, anon):
     assert 'id="assessment"' not in town.text
     none = await anon.get("/", params={"unit": "15", "year": 2026, "commune": "02848"})
     assert "Xã chưa có kết quả đánh giá đến năm 2026" in none.text
+    # the picker lists the unit's communes; one from elsewhere is explained, not opened
+    assert '<option value="02821" selected>Xã Cán Cấu (02821)</option>' in row.text
+    elsewhere = await anon.get("/", params={"unit": "15", "year": 2026, "commune": "02812"})
+    assert elsewhere.status_code == 200 and 'id="assessment"' not in elsewhere.text
+    assert "không có xã mã 02812 trong năm 2026" in elsewhere.text.lower()
+    outside = await anon.get("/", params={"unit": "10", "year": 2021, "commune": "02809"})
+    assert "là thị trấn, không xét tiêu chí nông thôn mới" in outside.text
 
 
 async def test_province_2026_lists_its_communes_directly(db, client, anon):

@@ -64,6 +64,20 @@
     if (img.complete && img.naturalWidth === 0) { chartFailed(img); }
   });
 
+  // ---- the picker: a commune belongs to the unit and year shown; changing either drops it
+  var communePick = document.getElementById("commune");
+  ["unit", "year"].forEach(function (id) {
+    var field = document.getElementById(id);
+    if (field && communePick) {
+      field.addEventListener("change", function () { communePick.value = ""; communePick.disabled = true; });
+    }
+  });
+  if (communePick) {
+    communePick.addEventListener("change", function () {
+      if (communePick.value) { communePick.form.submit(); }
+    });
+  }
+
   // ---- the commune table: sorted in place, stable (equal keys stay in code order), both directions
   var table = document.getElementById("commune-table");
   if (!table || table.dataset.complete !== "true") { return; }  // a partial list: the server sorts
