@@ -23,6 +23,7 @@ from app.auth.deps import SESSION_COOKIE
 from app.auth.models import Principal
 from app.core.db import Database
 from app.core.errors import AppError
+from app.criteria import service as criteria_service
 from app.exchange.workbooks import RECOGNITION_LABELS, decimal_comma
 from app.plan_indicators import service as plan_indicators_service
 from app.reports import service as reports_service
@@ -224,6 +225,13 @@ async def dashboard(
             if choice.error is not None:
                 context["error"], status = choice.error, choice.error.status
             found = choice.unit
+            if found is not None and not await criteria_service.list_sets(session, year=chosen):
+                every = await criteria_service.list_sets(session)
+                span = f" (các bộ tiêu chí hiện có áp dụng cho các năm {min(c.first_year for c in every)}–" \
+                       f"{max(c.last_year for c in every)})" if every else ""
+                context["error"] = Message(f"Không có bộ tiêu chí nông thôn mới nào áp dụng cho năm {chosen}{span}.",
+                                           status=422)
+                status, found = 422, None
             if found is not None:
                 try:
                     context["unit"] = found

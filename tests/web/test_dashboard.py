@@ -189,6 +189,10 @@ async def test_errors_are_in_vietnamese_with_the_english_detail_in_small_print(d
     assert 'id="suggestions">Đơn vị kế thừa năm 2026: <a href="/?unit=15&amp;year=2026">Tỉnh Lào Cai (15)</a>' in gone.text
     before = await anon.get("/", params={"unit": "15", "year": 2020})
     assert before.status_code == 422 and "Tỉnh Lào Cai (15) không có trong năm 2020 (chưa được thành lập" in before.text
+    early = await anon.get("/", params={"unit": "10", "year": 2012})
+    assert early.status_code == 422
+    assert "Không có bộ tiêu chí nông thôn mới nào áp dụng cho năm 2012 (các bộ tiêu chí hiện có áp dụng cho các " \
+           "năm 2016–2030)" in early.text
     anon.cookies.clear()
     for _ in range(11):  # too many failed sign-ins: 429, said in Vietnamese
         locked = await anon.post("/login", data={"username": "viewer", "password": "wrong"})
