@@ -1,4 +1,5 @@
-"""The dashboard page over HTTP (sign-in, cookie, public mode, bad input), on both databases."""
+"""The dashboard page over HTTP (sign-in, cookie, public mode, bad input, the commune table and its sorting, a
+commune's assessment, the 2026 province, Vietnamese errors, indicator conflicts, chart axes), on both databases."""
 
 from __future__ import annotations
 
