@@ -77,6 +77,7 @@ class AssessmentPublic(BaseModel):
     kind: AssessmentKind = PField(
         default=AssessmentKind.chuan,
         description="The standard assessed against (`?kind=`): `chuan`, `nang_cao`, `kieu_mau` or `hien_dai`",
+        examples=["chuan"],
     )
     criteria_set: str = PField(examples=["2016-2020"])
     criteria_count: int = PField(examples=[19])
@@ -101,5 +102,6 @@ class AssessmentPublic(BaseModel):
 KindQuery = Annotated[
     AssessmentKind,
     Query(description="The standard assessed against (contract v1.1): `chuan` (the commune standard, the default), "
-                      "`nang_cao`, `kieu_mau` or `hien_dai`; judged with the set of that kind that applies"),
+                      "`nang_cao`, `kieu_mau` or `hien_dai`; judged with the set of that kind that applies",
+          examples=["nang_cao"]),
 ]
