@@ -97,11 +97,6 @@ async def check_issuer(session: AsyncSession, cset: CriteriaSet, unit: AdminUnit
                                  f"{unit.name} ({unit.code}) lies in province {province} in {year}.")
 
 
-async def set_in_force(session: AsyncSession, year: int, *, location: str = "path", field: str = "year") -> CriteriaSet:
-    """The national commune standard in force in ``year`` (v1); callers with a unit use ``set_that_applies``."""
-    return await set_that_applies(session, year, location=location, field=field)
-
-
 async def sets_that_apply(
     session: AsyncSession, unit: AdminUnit | None, years: Iterable[int], *, kind: str = SetKind.chuan.value
 ) -> dict[int, CriteriaSet]:
