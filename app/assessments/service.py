@@ -445,3 +445,39 @@ async def transition(
                        await locked.judges(assessment.criteria_set, year))
     await _audit(session, locked, step.value, commune, year, after)
     return after
+
+
+# ---- upkeep ---------------------------------------------------------------------------------
+
+
+REJUDGE_CHUNK = 500
+
+
+async def rejudge(session: AsyncSession) -> tuple[int, int]:
+    """Recompute ``indicator_conflicts`` of every stored assessment that holds indicator values,
+    with the rules a write uses (``ntm assessments rejudge``): rows written before the column
+    existed (migration 17c3e5a7b9d1 set them to 0) or before their set's thresholds were known
+    show their conflicts again. A derived column: no version bump, no audit record. Returns
+    (assessments checked, assessments changed)."""
+    judged = select(col(AssessmentCriterion.assessment_id)).where(col(AssessmentCriterion.indicators).is_not(None))
+    ids = sorted(set((await session.execute(judged)).scalars()))
+    checked = changed = 0
+    judges: dict[int, Judges] = {}
+    for start in range(0, len(ids), REJUDGE_CHUNK):
+        part = ids[start:start + REJUDGE_CHUNK]
+        rows = await session.execute(
+            select(Assessment, AdminUnit).join(AdminUnit, col(AdminUnit.id) == col(Assessment.unit_id))
+            .where(col(Assessment.id).in_(part)).order_by(col(Assessment.id)).with_for_update(of=Assessment)
+        )
+        pairs = list(rows.all())
+        criteria = await criteria_rows(session, [a.id for a, _ in pairs])  # type: ignore[misc]
+        for assessment, commune in pairs:
+            judge = await judges.setdefault(commune.id, Judges(session, commune))(  # type: ignore[arg-type]
+                assessment.criteria_set, assessment.year)
+            bits = rules.met_bits(rules.conflicts([rules.judged(c, judge) for c in criteria[assessment.id]]))  # type: ignore[index]
+            checked += 1
+            if bits != assessment.indicator_conflicts:
+                assessment.indicator_conflicts = bits
+                changed += 1
+        await session.flush()
+    return checked, changed
