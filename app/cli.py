@@ -18,9 +18,11 @@ cli = typer.Typer(help="NTM Tracker: New Rural Development criteria tracking ser
 db_cli = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
 seed_cli = typer.Typer(help="Load data.", no_args_is_help=True)
 units_cli = typer.Typer(help="Administrative units.", no_args_is_help=True)
+assessments_cli = typer.Typer(help="Assessments upkeep.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(seed_cli, name="seed")
 cli.add_typer(units_cli, name="units")
+cli.add_typer(assessments_cli, name="assessments")
 console = Console(stderr=True)
 
 
@@ -240,6 +242,25 @@ def seed_demo() -> None:
     _refuse_demo_in_production(settings)
     _prepare_or_exit(settings, demo=True)
     console.print("demo data and demo users loaded (illustrative figures; see README)")
+
+
+@assessments_cli.command("rejudge")
+def assessments_rejudge() -> None:
+    """Recompute every stored assessment's indicator conflicts (the `indicator_conflict` flag) with
+    the thresholds as they stand: for rows written before conflicts were stored. Idempotent."""
+
+    from app.assessments import service as assessments_service
+
+    async def run() -> tuple[int, int]:
+        db = Database(Settings())
+        try:
+            async with db.transaction(write=True) as session:
+                return await assessments_service.rejudge(session)
+        finally:
+            await db.dispose()
+
+    checked, changed = asyncio.run(run())
+    console.print(f"{checked} assessments with indicator values checked; {changed} had their conflicts corrected")
 
 
 class Scheme(StrEnum):

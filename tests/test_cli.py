@@ -101,3 +101,15 @@ def test_a_weak_first_admin_password_refuses_to_start(tmp_path, monkeypatch):
     monkeypatch.setenv("NTM_SECRET_KEY", "k" * 48)
     result = CliRunner().invoke(cli, ["serve", "--no-setup", "--port", "1"])
     assert result.exit_code == 2 and "NTM_ADMIN_PASSWORD" in result.output
+
+
+def test_assessments_rejudge(tmp_path, monkeypatch):
+    monkeypatch.setenv("NTM_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("NTM_ENV", "development")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["seed", "demo"]).exit_code == 0
+    first = runner.invoke(cli, ["assessments", "rejudge"])
+    assert first.exit_code == 0, first.output
+    assert "checked" in first.output
+    again = runner.invoke(cli, ["assessments", "rejudge"])
+    assert again.exit_code == 0 and "0 had their conflicts corrected" in again.output

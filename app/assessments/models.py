@@ -26,7 +26,9 @@ class AssessmentStatus(StrEnum):
 class Assessment(SQLModel, table=True):
     __tablename__ = "assessment"
     __table_args__ = (
-        UniqueConstraint("unit_id", "year"),
+        # one assessment per commune, kind and year; (unit_id, kind, year) is also the index that
+        # "the latest assessment of this kind up to Y" descends
+        UniqueConstraint("unit_id", "kind", "year"),
         Index("ix_assessment_commune_code_year", "commune_code", "year"),
     )
 
@@ -34,6 +36,9 @@ class Assessment(SQLModel, table=True):
     unit_id: int = Field(sa_column=Column(Integer, ForeignKey("admin_unit.id"), nullable=False))
     commune_code: str = Field(sa_column=Column(String(8), nullable=False))
     year: int = Field(sa_column=Column(Integer, nullable=False))
+    # contract v1.1 "Assessments by kind": the standard the commune is assessed against (chuan,
+    # nang_cao, kieu_mau, hien_dai), judged with the set of that kind that applies
+    kind: str = Field(default="chuan", sa_column=Column(String(16), nullable=False, server_default="chuan"))
     criteria_set: str = Field(sa_column=Column(String(32), ForeignKey("criteria_set.code"), nullable=False))
     criteria_count: int = Field(sa_column=Column(Integer, nullable=False))
     met_count: int = Field(sa_column=Column(Integer, nullable=False))

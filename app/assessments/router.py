@@ -11,11 +11,12 @@ from pydantic import Field
 from app.api.deps import IfMatchDep, IfNoneMatch, OptionalIfMatchDep, Page, PageDep, ReadSessionDep, WriteSessionDep
 from app.assessments import service
 from app.assessments.rules import Step
-from app.assessments.schemas import AssessmentPublic, AssessmentPut, CriterionPatch
+from app.assessments.schemas import AssessmentPublic, AssessmentPut, CriterionPatch, KindQuery
 from app.auth.deps import PrincipalDep
 from app.core.errors import problem_responses
 from app.core.preconditions import ETAG_HEADER, NOT_MODIFIED_RESPONSE, etag, versioned
 from app.core.types import DIGITS_ONLY, YearNumber
+from app.criteria.models import AssessmentKind
 from app.units.models import AdminUnit
 
 router = APIRouter(prefix="/communes/{code}/assessments", tags=["Assessments"])
@@ -52,11 +53,11 @@ def _answer(response: Response, written: AssessmentPublic) -> AssessmentPublic:
 )
 async def put_assessment(
     session: WriteSessionDep, principal: PrincipalDep, commune: CommuneDep, year: Year, data: AssessmentPut,
-    response: Response, precondition: IfMatchDep,
+    response: Response, precondition: IfMatchDep, kind: KindQuery = AssessmentKind.chuan,
 ) -> AssessmentPublic:
     """Every criterion of the set in force (or the named set) exactly once; 201 when new, 200 when replaced.
     A submitted or approved assessment is frozen (409) until reopened."""
-    written = await service.put(session, principal, commune, year, data, if_match=precondition)
+    written = await service.put(session, principal, commune, year, data, kind=kind, if_match=precondition)
     if written.created:
         response.status_code = status.HTTP_201_CREATED
     return _answer(response, written.assessment)
@@ -69,17 +70,20 @@ async def put_assessment(
     responses={200: {"headers": ETAG_HEADER}, **NOT_MODIFIED_RESPONSE, **problem_responses(404, 422)},
 )
 async def get_assessment(
-    session: ReadSessionDep, code: CommuneCode, year: Year, response: Response, if_none_match: IfNoneMatch = None
+    session: ReadSessionDep, code: CommuneCode, year: Year, response: Response, if_none_match: IfNoneMatch = None,
+    kind: KindQuery = AssessmentKind.chuan,
 ) -> AssessmentPublic | Response:
-    """The commune's assessment for the year (the commune that had this code that year)."""
-    found = await service.read(session, code=code, year=year)
+    """The commune's assessment of `kind` for the year (the commune that had this code that year)."""
+    found = await service.read(session, code=code, year=year, kind=kind)
     return versioned(if_none_match, found.version, response) or found
 
 
 @router.get("", summary="Assessment history", responses=problem_responses(404, 422))
-async def list_assessments(session: ReadSessionDep, code: CommuneCode, page: PageDep) -> Page[AssessmentPublic]:
-    """Every assessment recorded under this commune code, newest first."""
-    items, total = await service.history(session, code=code, limit=page.limit, offset=page.offset)
+async def list_assessments(
+    session: ReadSessionDep, code: CommuneCode, page: PageDep, kind: KindQuery = AssessmentKind.chuan
+) -> Page[AssessmentPublic]:
+    """Every assessment of `kind` recorded under this commune code, newest first."""
+    items, total = await service.history(session, code=code, kind=kind, limit=page.limit, offset=page.offset)
     return page.of(items, total)
 
 
@@ -87,11 +91,12 @@ async def list_assessments(session: ReadSessionDep, code: CommuneCode, page: Pag
               responses={200: {"headers": ETAG_HEADER}, **STEP_ERRORS})
 async def patch_criterion(
     session: WriteSessionDep, principal: PrincipalDep, commune: CommuneDep, year: Year, number: Number,
-    data: CriterionPatch, response: Response, precondition: IfMatchDep,
+    data: CriterionPatch, response: Response, precondition: IfMatchDep, kind: KindQuery = AssessmentKind.chuan,
 ) -> AssessmentPublic:
     """Set one criterion met or not (with an optional note and indicator values); counts follow.
     A submitted or approved assessment is frozen (409) until reopened."""
-    written = await service.patch_criterion(session, principal, commune, year, number, data, if_match=precondition)
+    written = await service.patch_criterion(session, principal, commune, year, number, data, kind=kind,
+                                            if_match=precondition)
     return _answer(response, written)
 
 
@@ -99,11 +104,12 @@ async def patch_criterion(
              responses={200: {"headers": ETAG_HEADER}, **STEP_ERRORS})
 async def submit(
     session: WriteSessionDep, principal: PrincipalDep, commune: CommuneDep, year: Year, response: Response,
-    precondition: OptionalIfMatchDep,
+    precondition: OptionalIfMatchDep, kind: KindQuery = AssessmentKind.chuan,
 ) -> AssessmentPublic:
     """draft → submitted (the commune itself, any office above it, or an API key in scope).
     The submitted assessment is frozen until approved or reopened."""
-    written = await service.transition(session, principal, commune, year, Step.submit, if_match=precondition)
+    written = await service.transition(session, principal, commune, year, Step.submit, kind=kind,
+                                       if_match=precondition)
     return _answer(response, written)
 
 
@@ -111,11 +117,12 @@ async def submit(
              responses={200: {"headers": ETAG_HEADER}, **STEP_ERRORS})
 async def approve(
     session: WriteSessionDep, principal: PrincipalDep, commune: CommuneDep, year: Year, response: Response,
-    precondition: OptionalIfMatchDep,
+    precondition: OptionalIfMatchDep, kind: KindQuery = AssessmentKind.chuan,
 ) -> AssessmentPublic:
     """submitted → approved, by a person of a district, province or admin in scope who did not submit
     it (four eyes); never by an API key. An approved assessment is locked."""
-    written = await service.transition(session, principal, commune, year, Step.approve, if_match=precondition)
+    written = await service.transition(session, principal, commune, year, Step.approve, kind=kind,
+                                       if_match=precondition)
     return _answer(response, written)
 
 
@@ -123,9 +130,10 @@ async def approve(
              responses={200: {"headers": ETAG_HEADER}, **STEP_ERRORS})
 async def reopen(
     session: WriteSessionDep, principal: PrincipalDep, commune: CommuneDep, year: Year, response: Response,
-    precondition: OptionalIfMatchDep,
+    precondition: OptionalIfMatchDep, kind: KindQuery = AssessmentKind.chuan,
 ) -> AssessmentPublic:
     """submitted or approved → draft, by a person of a district, province or admin in scope; never
     by an API key."""
-    written = await service.transition(session, principal, commune, year, Step.reopen, if_match=precondition)
+    written = await service.transition(session, principal, commune, year, Step.reopen, kind=kind,
+                                       if_match=precondition)
     return _answer(response, written)

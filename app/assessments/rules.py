@@ -17,6 +17,7 @@ from app.assessments.models import AssessmentStatus
 from app.assessments.schemas import AssessmentPublic, CriterionAssessed, CriterionResult, IndicatorEvaluation
 from app.core.errors import Conflict, FieldError, Forbidden
 from app.criteria import thresholds as th
+from app.criteria.models import AssessmentKind
 from app.units.models import UnitLevel, is_ntm_eligible
 
 
@@ -122,6 +123,7 @@ class Row:
     submitted_at: dt.datetime | None = None
     approved_by: str | None = None
     approved_at: dt.datetime | None = None
+    kind: str = "chuan"
 
 
 # ---- indicators judged by thresholds (contract v1.2) ----------------------------------------
@@ -228,6 +230,7 @@ def view(row: Row, name: str, criteria: Sequence[CriterionResult], judge: Judge 
         commune_code=row.commune_code,
         commune_name=name,
         year=row.year,
+        kind=AssessmentKind(row.kind),
         criteria_set=row.criteria_set,
         criteria_count=row.criteria_count,
         criteria=list(ordered),

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
+from fastapi import Query
 from pydantic import BaseModel
 from pydantic import Field as PField
 
 from app.assessments.models import AssessmentStatus
 from app.core.types import JSON_INTEGER
+from app.criteria.models import AssessmentKind
 from app.criteria.thresholds import Op as IndicatorOp
 
 MAX_NOTE = 2000
@@ -72,6 +74,11 @@ class AssessmentPublic(BaseModel):
     commune_code: str = PField(examples=["02812"])
     commune_name: str = PField(examples=["Xã Sán Chải"])
     year: int = PField(examples=[2021])
+    kind: AssessmentKind = PField(
+        default=AssessmentKind.chuan,
+        description="The standard assessed against (`?kind=`): `chuan`, `nang_cao`, `kieu_mau` or `hien_dai`",
+        examples=["chuan"],
+    )
     criteria_set: str = PField(examples=["2016-2020"])
     criteria_count: int = PField(examples=[19])
     criteria: list[CriterionAssessed]
@@ -90,3 +97,11 @@ class AssessmentPublic(BaseModel):
     submitted_at: dt.datetime | None = None
     approved_by: str | None = None
     approved_at: dt.datetime | None = None
+
+
+KindQuery = Annotated[
+    AssessmentKind,
+    Query(description="The standard assessed against (contract v1.1): `chuan` (the commune standard, the default), "
+                      "`nang_cao`, `kieu_mau` or `hien_dai`; judged with the set of that kind that applies",
+          examples=["nang_cao"]),
+]

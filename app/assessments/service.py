@@ -29,7 +29,7 @@ from app.core.preconditions import IfMatch
 from app.core.types import utcnow
 from app.criteria import service as criteria_service
 from app.criteria import thresholds
-from app.criteria.models import CriteriaSet, Criterion, Indicator
+from app.criteria.models import AssessmentKind, CriteriaSet, Criterion, Indicator
 from app.units import service as units_service
 from app.units.models import AdminUnit
 from app.units.service import year_end
@@ -50,12 +50,18 @@ async def resolve_commune(session: AsyncSession, code: str, year: int) -> AdminU
     return unit
 
 
-async def _criteria_set_for(session: AsyncSession, year: int, code: str | None, unit: AdminUnit) -> CriteriaSet:
+async def _criteria_set_for(session: AsyncSession, year: int, code: str | None, unit: AdminUnit,
+                            kind: str) -> CriteriaSet:
     if code is None:
-        return await criteria_service.set_that_applies(session, year, unit=unit)
+        return await criteria_service.set_that_applies(session, year, unit=unit, kind=kind)
     cset = await session.get(CriteriaSet, code)
     if cset is None:
         raise InvalidInput.field("body", "criteria_set", f"No criteria set has the code {code!r}.")
+    if cset.kind != kind:
+        raise InvalidInput.field(
+            "body", "criteria_set",
+            f"Criteria set {code} is of kind {cset.kind!r}; this assessment is of kind {kind!r} (`?kind=`).",
+        )
     if not cset.first_year <= year <= cset.last_year:
         raise InvalidInput.field(
             "body",
@@ -170,19 +176,33 @@ def check_criteria(criteria: Sequence[CriterionResult], count: int, set_code: st
         raise InvalidInput("; ".join(e.message for e in errors), errors=errors)
 
 
+def audit_key(code: str, year: int, kind: str) -> str:
+    """The audit key of an assessment: ``02812/2021``, with the kind after a slash when it is not
+    the commune standard (``02812/2021/nang_cao``)."""
+    return f"{code}/{year}" if kind == AssessmentKind.chuan else f"{code}/{year}/{kind}"
+
+
+def _what(commune: AdminUnit, year: int, kind: str) -> str:
+    what = f"{commune.name} ({commune.code}) has no assessment for {year}"
+    return what + ("." if kind == AssessmentKind.chuan else f" of kind {kind!r}.")
+
+
 async def get(
-    session: AsyncSession, commune: AdminUnit, year: int, *, for_update: bool = False
+    session: AsyncSession, commune: AdminUnit, year: int, *, kind: str = AssessmentKind.chuan,
+    for_update: bool = False,
 ) -> Assessment | None:
-    stmt = select(Assessment).where(col(Assessment.unit_id) == commune.id, col(Assessment.year) == year)
+    stmt = select(Assessment).where(col(Assessment.unit_id) == commune.id, col(Assessment.kind) == kind,
+                                    col(Assessment.year) == year)
     if for_update:  # writers of one assessment queue up instead of overwriting each other
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalars().first()
 
 
-async def get_or_404(session: AsyncSession, commune: AdminUnit, year: int, *, for_update: bool = False) -> Assessment:
-    found = await get(session, commune, year, for_update=for_update)
+async def get_or_404(session: AsyncSession, commune: AdminUnit, year: int, *, kind: str = AssessmentKind.chuan,
+                     for_update: bool = False) -> Assessment:
+    found = await get(session, commune, year, kind=kind, for_update=for_update)
     if found is None:
-        raise NotFound(f"{commune.name} ({commune.code}) has no assessment for {year}.")
+        raise NotFound(_what(commune, year, kind))
     return found
 
 
@@ -209,7 +229,7 @@ def _row(assessment: Assessment) -> rules.Row:
         criteria_count=assessment.criteria_count, met_count=assessment.met_count, status=assessment.status,
         version=assessment.version, created_at=assessment.created_at, updated_at=assessment.updated_at,
         submitted_by=assessment.submitted_by, submitted_at=assessment.submitted_at,
-        approved_by=assessment.approved_by, approved_at=assessment.approved_at,
+        approved_by=assessment.approved_by, approved_at=assessment.approved_at, kind=assessment.kind,
     )
 
 
@@ -219,24 +239,23 @@ async def publish(session: AsyncSession, assessment: Assessment, commune: AdminU
     return rules.view(_row(assessment), commune.name, rows[assessment.id], judge)  # type: ignore[index]
 
 
-async def read(session: AsyncSession, *, code: str, year: int) -> AssessmentPublic:
-    """The assessment of the commune that had this code in ``year``; 404 when it has none."""
+async def read(session: AsyncSession, *, code: str, year: int, kind: str = AssessmentKind.chuan) -> AssessmentPublic:
+    """The assessment of ``kind`` of the commune that had this code in ``year``; 404 when it has none."""
     commune = await resolve_commune(session, code, year)
-    return await publish(session, await get_or_404(session, commune, year), commune)
+    return await publish(session, await get_or_404(session, commune, year, kind=kind), commune)
 
 
 async def history(
-    session: AsyncSession, *, code: str, limit: int, offset: int
+    session: AsyncSession, *, code: str, kind: str = AssessmentKind.chuan, limit: int, offset: int
 ) -> tuple[list[AssessmentPublic], int]:
-    """All assessments recorded under a commune code, newest first (404 for an unknown code)."""
+    """The assessments of ``kind`` recorded under a commune code, newest first (404 for an unknown code)."""
     await units_service.resolve(session, code)
-    total = (
-        await session.execute(select(func.count()).select_from(Assessment).where(col(Assessment.commune_code) == code))
-    ).scalar_one()
+    where = (col(Assessment.commune_code) == code, col(Assessment.kind) == kind)
+    total = (await session.execute(select(func.count()).select_from(Assessment).where(*where))).scalar_one()
     rows = await session.execute(
         select(Assessment, AdminUnit)
         .join(AdminUnit, col(AdminUnit.id) == col(Assessment.unit_id))
-        .where(col(Assessment.commune_code) == code)
+        .where(*where)
         .order_by(col(Assessment.year).desc())
         .limit(limit)
         .offset(offset)
@@ -269,6 +288,7 @@ class _Locked:
 
     principal: Principal
     chain: list[str]
+    kind: str
     assessment: Assessment | None
     before: AssessmentPublic | None
     criteria: list[CriterionResult]
@@ -276,7 +296,7 @@ class _Locked:
 
 
 async def _begin(
-    session: AsyncSession, principal: Principal | None, commune: AdminUnit, year: int, action: Action,
+    session: AsyncSession, principal: Principal | None, commune: AdminUnit, year: int, kind: str, action: Action,
     if_match: IfMatch,
 ) -> _Locked:
     """Authorize the action on the commune as it was in ``year``, declare the reports the write
@@ -284,33 +304,34 @@ async def _begin(
     check the precondition — under the lock, so no concurrent writer slips between."""
     actor, chain = await authorize(session, principal, action, commune, on=year_end(year))
     await units_service.writes_under(session, commune.code, year)
-    found = await get(session, commune, year, for_update=True)
+    found = await get(session, commune, year, kind=kind, for_update=True)
     criteria = (await criteria_rows(session, [found.id]))[found.id] if found is not None else []  # type: ignore[list-item,index]
     if_match.check(found.version if found is not None else None)
     judges = Judges(session, commune)
     before = (rules.view(_row(found), commune.name, criteria, await judges(found.criteria_set, year))
               if found is not None else None)
-    return _Locked(actor, chain, found, before, criteria, judges)
+    return _Locked(actor, chain, kind, found, before, criteria, judges)
 
 
 async def _audit(
-    session: AsyncSession, locked: _Locked, action: str, key: str, after: AssessmentPublic
+    session: AsyncSession, locked: _Locked, action: str, commune: AdminUnit, year: int, after: AssessmentPublic,
+    suffix: str = "",
 ) -> None:
     await audit.append(session, audit.entry(
-        actor=locked.principal.actor, action=action, entity=ENTITY, key=key, before=locked.before, after=after,
-        unit_chain=locked.chain,
+        actor=locked.principal.actor, action=action, entity=ENTITY, key=audit_key(commune.code, year, locked.kind) + suffix,
+        before=locked.before, after=after, unit_chain=locked.chain,
     ))
 
 
 async def put(
     session: AsyncSession, principal: Principal | None, commune: AdminUnit, year: int, data: AssessmentPut, *,
-    if_match: IfMatch = IfMatch(None),
+    kind: str = AssessmentKind.chuan, if_match: IfMatch = IfMatch(None),
 ) -> Written:
     """Create or replace the whole assessment: every criterion of the set in force (or the named
     set) exactly once. A submitted or approved assessment is frozen (409) until reopened; an
     unchanged replace keeps its version and writes no audit record."""
-    locked = await _begin(session, principal, commune, year, Action.assessment_write, if_match)
-    cset = await _criteria_set_for(session, year, data.criteria_set, commune)
+    locked = await _begin(session, principal, commune, year, kind, Action.assessment_write, if_match)
+    cset = await _criteria_set_for(session, year, data.criteria_set, commune, kind)
     check_criteria(data.criteria, cset.criteria_count, cset.code)
     judge = await locked.judges(cset.code, year)
     criteria = sorted(resolve_met(data.criteria, judge), key=lambda c: c.number)
@@ -321,7 +342,7 @@ async def put(
     if assessment is None:
         assessment = Assessment(
             unit_id=commune.id,  # type: ignore[arg-type]
-            commune_code=commune.code, year=year, criteria_set=cset.code, criteria_count=cset.criteria_count,
+            commune_code=commune.code, year=year, kind=kind, criteria_set=cset.code, criteria_count=cset.criteria_count,
             met_count=len(met), met_bits=rules.met_bits(met), indicator_conflicts=conflict_bits, version=1,
             created_at=now, updated_at=now,
         )
@@ -345,20 +366,20 @@ async def put(
     )
     after = rules.view(_row(assessment), commune.name, criteria, judge)
     created = locked.assessment is None
-    await _audit(session, locked, "create" if created else "replace", f"{commune.code}/{year}", after)
+    await _audit(session, locked, "create" if created else "replace", commune, year, after)
     return Written(after, created)
 
 
 async def patch_criterion(
     session: AsyncSession, principal: Principal | None, commune: AdminUnit, year: int, number: int,
-    data: CriterionPatch, *, if_match: IfMatch = IfMatch(None),
+    data: CriterionPatch, *, kind: str = AssessmentKind.chuan, if_match: IfMatch = IfMatch(None),
 ) -> AssessmentPublic:
     """Set one criterion met or not (with an optional note and indicator values); counts follow.
     Frozen like a replace."""
-    locked = await _begin(session, principal, commune, year, Action.assessment_write, if_match)
+    locked = await _begin(session, principal, commune, year, kind, Action.assessment_write, if_match)
     assessment = locked.assessment
     if assessment is None:
-        raise NotFound(f"{commune.name} ({commune.code}) has no assessment for {year}.")
+        raise NotFound(_what(commune, year, kind))
     if not 1 <= number <= assessment.criteria_count:
         raise InvalidInput.field(
             "path", "number",
@@ -390,7 +411,7 @@ async def patch_criterion(
     await session.flush()
     after = rules.view(_row(assessment), commune.name, [new if c.number == number else c for c in locked.criteria],
                        judge)
-    await _audit(session, locked, "update_criterion", f"{commune.code}/{year}#{number}", after)
+    await _audit(session, locked, "update_criterion", commune, year, after, suffix=f"#{number}")
     return after
 
 
@@ -400,14 +421,14 @@ STEP_ACTIONS = {Step.submit: Action.assessment_submit, Step.approve: Action.asse
 
 async def transition(
     session: AsyncSession, principal: Principal | None, commune: AdminUnit, year: int, step: Step, *,
-    if_match: IfMatch = IfMatch(None),
+    kind: str = AssessmentKind.chuan, if_match: IfMatch = IfMatch(None),
 ) -> AssessmentPublic:
     """Submit (the commune or an office above it; keys too), approve or reopen (a person of an
     office above it — never the submitter approving, never an API key)."""
-    locked = await _begin(session, principal, commune, year, STEP_ACTIONS[step], if_match)
+    locked = await _begin(session, principal, commune, year, kind, STEP_ACTIONS[step], if_match)
     assessment = locked.assessment
     if assessment is None:
-        raise NotFound(f"{commune.name} ({commune.code}) has no assessment for {year}.")
+        raise NotFound(_what(commune, year, kind))
     now = utcnow()
     status, stamp = rules.transition(
         assessment.status, step, actor=locked.principal.actor, now=now,
@@ -422,5 +443,41 @@ async def transition(
     await session.flush()
     after = rules.view(_row(assessment), commune.name, locked.criteria,
                        await locked.judges(assessment.criteria_set, year))
-    await _audit(session, locked, step.value, f"{commune.code}/{year}", after)
+    await _audit(session, locked, step.value, commune, year, after)
     return after
+
+
+# ---- upkeep ---------------------------------------------------------------------------------
+
+
+REJUDGE_CHUNK = 500
+
+
+async def rejudge(session: AsyncSession) -> tuple[int, int]:
+    """Recompute ``indicator_conflicts`` of every stored assessment that holds indicator values,
+    with the rules a write uses (``ntm assessments rejudge``): rows written before the column
+    existed (migration 17c3e5a7b9d1 set them to 0) or before their set's thresholds were known
+    show their conflicts again. A derived column: no version bump, no audit record. Returns
+    (assessments checked, assessments changed)."""
+    judged = select(col(AssessmentCriterion.assessment_id)).where(col(AssessmentCriterion.indicators).is_not(None))
+    ids = sorted(set((await session.execute(judged)).scalars()))
+    checked = changed = 0
+    judges: dict[int, Judges] = {}
+    for start in range(0, len(ids), REJUDGE_CHUNK):
+        part = ids[start:start + REJUDGE_CHUNK]
+        rows = await session.execute(
+            select(Assessment, AdminUnit).join(AdminUnit, col(AdminUnit.id) == col(Assessment.unit_id))
+            .where(col(Assessment.id).in_(part)).order_by(col(Assessment.id)).with_for_update(of=Assessment)
+        )
+        pairs = list(rows.all())
+        criteria = await criteria_rows(session, [a.id for a, _ in pairs])  # type: ignore[misc]
+        for assessment, commune in pairs:
+            judge = await judges.setdefault(commune.id, Judges(session, commune))(  # type: ignore[arg-type]
+                assessment.criteria_set, assessment.year)
+            bits = rules.met_bits(rules.conflicts([rules.judged(c, judge) for c in criteria[assessment.id]]))  # type: ignore[index]
+            checked += 1
+            if bits != assessment.indicator_conflicts:
+                assessment.indicator_conflicts = bits
+                changed += 1
+        await session.flush()
+    return checked, changed

@@ -39,6 +39,16 @@ class SetKind(StrEnum):
     thon = "thon"  # village level (thôn/bản NTM)
 
 
+class AssessmentKind(StrEnum):
+    """The kinds of set a commune is assessed against (contract v1.1 "Assessments by kind"): a
+    commune has at most one assessment per year and kind."""
+
+    chuan = "chuan"
+    nang_cao = "nang_cao"
+    kieu_mau = "kieu_mau"
+    hien_dai = "hien_dai"
+
+
 class AppliesTo(StrEnum):
     commune = "commune"
     district = "district"
@@ -174,8 +184,16 @@ class IndicatorIn(BaseModel):
     code: str = PField(min_length=1, max_length=16, examples=["10.1"])
     name: str = PField(min_length=1, max_length=300, examples=["Thu nhập bình quân đầu người"])
     unit: str | None = PField(default=None, max_length=64, examples=["triệu đồng/người/năm"])
-    threshold: str | None = PField(default=None, max_length=120, examples=["≥ 36"])
+    threshold: str | None = PField(default=None, max_length=120, description="The threshold as the decision words it",
+                                   examples=["≥ 36"])
     region: str | None = PField(default=None, max_length=48, examples=[None])
+    op: IndicatorOp | None = PField(default=None, description="How a value is compared with its threshold "
+                                    "(contract v1.2); null: not judged", examples=[">="])
+    thresholds: list[ThresholdData] = PField(
+        default_factory=list, max_length=50,
+        description="Values by region / commune group / years; the most specific that matches a commune in the "
+                    "year applies (commune group, then region, then neither); none: not judged. Needs `op`.",
+        examples=[[{"value": 36, "region": None, "commune_group": None, "first_year": 2022, "last_year": None}]])
 
 
 class CriterionIn(BaseModel):

@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from app.audit import service as audit
 from app.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, Unauthorized
-from app.criteria import builtin, rules
+from app.criteria import builtin, rules, thresholds
 from app.criteria.models import (
     NATIONAL,
     AppliesTo,
@@ -95,11 +95,6 @@ async def check_issuer(session: AsyncSession, cset: CriteriaSet, unit: AdminUnit
     if cset.issuer != province:
         raise InvalidInput.field(location, field, f"Criteria set {cset.code} is province {cset.issuer}'s adaptation; "
                                  f"{unit.name} ({unit.code}) lies in province {province} in {year}.")
-
-
-async def set_in_force(session: AsyncSession, year: int, *, location: str = "path", field: str = "year") -> CriteriaSet:
-    """The national commune standard in force in ``year`` (v1); callers with a unit use ``set_that_applies``."""
-    return await set_that_applies(session, year, location=location, field=field)
 
 
 async def sets_that_apply(
@@ -241,6 +236,12 @@ def _check_shape(*, first_year: int, last_year: int, bands: Sequence[Band], crit
         if len(set(keys)) != len(keys):
             errors.append(FieldError(location="body", field=f"criteria[{i}].indicators", type="duplicate",
                                      message=f"criterion {c.number} lists an indicator code twice for one region"))
+        for j, ind in enumerate(c.indicators):
+            limits = [thresholds.Threshold.from_data(t.model_dump()) for t in ind.thresholds]
+            for at, message in thresholds.problems(ind.op, limits):
+                where = f"criteria[{i}].indicators[{j}]" + (f".thresholds[{at}]" if at is not None else ".op")
+                errors.append(FieldError(location="body", field=where, type="bad_threshold",
+                                         message=f"indicator {ind.code}: {message}"))
         if c.number > criteria_count or c.number in seen:
             errors.append(FieldError(location="body", field=f"criteria[{i}].number", type="bad_number",
                                      message=f"criterion {c.number} is a duplicate or outside 1–{criteria_count}: "
@@ -294,7 +295,7 @@ def _chain(issuer: str) -> list[str]:
 async def _store_criteria(session: AsyncSession, code: str, criteria: Sequence[Any]) -> None:
     await session.execute(delete(Criterion).where(col(Criterion.set_code) == code))
     await session.flush()
-    await _insert_criteria(session, code, [c.model_dump() for c in criteria])
+    await _insert_criteria(session, code, [c.model_dump(mode="json") for c in criteria])
 
 
 async def create(session: AsyncSession, principal: Actor | None, data: CriteriaSetCreate) -> CriteriaSetDetail:

@@ -85,3 +85,36 @@ def meets(op: Op | str, value: Any, threshold: Threshold) -> bool | None:
     if op == Op.at_most:
         return v <= t
     return v == t
+
+
+def problems(op: Op | str | None, thresholds: Sequence[Threshold]) -> list[tuple[int | None, str]]:
+    """What is wrong with an indicator's thresholds, as (index of the threshold or None, message):
+    thresholds need an ``op``; a ``bool`` indicator's values are booleans and a compared one's
+    finite numbers; a threshold's years run forward; and no two thresholds of one indicator could
+    both be "the most specific that matches" for some commune and year (same region, same commune
+    group, same first year, overlapping years) — the choice between them would be arbitrary."""
+    out: list[tuple[int | None, str]] = []
+    if thresholds and op is None:
+        out.append((None, "thresholds are given but `op` is not: say how a value is compared (>=, <=, =, bool)"))
+        return out
+    for i, t in enumerate(thresholds):
+        if op == Op.boolean and not isinstance(t.value, bool):
+            out.append((i, f"a `bool` indicator's threshold is true or false, not {t.value!r}"))
+        elif op not in (None, Op.boolean) and not is_number(t.value):
+            out.append((i, f"an indicator compared with {op} needs a finite number, not {t.value!r}"))
+        if t.first_year is not None and t.last_year is not None and t.last_year < t.first_year:
+            out.append((i, f"last_year {t.last_year} is before first_year {t.first_year}"))
+    for i, a in enumerate(thresholds):
+        for j in range(i):
+            b = thresholds[j]
+            same_place = (a.region, a.commune_group, a.first_year) == (b.region, b.commune_group, b.first_year)
+            if same_place and _years_overlap(a, b):
+                out.append((i, f"threshold {i} and threshold {j} apply to the same communes in the same years: "
+                               "say which by region, commune group or years"))
+    return out
+
+
+def _years_overlap(a: Threshold, b: Threshold) -> bool:
+    lo = max(a.first_year if a.first_year is not None else -math.inf, b.first_year if b.first_year is not None else -math.inf)
+    hi = min(a.last_year if a.last_year is not None else math.inf, b.last_year if b.last_year is not None else math.inf)
+    return lo <= hi

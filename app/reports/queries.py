@@ -39,6 +39,7 @@ from sqlalchemy.sql.selectable import CTE, FromClause
 from sqlmodel import col
 
 from app.assessments.models import Assessment, AssessmentStatus
+from app.criteria.models import AssessmentKind
 from app.recognitions.models import Recognition
 from app.recognitions.rules import DISTRICT_COUNTED, LEVEL_BITS
 from app.reports.rules import CommuneStatus, StatusGroup
@@ -52,6 +53,7 @@ RECOGNITIONS: Table = Recognition.__table__  # type: ignore[attr-defined]  # SQL
 # Bind parameters shared by the statements below.
 P_PARENT = bindparam("parent", type_=UNITS.c.code.type)
 P_DAY = bindparam("day", type_=UNITS.c.valid_from.type)
+P_KIND = bindparam("kind", type_=ASSESSMENTS.c.kind.type)  # the assessments' kind (contract v1.1)
 
 
 class year_end_date(FunctionElement[dt.date]):
@@ -120,7 +122,7 @@ def _latest(elig: CTE, year: ColumnElement[int], name: str, approved_only: bool)
     """Rule 2: the year of the commune's assessment for ``year``, or of its latest earlier one
     (only approved assessments count when ``approved_only``)."""
     later = ASSESSMENTS.alias(name)
-    conditions = [later.c.unit_id == elig.c.id, later.c.year <= year]
+    conditions = [later.c.unit_id == elig.c.id, later.c.kind == P_KIND, later.c.year <= year]
     if approved_only:
         conditions.append(later.c.status == AssessmentStatus.approved.value)
     return select(func.max(later.c.year)).where(*conditions).scalar_subquery()
@@ -156,7 +158,7 @@ def _listed_communes(year_count: int) -> CTE:
 def _latest_row(elig: CTE, year: ColumnElement[int], name: str, approved_only: bool) -> Any:
     """PostgreSQL, rule 2 in one index descent: the commune's latest assessment up to ``year``."""
     a = ASSESSMENTS.alias(f"{name}_a")
-    conditions = [a.c.unit_id == elig.c.id, a.c.year <= year]
+    conditions = [a.c.unit_id == elig.c.id, a.c.kind == P_KIND, a.c.year <= year]
     if approved_only:
         conditions.append(a.c.status == AssessmentStatus.approved.value)
     return (
@@ -169,7 +171,7 @@ def _latest_id(elig: CTE, year: ColumnElement[int], name: str, approved_only: bo
     """SQLite, rule 2: the id of the commune's latest assessment up to ``year`` — one descent of
     the (unit_id, year) index, then the row by its rowid."""
     a = ASSESSMENTS.alias(name)
-    conditions = [a.c.unit_id == elig.c.id, a.c.year <= year]
+    conditions = [a.c.unit_id == elig.c.id, a.c.kind == P_KIND, a.c.year <= year]
     if approved_only:
         conditions.append(a.c.status == AssessmentStatus.approved.value)
     return select(a.c.id).where(*conditions).order_by(a.c.year.desc()).limit(1).scalar_subquery()
@@ -242,8 +244,8 @@ def _statuses(year_count: int, approved_only: bool, dialect: str = "sqlite", by_
             prev.c.met_count.label("prev_met"), prev.c.met_bits.label("prev_bits"),
         )
         .select_from(lat)
-        .outerjoin(cur, and_(cur.c.unit_id == lat.c.id, cur.c.year == lat.c.ly))
-        .outerjoin(prev, and_(prev.c.unit_id == lat.c.id, prev.c.year == lat.c.py))
+        .outerjoin(cur, and_(cur.c.unit_id == lat.c.id, cur.c.kind == P_KIND, cur.c.year == lat.c.ly))
+        .outerjoin(prev, and_(prev.c.unit_id == lat.c.id, prev.c.kind == P_KIND, prev.c.year == lat.c.py))
     )
 
 
@@ -315,6 +317,7 @@ async def aggregate_years(
     by_child: bool = False,
     approved_only: bool = False,
     ids: list[int] | None = None,
+    kind: str = AssessmentKind.chuan,
 ) -> dict[int, dict[str, Aggregate]]:
     """For each year of first…last: status groups, coverage of the criteria of ``coverage[year]``
     (set code, count), gain over the year before, and the carried-forward and missing communes;
@@ -324,7 +327,7 @@ async def aggregate_years(
     out: dict[int, dict[str, Aggregate]] = defaultdict(lambda: defaultdict(Aggregate))
     rows = await session.execute(
         _aggregate_stmt(width, last - first + 1, by_child and ids is None, approved_only, _dialect(session), ids is not None),
-        {"parent": unit.code, **year_params(first, last), **({"ids": ids} if ids is not None else {})},
+        {"parent": unit.code, "kind": kind, **year_params(first, last), **({"ids": ids} if ids is not None else {})},
     )
     for y, top, met_count, criteria_count, set_code, listed_code, rec, communes, gain, gain_communes, *sums in rows:
         agg = out[y][top]
@@ -383,10 +386,12 @@ def _commune_rows_stmt(approved_only: bool, dialect: str) -> Select:
 
 
 async def commune_rows(
-    session: AsyncSession, unit: AdminUnit, year: int, *, approved_only: bool = False
+    session: AsyncSession, unit: AdminUnit, year: int, *, approved_only: bool = False,
+    kind: str = AssessmentKind.chuan,
 ) -> list[CommuneRow]:
     """Each eligible commune with its status in Y and Y−1 and whether it holds a recognition valid in Y."""
-    rows = await session.execute(_commune_rows_stmt(approved_only, _dialect(session)), {"parent": unit.code, "y0": year})
+    rows = await session.execute(_commune_rows_stmt(approved_only, _dialect(session)),
+                                 {"parent": unit.code, "y0": year, "kind": kind})
     out: list[CommuneRow] = []
     for r in rows.mappings():
         status = None if r["met_count"] is None else _status(r["ly"], r["criteria_set"], r["criteria_count"],
@@ -423,16 +428,17 @@ def _data_years_stmt() -> Select:
     )
     codes = select(below.c.code).where(below.c.level == UnitLevel.commune.value)
     return select(func.min(ASSESSMENTS.c.year), func.max(ASSESSMENTS.c.year)).where(
-        ASSESSMENTS.c.commune_code.in_(codes)
+        ASSESSMENTS.c.commune_code.in_(codes), ASSESSMENTS.c.kind == P_KIND
     )
 
 
 _DATA_YEARS = _data_years_stmt()
 
 
-async def data_years(session: AsyncSession, unit: AdminUnit) -> tuple[int, int] | None:
-    """First and last year with an assessment of any commune that was ever below the unit."""
-    first, last = (await session.execute(_DATA_YEARS, {"parent": unit.code})).one()
+async def data_years(session: AsyncSession, unit: AdminUnit, *, kind: str = AssessmentKind.chuan
+                     ) -> tuple[int, int] | None:
+    """First and last year with an assessment of ``kind`` of any commune that was ever below the unit."""
+    first, last = (await session.execute(_DATA_YEARS, {"parent": unit.code, "kind": kind})).one()
     return None if first is None else (first, last)
 
 
@@ -531,12 +537,13 @@ async def units_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, Ad
 
 
 _DATA_YEARS_OF = select(func.min(ASSESSMENTS.c.year), func.max(ASSESSMENTS.c.year)).where(
-    ASSESSMENTS.c.unit_id.in_(bindparam("ids", expanding=True)))
+    ASSESSMENTS.c.unit_id.in_(bindparam("ids", expanding=True)), ASSESSMENTS.c.kind == P_KIND)
 
 
-async def data_years_of(session: AsyncSession, ids: list[int]) -> tuple[int, int] | None:
-    """First and last year with an assessment of any of these communes."""
+async def data_years_of(session: AsyncSession, ids: list[int], *, kind: str = AssessmentKind.chuan
+                        ) -> tuple[int, int] | None:
+    """First and last year with an assessment of ``kind`` of any of these communes."""
     if not ids:
         return None
-    first, last = (await session.execute(_DATA_YEARS_OF, {"ids": ids})).one()
+    first, last = (await session.execute(_DATA_YEARS_OF, {"ids": ids, "kind": kind})).one()
     return None if first is None else (first, last)

@@ -17,11 +17,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import MAX_OFFSET, Page, declared_queries
+from app.assessments.schemas import KindQuery
 from app.core.cache import Subject, cache_key, wants_fresh
 from app.core.config import API_PREFIX
 from app.core.db import Database
 from app.core.errors import problem_responses
 from app.core.types import DIGITS_ONLY, IsoDate, YearNumber
+from app.criteria.models import AssessmentKind
 from app.reports import service
 from app.reports.models import FlagName, FlagRow, Summary, TrendBasis, TrendRow
 from app.units import service as units_service
@@ -122,13 +124,15 @@ def _ok(model: type) -> dict[int | str, dict[str, object]]:
 
 
 @router.get("/summary", summary="A unit's figures for a year", response_model=Summary, responses=_ok(Summary))
-async def get_summary(request: Request, code: UnitCode, year: YearQuery, approved_only: ApprovedOnly = False) -> Response:
+async def get_summary(request: Request, code: UnitCode, year: YearQuery, approved_only: ApprovedOnly = False,
+                      kind: KindQuery = AssessmentKind.chuan) -> Response:
     """Average criteria per commune (exact and official), plan, gap, criteria still needed, bands, coverage,
-    gain over the previous year, carried-forward and missing communes; `children` per direct child unit."""
+    gain over the previous year, carried-forward and missing communes; `children` per direct child unit.
+    Over the assessments of `kind` (targets are set for `chuan`: other kinds carry none)."""
 
     async def compute(session: AsyncSession) -> Summary:
         unit = await resolve_unit_above_commune(session, code, year)
-        return await service.summary(session, unit, year, approved_only=approved_only)
+        return await service.summary(session, unit, year, approved_only=approved_only, kind=kind)
 
     return await _cached(request, compute)
 
@@ -144,12 +148,14 @@ async def get_flags(
     limit: Annotated[int, Field(ge=1, le=FLAGS_MAX), DIGITS_ONLY, Query(description=f"Page size, at most {FLAGS_MAX}")] = 500,
     offset: Annotated[int, Field(ge=0, le=MAX_OFFSET), DIGITS_ONLY, Query()] = 0,
     approved_only: ApprovedOnly = False,
+    kind: KindQuery = AssessmentKind.chuan,
 ) -> Response:
-    """One row per eligible commune, by code: its count, target, flags, missing and lost criteria."""
+    """One row per eligible commune, by code: its count, target, flags, missing and lost criteria, over the
+    assessments of `kind`."""
 
     async def compute(session: AsyncSession) -> Page[FlagRow]:
         unit = await resolve_unit_above_commune(session, code, year)
-        rows = await service.flags(session, unit, year, only=flag, approved_only=approved_only)
+        rows = await service.flags(session, unit, year, only=flag, approved_only=approved_only, kind=kind)
         return Page(items=rows[offset : offset + limit], total=len(rows), limit=limit, offset=offset)
 
     return await _cached(request, compute)
@@ -169,6 +175,7 @@ async def get_trend(
                                        "back through lineage")] = TrendBasis.historic,
     on: Annotated[IsoDate | None, Query(description="With `basis=current`: the day whose territory is used "
                                         "(default today, or the unit's last day)")] = None,
+    kind: KindQuery = AssessmentKind.chuan,
 ) -> Response:
     """Summary rows for each year the unit existed, `from`–`to` (default: the years its communes have data); with
     `basis=current`, for each year over today's territory (the 2020 row of the new Lào Cai `15` counts Si Ma Cai's
@@ -177,7 +184,7 @@ async def get_trend(
     async def compute(session: AsyncSession) -> Page[TrendRow]:
         unit = ensure_above_commune(await units_service.resolve(session, code, on=on))
         rows = await service.trend(session, unit, first=first, last=last, approved_only=approved_only, basis=basis,
-                                   on=on)
+                                   on=on, kind=kind)
         return Page(items=rows, total=len(rows), limit=len(rows), offset=0)
 
     if basis == TrendBasis.current:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import InvalidInput
 from app.criteria import service as criteria_service
-from app.criteria.models import CriteriaSet
+from app.criteria.models import AssessmentKind, CriteriaSet
 from app.recognitions import service as recognitions_service
 from app.reports import queries, rules
 from app.reports.models import (
@@ -75,18 +75,24 @@ def _merge(parts: list[queries.Aggregate]) -> queries.Aggregate:
     return total
 
 
-async def summary(session: AsyncSession, unit: AdminUnit, year: int, *, approved_only: bool = False) -> Summary:
-    """The unit's figures for the year, with a row per direct child unit."""
-    cset = await criteria_service.set_that_applies(session, year, unit=unit, location="query")
+def _planned(kind: str) -> bool:
+    """Targets (the plan) are set for the commune standard: figures of another kind carry no target."""
+    return kind == AssessmentKind.chuan
+
+
+async def summary(session: AsyncSession, unit: AdminUnit, year: int, *, approved_only: bool = False,
+                  kind: str = AssessmentKind.chuan) -> Summary:
+    """The unit's figures for the year over the assessments of ``kind``, with a row per direct child unit."""
+    cset = await criteria_service.set_that_applies(session, year, unit=unit, kind=kind, location="query")
     kids = await queries.direct_children(session, unit, year)
     by_year = await queries.aggregate_years(
         session, unit, year, year, coverage={year: (cset.code, cset.criteria_count)}, by_child=bool(kids),
-        approved_only=approved_only,
+        approved_only=approved_only, kind=kind,
     )
     by_child = by_year.get(year, {})
     kids = [k for k in kids if k.code in by_child]
     ids: list[int] = [unit.id, *(k.id for k in kids)]  # type: ignore[list-item]
-    targets = await targets_service.targets_for(session, ids, year)
+    targets = await targets_service.targets_for(session, ids, year) if _planned(kind) else {}
     levels = await recognitions_service.valid_levels(session, ids, range(year, year + 1))
     whole, below_child = (await queries.district_recognitions(session, unit, year, year)).get(year, (None, {}))
     children = [
@@ -100,15 +106,16 @@ async def summary(session: AsyncSession, unit: AdminUnit, year: int, *, approved
 
 
 async def flags(
-    session: AsyncSession, unit: AdminUnit, year: int, *, only: FlagName | None = None, approved_only: bool = False
+    session: AsyncSession, unit: AdminUnit, year: int, *, only: FlagName | None = None, approved_only: bool = False,
+    kind: str = AssessmentKind.chuan,
 ) -> list[FlagRow]:
-    cset = await criteria_service.set_that_applies(session, year, unit=unit, location="query")
-    target = await targets_service.get(session, unit, year)
+    cset = await criteria_service.set_that_applies(session, year, unit=unit, kind=kind, location="query")
+    target = await targets_service.get(session, unit, year) if _planned(kind) else None
     standard = set(target.standard_communes) if target else set()
     commune_targets = target.commune_targets if target else {}
     bands = _bands(cset)
     out: list[FlagRow] = []
-    for row in await queries.commune_rows(session, unit, year, approved_only=approved_only):
+    for row in await queries.commune_rows(session, unit, year, approved_only=approved_only, kind=kind):
         result = rules.commune_flags(
             year=year,
             status=row.status,
@@ -144,14 +151,16 @@ def _check_span(first: int, last: int) -> None:
 
 async def trend(
     session: AsyncSession, unit: AdminUnit, *, first: int | None, last: int | None, approved_only: bool = False,
-    basis: TrendBasis = TrendBasis.historic, on: dt.date | None = None,
+    basis: TrendBasis = TrendBasis.historic, on: dt.date | None = None, kind: str = AssessmentKind.chuan,
 ) -> list[TrendRow]:
     """One summary row per year: over the units below the unit in each year (``historic``), or over
-    the territory of the unit as it is ``on`` (default today) followed back through lineage (``current``)."""
+    the territory of the unit as it is ``on`` (default today) followed back through lineage (``current``);
+    over the assessments of ``kind``."""
     if basis == TrendBasis.current:
-        return await _trend_current(session, unit, first=first, last=last, approved_only=approved_only, on=on)
+        return await _trend_current(session, unit, first=first, last=last, approved_only=approved_only, on=on,
+                                    kind=kind)
     if first is None or last is None:
-        span = await queries.data_years(session, unit)
+        span = await queries.data_years(session, unit, kind=kind)
         if span is None and (first is None or last is None):
             return []
         if span is not None:
@@ -160,14 +169,14 @@ async def trend(
     assert first is not None and last is not None
     _check_span(first, last)
     years = [y for y in range(first, last + 1) if unit.valid_on(year_end(y))]  # no district rows after 2025
-    in_force = await criteria_service.sets_that_apply(session, unit, years)
+    in_force = await criteria_service.sets_that_apply(session, unit, years, kind=kind)
     if not in_force:
         return []
     lo, hi = min(in_force), max(in_force)
-    targets = await targets_service.targets_by_year(session, unit, lo, hi)
+    targets = await targets_service.targets_by_year(session, unit, lo, hi) if _planned(kind) else {}
     by_year = await queries.aggregate_years(
         session, unit, lo, hi, coverage={y: (c.code, c.criteria_count) for y, c in in_force.items()},
-        approved_only=approved_only,
+        approved_only=approved_only, kind=kind,
     )
     levels = await recognitions_service.valid_levels(session, [unit.id], range(lo, hi + 1))  # type: ignore[list-item]
     districts = await queries.district_recognitions(session, unit, lo, hi)
@@ -181,7 +190,7 @@ async def trend(
 
 async def _trend_current(
     session: AsyncSession, unit: AdminUnit, *, first: int | None, last: int | None, approved_only: bool,
-    on: dt.date | None,
+    on: dt.date | None, kind: str,
 ) -> list[TrendRow]:
     """Contract v1.1 "Series on today's boundaries": for each year, the communes valid then whose
     successors on ``on`` lie in the unit (all of them; or some: ``approximate``). District counts are
@@ -197,20 +206,20 @@ async def _trend_current(
     ids = sorted(m.unit_id for m in members)
     approximate = [units[m.unit_id] for m in members if m.approximate]
     if first is None or last is None:
-        span = await queries.data_years_of(session, ids)
+        span = await queries.data_years_of(session, ids, kind=kind)
         if span is None:
             return []
         first = span[0] if first is None else first
         last = span[1] if last is None else last
     _check_span(first, last)
-    in_force = await criteria_service.sets_that_apply(session, unit, range(first, last + 1))
+    in_force = await criteria_service.sets_that_apply(session, unit, range(first, last + 1), kind=kind)
     if not in_force:
         return []
     lo, hi = min(in_force), max(in_force)
-    targets = await targets_service.targets_by_year(session, unit, lo, hi)
+    targets = await targets_service.targets_by_year(session, unit, lo, hi) if _planned(kind) else {}
     by_year = await queries.aggregate_years(
         session, unit, lo, hi, coverage={y: (c.code, c.criteria_count) for y, c in in_force.items()},
-        approved_only=approved_only, ids=ids,
+        approved_only=approved_only, ids=ids, kind=kind,
     )
     levels = await recognitions_service.valid_levels(session, [unit.id], range(lo, hi + 1))  # type: ignore[list-item]
     out: list[TrendRow] = []

@@ -592,3 +592,35 @@ async def attributes_in_year(session: AsyncSession, unit: AdminUnit | int, year:
     )).all()
     records = {y: (group, region) for y, group, region in rows}
     return attributes_in_force(records, [year], unit_region=await own_region(session, unit))[0]
+
+
+async def attributes_in_year_of(session: AsyncSession, ids: Sequence[int], year: int) -> dict[int, YearAttributes]:
+    """``attributes_in_year`` for many units at once (a few set-wise queries however many): what
+    a report judges each commune's indicators with, exactly as its own assessment is judged."""
+    wanted = sorted(set(ids))
+    records: dict[int, dict[int, tuple[int | None, str | None]]] = {i: {} for i in wanted}
+    regions: dict[int, str | None] = {}
+    for start in range(0, len(wanted), CODES_PER_QUERY):
+        part = wanted[start:start + CODES_PER_QUERY]
+        for unit_id, y, group, region in await session.execute(
+            select(col(UnitAttribute.unit_id), col(UnitAttribute.year), col(UnitAttribute.commune_group),
+                   col(UnitAttribute.region))
+            .where(col(UnitAttribute.unit_id).in_(part), col(UnitAttribute.year) <= year)
+        ):
+            records[unit_id][y] = (group, region)
+        for own_id, region in await session.execute(
+                select(col(AdminUnit.id), col(AdminUnit.region)).where(col(AdminUnit.id).in_(part))):
+            if own_id is not None:  # ids are primary keys: never None
+                regions[own_id] = region
+        orphans = [i for i in part if regions.get(i) is None]
+        if orphans:  # no region of their own: their predecessors' most common one (own_region)
+            inherited: dict[int, list[str | None]] = {}
+            for successor, region in await session.execute(
+                select(col(UnitLineage.successor_id), col(AdminUnit.region))
+                .join(AdminUnit, col(AdminUnit.id) == col(UnitLineage.predecessor_id))
+                .where(col(UnitLineage.successor_id).in_(orphans)).order_by(col(AdminUnit.code))
+            ):
+                inherited.setdefault(successor, []).append(region)
+            for i in orphans:
+                regions[i] = inherited_region(inherited.get(i, []))
+    return {i: attributes_in_force(records[i], [year], unit_region=regions.get(i))[0] for i in wanted}

@@ -117,3 +117,29 @@ async def test_threshold_follows_the_communes_region_in_the_year(client):
     c10 = response.json()["criteria"][9]
     assert c10["evaluation"] == [] and c10["met_by_indicators"] is None
     assert response.json()["indicator_conflicts"] == []
+
+
+async def test_rejudge_restores_the_conflicts_of_old_rows(db, client):
+    """`ntm assessments rejudge`: a row stored before conflicts were (its column 0) shows them again;
+    a second run changes nothing; versions stay."""
+    from sqlalchemy import text
+
+    from app.assessments.service import rejudge
+
+    c = [{"number": n, "met": n <= 15} for n in range(1, 20)]
+    c[9] = {"number": 10, "met": True, "indicators": {"10.1": 30}}  # income below the 36 of 2016-2020
+    written = await client.put("/api/v1/communes/02812/assessments/2020", json={"criteria": c})
+    assert written.status_code == 201 and written.json()["indicator_conflicts"] == [10]
+    async with db.transaction() as session:
+        await session.execute(text("UPDATE assessment SET indicator_conflicts = 0"))
+    flags = (await client.get("/api/v1/units/084/flags", params={"year": 2020, "flag": "indicator_conflict"},
+                              headers={"Cache-Control": "no-cache"})).json()
+    assert flags["total"] == 0
+    async with db.transaction() as session:
+        assert await rejudge(session) == (1, 1)
+    async with db.transaction() as session:
+        assert await rejudge(session) == (1, 0)
+    flags = (await client.get("/api/v1/units/084/flags", params={"year": 2020, "flag": "indicator_conflict"},
+                              headers={"Cache-Control": "no-cache"})).json()
+    assert [f["commune_code"] for f in flags["items"]] == ["02812"]
+    assert (await client.get("/api/v1/communes/02812/assessments/2020")).json()["version"] == 1

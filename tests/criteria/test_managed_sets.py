@@ -173,3 +173,39 @@ async def test_years_are_read_as_json_schema_reads_integers(client):
     assert changed.json()["last_year"] == 2025
     body = assert_problem(await client.patch(url, json={"last_year": "2025"}), 422, field="last_year")
     assert body["type"] == "/problems/validation-error"
+
+
+async def test_a_managed_set_carries_judged_indicators(client):
+    """Contract v1.2: a POSTed set's indicators take `op`, `unit` and `thresholds`; they judge the
+    assessments against it; thresholds that cannot be judged are refused naming the place."""
+    body = new_set("LC-TN", first=2022, last=2025)
+    body["criteria"][9]["indicators"] = [{
+        "code": "10.1", "name": "Thu nhập bình quân đầu người", "unit": "triệu đồng/người/năm", "op": ">=",
+        "thresholds": [{"value": 46, "first_year": 2022, "last_year": 2023},
+                       {"value": 50, "first_year": 2024, "source": "1234/QĐ-UBND"},
+                       {"value": 41, "commune_group": 3}]}]
+    created = await client.post("/api/v1/criteria-sets", json=body)
+    assert created.status_code == 201, created.text
+    indicator = created.json()["criteria"][9]["indicators"][0]
+    assert indicator["op"] == ">=" and [t["value"] for t in indicator["thresholds"]] == [46, 50, 41]
+    c = marks(15)
+    c[9] = {"number": 10, "indicators": {"10.1": 47.5}}
+    judged = await client.put("/api/v1/communes/02812/assessments/2023", json={"criteria": c})
+    assert judged.status_code == 201, judged.text
+    assert judged.json()["criteria"][9]["met"] is True
+    assert judged.json()["criteria"][9]["evaluation"] == [
+        {"code": "10.1", "value": 47.5, "op": ">=", "threshold": 46, "met": True}]
+    c[9] = {"number": 10, "indicators": {"10.1": 47.5}}
+    later = await client.put("/api/v1/communes/02812/assessments/2024", json={"criteria": c})
+    assert later.json()["criteria"][9]["met"] is False  # 50 from 2024
+    bad = new_set("LC-BAD", first=2030, last=2031)
+    bad["criteria"][0]["indicators"] = [
+        {"code": "1.1", "name": "x", "op": "bool", "thresholds": [{"value": 5}]},
+        {"code": "1.2", "name": "y", "thresholds": [{"value": 5}]},
+        {"code": "1.3", "name": "z", "op": "<=", "thresholds": [{"value": 2}, {"value": 3}]},
+    ]
+    refused = assert_problem(await client.post("/api/v1/criteria-sets", json=bad), 422)
+    assert {e["field"] for e in refused["errors"]} == {
+        "criteria[0].indicators[0].thresholds[0]", "criteria[0].indicators[1].op",
+        "criteria[0].indicators[2].thresholds[1]"}
+    assert (await client.get("/api/v1/criteria-sets/LC-BAD")).status_code == 404

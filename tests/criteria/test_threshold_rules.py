@@ -97,3 +97,34 @@ def test_group_beats_region_beats_national():
 ])
 def test_meets(op, value, threshold, expected):
     assert meets(op, value, Threshold(value=threshold)) is expected
+
+
+@given(st.lists(thresholds, min_size=1, max_size=6), years, st.none() | st.sampled_from(REGIONS),
+       st.none() | st.integers(min_value=1, max_value=3))
+def test_thresholds_without_problems_never_tie(items, year, region, group):
+    """A list `problems` accepts never leaves two equally good candidates: the choice is never
+    arbitrary (the order of the list does not matter)."""
+    from app.criteria.thresholds import problems
+
+    if problems(Op.at_least, items):
+        return
+    forward = select(items, year=year, region=region, commune_group=group)
+    backward = select(list(reversed(items)), year=year, region=region, commune_group=group)
+    assert forward == backward
+
+
+def test_threshold_problems():
+    from app.criteria.thresholds import problems
+
+    assert problems(None, []) == [] and problems(Op.at_least, [Threshold(36)]) == []
+    assert problems(None, [Threshold(36)])[0][0] is None  # thresholds need an op
+    assert [i for i, _ in problems(Op.boolean, [Threshold(1)])] == [0]  # bool wants true/false
+    assert [i for i, _ in problems(Op.at_least, [Threshold(True)])] == [0]  # compared wants a number
+    assert [i for i, _ in problems(Op.at_least, [Threshold(float("nan"))])] == [0]
+    assert [i for i, _ in problems(Op.at_most, [Threshold(1, first_year=2027, last_year=2026)])] == [0]
+    # the same place and years twice: ambiguous; different first years or regions: fine
+    assert [i for i, _ in problems(Op.at_most, [Threshold(1.5), Threshold(2)])] == [1]
+    assert problems(Op.at_most, [Threshold(1.5, last_year=2026), Threshold(2, first_year=2027)]) == []
+    assert problems(Op.at_most, [Threshold(1.5), Threshold(2, region="tay_nguyen")]) == []
+    assert [i for i, _ in problems(Op.at_most, [Threshold(1.5, first_year=2022, last_year=2025),
+                                                Threshold(2, first_year=2022, last_year=2023)])] == [1]

@@ -35,7 +35,7 @@ async def test_every_form_of_the_status_query_agrees(db, client, seed):
     native = db.dialect
     for unit in ("084", "10", "VN"):
         for first, last in ((2018, 2018), (2019, 2022), (2021, 2021)):
-            params = {"parent": unit, **queries.year_params(first, last)}
+            params = {"parent": unit, "kind": "chuan", **queries.year_params(first, last)}
             for approved_only in (False, True):
                 for by_child in (False, True):
                     portable = await _rows(db, queries._aggregate_stmt(19, last - first + 1, by_child, approved_only,
