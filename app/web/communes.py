@@ -19,12 +19,15 @@ from app.assessments import service as assessments_service
 from app.assessments.models import Assessment
 from app.assessments.schemas import AssessmentPublic
 from app.criteria import service as criteria_service
+from app.criteria.models import AssessmentKind
 from app.recognitions import service as recognitions_service
 from app.reports import queries
 from app.reports.models import FlagName, FlagRow
 from app.units.models import AdminUnit
 from app.web.messages import FLAG_LABELS_VI, STATUS_LABELS_VI, commune_level
 
+# the dashboard shows the commune standard (chuan), as the summaries and flags do by default
+KIND = AssessmentKind.chuan.value
 # a request for the country lists at most this many communes (sorted first); a province or district all
 TABLE_LIMIT = 500
 _CHUNK = 5000  # ids per IN list (PostgreSQL takes at most 32,767 bind parameters)
@@ -66,7 +69,7 @@ def _bits(value: int) -> list[int]:
 async def commune_lines(session: AsyncSession, unit: AdminUnit, year: int, flags: Sequence[FlagRow]) -> list[CommuneLine]:
     """The flag rows of the unit, each with its status's assessment (workflow status, conflicting
     criteria) and the recognition the commune holds in the year; in code order."""
-    rows = {r.code: r for r in await queries.commune_rows(session, unit, year)}
+    rows = {r.code: r for r in await queries.commune_rows(session, unit, year, kind=KIND)}
     wanted = {(r.id, r.status.year) for r in rows.values() if r.status is not None}
     ids = sorted({unit_id for unit_id, _ in wanted})
     found: dict[int, tuple[str | None, int]] = {}
@@ -75,7 +78,7 @@ async def commune_lines(session: AsyncSession, unit: AdminUnit, year: int, flags
         result = await session.execute(
             select(col(Assessment.unit_id), col(Assessment.year), col(Assessment.status),
                    col(Assessment.indicator_conflicts))
-            .where(col(Assessment.unit_id).in_(chunk), col(Assessment.year) <= year)
+            .where(col(Assessment.unit_id).in_(chunk), col(Assessment.kind) == KIND, col(Assessment.year) <= year)
         )
         for unit_id, y, status, bits in result.all():
             if (unit_id, y) in wanted:
@@ -132,10 +135,10 @@ class CommuneView:
 
 
 async def commune_view(session: AsyncSession, commune: AdminUnit, year: int) -> CommuneView:
-    """The commune's assessment for ``year``, else its latest earlier one (as the figures count it)."""
+    """The commune's (chuan) assessment for ``year``, else its latest earlier one (as the figures count it)."""
     row = (await session.execute(
         select(Assessment)
-        .where(col(Assessment.unit_id) == commune.id, col(Assessment.year) <= year)
+        .where(col(Assessment.unit_id) == commune.id, col(Assessment.kind) == KIND, col(Assessment.year) <= year)
         .order_by(col(Assessment.year).desc())
         .limit(1)
     )).scalars().first()
