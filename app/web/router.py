@@ -162,16 +162,23 @@ async def _choose(session: AsyncSession, code: str, commune_code: str | None, ye
         choice.error = Message(f"Không tìm thấy đơn vị hành chính có mã «{code}».", exc.detail, 404)
         return choice
     successors = await _successors_in(session, known, year)
-    when = (f"đã kết thúc từ ngày {known.valid_to:%d/%m/%Y}" if known.valid_to and known.valid_to < day
-            else "chưa được thành lập")
-    message = f"{_unit_label(known)} không có trong năm {year} ({when}, sau sắp xếp đơn vị hành chính)."
+    if known.valid_to and known.valid_to < day:
+        when = f"chỉ tồn tại đến hết ngày {known.valid_to:%d/%m/%Y}, trước khi sắp xếp đơn vị hành chính"
+    else:
+        when = f"thành lập từ ngày {known.valid_from:%d/%m/%Y}" if known.valid_from else "chưa được thành lập"
+    message = f"{_unit_label(known)} không có trong năm {year} ({when})."
+    english = f"Unit {code!r} did not exist in {year}."
+    try:  # the API's own words for it, for the small print
+        await units_service.resolve_in_year(session, code, year=year)
+    except AppError as exc:
+        english = exc.detail
     if successors and not explicit:  # the officer's own unit is gone: show the unit that took it over
         choice.unit = successors[0]
         choice.notices.append(Message(message + f" Đang hiển thị {_unit_label(successors[0])}."))
         return choice
     if successors:
         message += " Xem đơn vị kế thừa bên dưới."
-    choice.error = Message(message, f"Unit {code!r} did not exist in {year}.", 422)
+    choice.error = Message(message, english, 422)
     choice.suggestions = successors
     return choice
 

@@ -186,10 +186,12 @@ async def test_errors_are_in_vietnamese_with_the_english_detail_in_small_print(d
     gone = await anon.get("/", params={"unit": "084", "year": 2026})
     alert = gone.text.split('role="alert"', 1)[1].split("</p>", 1)[0]
     assert gone.status_code == 422
-    assert "Huyện Si Ma Cai (084) không có trong năm 2026 (đã kết thúc từ ngày 30/06/2025" in alert
+    assert "Huyện Si Ma Cai (084) không có trong năm 2026 (chỉ tồn tại đến hết ngày 30/06/2025, trước khi sắp xếp" \
+           in alert and "did not exist in 2026 (a unit is valid in a year when valid on 31 December)" in alert
     assert 'id="suggestions">Đơn vị kế thừa năm 2026: <a href="/?unit=15&amp;year=2026">Tỉnh Lào Cai (15)</a>' in gone.text
     before = await anon.get("/", params={"unit": "15", "year": 2020})
-    assert before.status_code == 422 and "Tỉnh Lào Cai (15) không có trong năm 2020 (chưa được thành lập" in before.text
+    assert before.status_code == 422 and "Tỉnh Lào Cai (15) không có trong năm 2020 (thành lập từ ngày 01/07/2025)" \
+        in before.text
     early = await anon.get("/", params={"unit": "10", "year": 2012})
     assert early.status_code == 422
     assert "Không có bộ tiêu chí nông thôn mới nào áp dụng cho năm 2012 (các bộ tiêu chí hiện có áp dụng cho các " \
