@@ -97,3 +97,18 @@ def test_group_beats_region_beats_national():
 ])
 def test_meets(op, value, threshold, expected):
     assert meets(op, value, Threshold(value=threshold)) is expected
+
+
+@pytest.mark.parametrize("value", [0, -0.0, 41.5, 10**300, 1e308])
+def test_finite_numbers(value):
+    from app.criteria.thresholds import is_number
+
+    assert is_number(value)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 10**400, -(10**400), True, "41", None])
+def test_not_finite_numbers(value):
+    """An integer past a double's range is refused like Infinity (it made ``math.isfinite`` raise: a 500)."""
+    from app.criteria.thresholds import is_number
+
+    assert not is_number(value)
