@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -32,8 +33,9 @@ from app.core import sheets
 from app.core.errors import AppError, InvalidInput, PayloadTooLarge
 from app.core.types import utcnow
 from app.criteria import service as criteria_service
-from app.criteria.models import CriteriaSet, Criterion
-from app.exchange import rules
+from app.criteria.models import CriteriaSet, Criterion, Indicator
+from app.criteria.thresholds import Op
+from app.exchange import rules, workbooks
 from app.exchange.models import ImportError_, ImportRequest, ImportResult
 from app.exchange.workbooks import CommuneLine, ReportData
 from app.plan_indicators import service as plan_indicators
@@ -490,15 +492,47 @@ __all__ = ["ImportRejected", "UnsupportedFile", "import_assessments", "read_file
 # ---- reading for the template, the report and the charts ----------------------------------------
 
 
-async def _own_assessments(session: AsyncSession, codes: Sequence[str], year: int) -> dict[str, tuple[str, int]]:
-    """commune code → (criteria set, met bits) of the communes' own assessments in the year."""
-    out: dict[str, tuple[str, int]] = {}
+async def _own_assessments(session: AsyncSession, codes: Sequence[str], year: int
+                           ) -> dict[str, tuple[str, int, int]]:
+    """commune code → (criteria set, met bits, id) of the communes' own assessments in the year."""
+    out: dict[str, tuple[str, int, int]] = {}
     for start in range(0, len(codes), CHUNK):
         rows = await session.execute(
-            select(A.c.commune_code, A.c.criteria_set, A.c.met_bits)
+            select(A.c.commune_code, A.c.criteria_set, A.c.met_bits, A.c.id)
             .where(A.c.year == year, A.c.commune_code.in_(codes[start:start + CHUNK]))
         )
-        out.update((r.commune_code, (r.criteria_set, r.met_bits)) for r in rows)
+        out.update((r.commune_code, (r.criteria_set, r.met_bits, r.id)) for r in rows)
+    return out
+
+
+async def indicator_columns(session: AsyncSession, set_code: str) -> list[workbooks.IndicatorColumn]:
+    """The set's indicators as columns, in the set's order (a code repeated for another region is one; a
+    code two criteria share has no column, as the import cannot read one)."""
+    rows = await session.execute(
+        select(col(Criterion.number), col(Indicator.code), col(Indicator.name), col(Indicator.unit),
+               col(Indicator.op))
+        .join(Criterion, col(Criterion.id) == col(Indicator.criterion_id))
+        .where(col(Criterion.set_code) == set_code).order_by(col(Criterion.number), col(Indicator.id))
+    )
+    out: dict[tuple[int, str], workbooks.IndicatorColumn] = {}
+    for number, code, name, unit, op in rows:
+        out.setdefault((number, code), workbooks.IndicatorColumn(number=number, code=code, name=name, unit=unit,
+                                                                 yes_no=op == Op.boolean))
+    owners = Counter(code for _, code in out)
+    return [column for column in out.values() if owners[column.code] == 1]
+
+
+async def _own_indicator_values(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """assessment id → its recorded indicator values by code (every criterion's together)."""
+    out: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), CHUNK):
+        rows = await session.execute(
+            select(C.c.assessment_id, C.c.indicators).where(C.c.assessment_id.in_(ids[start:start + CHUNK]))
+            .order_by(C.c.assessment_id, C.c.number)
+        )
+        for aid, values in rows:
+            if values:
+                out.setdefault(aid, {}).update({k: v for k, v in values.items() if v is not None})
     return out
 
 
@@ -510,16 +544,21 @@ async def report_data(
     cset = await criteria_service.set_that_applies(session, year, unit=unit, location="query")
     criteria = [(r.number, r.name) for r in await session.execute(
         select(col(Criterion.number), col(Criterion.name)).where(col(Criterion.set_code) == cset.code).order_by(col(Criterion.number)))]
+    columns = await indicator_columns(session, cset.code)
     flag_rows = await reports_service.flags(session, unit, year, approved_only=approved_only)
     own = await _own_assessments(session, [f.commune_code for f in flag_rows], year)
+    values = (await _own_indicator_values(session, [aid for set_code, _, aid in own.values() if set_code == cset.code])
+              if columns else {})
     lines = []
     for f in flag_rows:
         mine = own.get(f.commune_code)
-        met = (frozenset(assessment_rules.met_numbers(mine[1], cset.criteria_count)) if mine is not None and mine[0] == cset.code else None)
+        same = mine is not None and mine[0] == cset.code
+        met = frozenset(assessment_rules.met_numbers(mine[1], cset.criteria_count)) if mine is not None and same else None
         lines.append(CommuneLine(code=f.commune_code, name=f.name, met=met, met_count=f.met_count, band=f.band,
-                                 flags=[x.value for x in f.flags]))
+                                 flags=[x.value for x in f.flags],
+                                 indicators=values.get(mine[2], {}) if mine is not None and same else {}))
     data = ReportData(unit_code=unit.code, unit_name=unit.name, year=year, criteria_set=cset.code,
-                      criteria=criteria, communes=lines)
+                      criteria=criteria, communes=lines, indicators=columns)
     if with_figures:
         data.summary = await reports_service.summary(session, unit, year, approved_only=approved_only)
         span = await queries.data_years(session, unit)
