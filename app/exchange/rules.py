@@ -310,6 +310,7 @@ def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_IND
     ops = {r.code: r.op for rs in indicators.values() for r in rs}
     known = {table.code, *table.criteria.values(), *([table.name] if table.name is not None else []),
              *(index for _, index in table.indicators.values())}
+    headed = {index for index, cell in enumerate(sheet.rows[0]) if header_key(cell.value)}
     seen: dict[str, int] = {}
     for number, row in enumerate(sheet.rows[1:], start=2):
         if all(_blank(c.value) for c in row):
@@ -322,6 +323,10 @@ def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_IND
             if cell.formula and (index in known):
                 row_errors.append(RowError(number, column_letter(index), _text(cell.value),
                                            "formulas are not accepted: type the value itself"))
+            elif index not in headed and not _blank(cell.value):  # a column the set cannot know
+                row_errors.append(RowError(number, column_letter(index), _text(cell.value),
+                                           "this column has no header in row 1: head it with a criterion number or "
+                                           "an indicator code, or leave its cells empty"))
         code_cell = _cell(row, table.code)
         code = commune_code(code_cell.value)
         if code is None:
