@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -130,9 +131,12 @@ def _values(line: CommuneLine, data: ReportData) -> list[Any]:
 
 
 def _csv_value(value: Any) -> Any:
-    """A CSV field: a float written plainly (``0.0000001``, never ``1e-07``, which no import reads)."""
-    if isinstance(value, float):
-        return format(Decimal(repr(value)), "f")
+    """A CSV field: a float written plainly (``0.0000001``, never ``1e-07``, which no import reads), with
+    a decimal point even when whole (``5.81e16`` as ``58106218823178940.0``) so that it reads back as the
+    same float, not as an integer near it."""
+    if isinstance(value, float) and math.isfinite(value):
+        text = format(Decimal(repr(value)), "f")
+        return text if "." in text else text + ".0"
     return value
 
 
