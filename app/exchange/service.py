@@ -286,6 +286,8 @@ async def import_assessments(
     if parsed.indicator_columns:
         kept = await _criteria_of(session, [b.id for b in existing.values() if b.row.criteria_set == cset.code])
     judges = _Judges(session, year, set_rules)
+    if parsed.indicator_columns:
+        await judges.prefetch([u.id for _, u, _ in good])
     new_rows: list[_Plan] = []
     changed: list[_Plan] = []
     unchanged = 0
@@ -333,17 +335,26 @@ async def _criteria_of(session: AsyncSession, ids: Sequence[int]) -> dict[int, l
 
 class _Judges:
     """What a commune's indicator values are judged with (the set's indicators, the commune's region
-    and group in the year, as PUT reads them); read only for rows that have values."""
+    and group in the year, as PUT reads them); needed only for rows that have values. ``prefetch``
+    reads the communes' attributes in bulk (a national file would otherwise cost queries per row)."""
 
     def __init__(self, session: AsyncSession, year: int, indicators: rules.IndicatorRules) -> None:
         self.session, self.year, self.indicators = session, year, indicators
+        self._attributes: dict[int, units_rules.YearAttributes] = {}
+
+    async def prefetch(self, unit_ids: Sequence[int]) -> None:
+        wanted = [i for i in unit_ids if i not in self._attributes]
+        if self.indicators and wanted:
+            self._attributes.update(await units_service.attributes_in_year_of(self.session, wanted, self.year))
 
     async def __call__(self, unit: _Unit, kept: Sequence[CriterionResult], row: rules.ParsedRow
                        ) -> assessment_rules.Judge:
         if not self.indicators or not (any(c.indicators for c in kept)
                                        or any(v is not None for vs in row.indicators.values() for v in vs.values())):
             return assessment_rules.NO_JUDGE
-        attrs = await units_service.attributes_in_year(self.session, unit.id, self.year)
+        if unit.id not in self._attributes:
+            self._attributes[unit.id] = await units_service.attributes_in_year(self.session, unit.id, self.year)
+        attrs = self._attributes[unit.id]
         return assessment_rules.Judge(year=self.year, region=attrs.region, commune_group=attrs.commune_group,
                                       indicators=self.indicators)
 
@@ -393,6 +404,8 @@ async def _write(
 
     if changed:
         kept = await _criteria_of(session, [plan.before.id for plan in changed if plan.before is not None])
+        await judges.prefetch([plan.unit.id for plan in changed if plan.criteria is None
+                               and any(c.indicators for c in kept.get(plan.before.id if plan.before else -1, []))])
         fields = [await _changed(plan, kept.get(plan.before.id, []) if plan.before is not None else [], cset, year, now,
                                  judges, record) for plan in changed]
         await session.execute(
