@@ -601,10 +601,12 @@ async def attributes_in_year_of(session: AsyncSession, unit_ids: Sequence[int], 
     ids = list(dict.fromkeys(unit_ids))
     for start in range(0, len(ids), 2000):
         chunk = ids[start:start + 2000]
-        regions: dict[int, str | None] = {
-            int(unit_id): region for unit_id, region in await session.execute(
-                select(col(AdminUnit.id), col(AdminUnit.region)).where(col(AdminUnit.id).in_(chunk)))
-        }
+        regions: dict[int, str | None] = {}
+        for unit_id, region in await session.execute(
+            select(col(AdminUnit.id), col(AdminUnit.region)).where(col(AdminUnit.id).in_(chunk))
+        ):
+            if unit_id is not None:
+                regions[unit_id] = region
         missing = [i for i in chunk if regions.get(i) is None]
         predecessors: dict[int, list[str | None]] = {}
         if missing:
