@@ -96,14 +96,22 @@ def criterion_number(header: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def column_code(code: str) -> bool:
+    """Whether an indicator code can head a column: not a header that means something else (``5``,
+    ``TC05``, ``name``), which a set may in principle use as a code."""
+    key = header_key(code)
+    return bool(key) and criterion_number(key) is None and key not in CODE_HEADERS | NAME_HEADERS | DERIVED_HEADERS
+
+
 def indicator_headers(indicators: IndicatorRules) -> dict[str, tuple[int, str] | None]:
-    """Header key → (criterion number, indicator code) for each indicator of the set; None for a code
-    that two criteria share (its column could be either's)."""
+    """Header key → (criterion number, indicator code) for each indicator of the set that can head a
+    column; None for a code that two criteria share (its column could be either's)."""
     out: dict[str, tuple[int, str] | None] = {}
     for number in sorted(indicators):
         for rule in indicators[number]:
-            key = header_key(rule.code)
-            out[key] = (number, rule.code) if key not in out else None
+            if column_code(rule.code):
+                key = header_key(rule.code)
+                out[key] = (number, rule.code) if key not in out else None
     return out
 
 

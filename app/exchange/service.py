@@ -520,7 +520,8 @@ async def _own_assessments(session: AsyncSession, codes: Sequence[str], year: in
 
 async def indicator_columns(session: AsyncSession, set_code: str) -> list[workbooks.IndicatorColumn]:
     """The set's indicators as columns, in the set's order (a code repeated for another region is one; a
-    code two criteria share has no column, as the import cannot read one)."""
+    code two criteria share, or one that reads as another header (``TC05``), has no column, as the
+    import could not read it)."""
     rows = await session.execute(
         select(col(Criterion.number), col(Indicator.code), col(Indicator.name), col(Indicator.unit),
                col(Indicator.op))
@@ -531,8 +532,9 @@ async def indicator_columns(session: AsyncSession, set_code: str) -> list[workbo
     for number, code, name, unit, op in rows:
         out.setdefault((number, code), workbooks.IndicatorColumn(number=number, code=code, name=name, unit=unit,
                                                                  yes_no=op == Op.boolean))
-    owners = Counter(code for _, code in out)
-    return [column for column in out.values() if owners[column.code] == 1]
+    owners = Counter(rules.header_key(code) for _, code in out)
+    return [column for column in out.values() if owners[rules.header_key(column.code)] == 1
+            and rules.column_code(column.code)]
 
 
 async def _own_indicator_values(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[str, Any]]:

@@ -131,6 +131,11 @@ def test_indicator_headers():
     shared = {**INDICATORS, 3: [IndicatorRule("10.1", Op.at_least)]}  # two criteria use one code
     _, errors = rules.layout(_header("10.1"), 19, shared)
     assert "belongs to criteria 3, 10" in errors[0].message
+    # a code that reads as another header heads no indicator column (the criterion's column wins)
+    odd = {**INDICATORS, 4: [IndicatorRule("TC05", Op.at_least), IndicatorRule("ten", Op.at_least)]}
+    assert not rules.column_code("TC05") and not rules.column_code("Tên") and rules.column_code("10.1")
+    table, errors = rules.layout(_header(), 19, odd)
+    assert errors == [] and table is not None and table.criteria[5] == 6 and table.indicators == {}
     # a numeric header cell (Excel turns a typed 10.1 into a number) names the indicator too
     table, errors = rules.layout([*_header(), Cell(10.1)], 19, INDICATORS)
     assert errors == [] and table is not None and table.indicators == {"10.1": (10, 21)}
