@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from decimal import Decimal
 
 _SPACES = re.compile(r"\s+")
 
@@ -51,3 +52,30 @@ def fold(text: str) -> str:
 def like_escape(text: str, escape: str = "\\") -> str:
     """Escape LIKE wildcards so user text matches literally."""
     return text.replace(escape, escape * 2).replace("%", escape + "%").replace("_", escape + "_")
+
+
+# Numbers as people type them in a spreadsheet cell: the decimal comma of Vietnamese documents or a
+# decimal point, thousands grouped with dots (Vietnamese) or commas; no exponent, no NaN/Infinity.
+_PLAIN = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
+_GROUPED_DOT = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?$")  # 45.000.000 or 1.234,5 (Vietnamese)
+_GROUPED_COMMA = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")  # 45,000,000 or 1,234.5
+_PERCENT_OR_SPACE = re.compile(r"[\s\u00a0%]")
+
+
+def decimal_text(text: str) -> Decimal | None:
+    """The number typed in a spreadsheet cell, exactly: ``3,5`` or ``3.5``; ``45.000.000`` and
+    ``1.234,5`` (Vietnamese grouping) or ``45,000,000``; spaces and a trailing ``%`` ignored. One
+    separator alone is a decimal separator (``1,234`` is 1.234). None: not a number (``1e5``,
+    ``NaN``, ``inf``, ``3,5,6``)."""
+    value = _PERCENT_OR_SPACE.sub("", text)
+    if not value:
+        return None
+    if _GROUPED_DOT.match(value) and (value.count(".") > 1 or "," in value):
+        value = value.replace(".", "").replace(",", ".")
+    elif _GROUPED_COMMA.match(value) and (value.count(",") > 1 or "." in value):
+        value = value.replace(",", "")
+    elif _PLAIN.match(value):
+        value = value.replace(",", ".")
+    else:
+        return None
+    return Decimal(value)

@@ -67,8 +67,14 @@ def select(thresholds: Sequence[Threshold], *, year: int, region: str | None, co
 
 
 def is_number(value: Any) -> bool:
-    """A finite JSON number (booleans are not numbers here)."""
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite JSON number (booleans are not numbers here). An integer past a double's range
+    (``10**400``) is not one: no JSON reader takes it as a number, and ``math.isfinite`` refuses it."""
+    if not isinstance(value, int | float | Decimal) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def meets(op: Op | str, value: Any, threshold: Threshold) -> bool | None:

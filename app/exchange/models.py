@@ -40,7 +40,7 @@ class ImportResult(BaseModel):
     created: int
     updated: int
     unchanged: int
-    skipped: int = PField(0, description="Rows with a code and every criterion cell blank: left alone")
+    skipped: int = PField(0, description="Rows with a code and every criterion and indicator cell blank: left alone")
     errors: list[ImportRowError] = PField(default_factory=list)
 
 

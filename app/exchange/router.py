@@ -67,11 +67,18 @@ async def import_assessments(
 ) -> ImportResult:
     """One row per commune (`commune_code`/`Mã xã`, optional `name`/`Tên xã`), one column per criterion
     (`1`…`19`, `TC01`, `Tiêu chí 1`). Marks: met `x`, `Đạt`, `1`, `true`; not met empty, `Không`, `0`,
-    `false`. All or nothing: any error → 422 listing every error, and nothing is written. A row whose
-    criterion cells are all blank is skipped. The sheet used is the first whose row 1 has a commune code
-    column; a row starting with `Tổng hợp` ends the table. Limits: 413 past the rows, columns (200),
-    cells or distinct values of an upload; 503 with `Retry-After` while this server runs its maximum
-    of imports at once."""
+    `false`. Optional indicator columns, headed by an indicator code of the year's set (`10.1`): a number
+    (`41,5` or `41.5`; finite) or, for a yes/no indicator, a mark; empty = no value. They are checked and
+    judged as PUT's `indicators`: a criterion whose mark is empty takes `met_by_indicators` when its
+    indicators have columns (not met when they do not decide it); a given mark that disagrees is
+    written and listed in `indicator_conflicts`; indicators without a column keep their recorded values.
+    A column the set does not know (an unknown header, an indicator code not in the set, values under
+    no header) is an error. All or nothing: any error → 422 listing every error (row and column), and
+    nothing is written. A row whose criterion and indicator cells are all blank is skipped; a row with
+    the marks and values already recorded is `unchanged`. The sheet used is the first whose row 1 has a
+    commune code column; a row starting with `Tổng hợp` ends the table. Limits: 413 past the rows,
+    columns (200), cells or distinct values of an upload; 503 with `Retry-After` while this server runs
+    its maximum of imports at once."""
     settings = request.app.state.settings
     async with import_slot(request):
         # the upload stays in its spooled file (on disk past 1 MB) and is read in place, never whole
@@ -115,8 +122,10 @@ async def template(
     unit: Annotated[str, Query(pattern=CODE_REGEX, description="A district, province or `VN`", examples=["084"])],
     year: YearQuery,
 ) -> Response:
-    """The unit's communes × the set's criteria, pre-filled with the communes' own assessments for the year,
-    with a dropdown (`Đạt`/`Không`) in each criterion cell."""
+    """The unit's communes × the set's criteria, then one column per indicator of the set headed by its code
+    (`10.1`), pre-filled with the communes' own assessments for the year (marks and indicator values),
+    with a dropdown (`Đạt`/`Không`) in each criterion and yes/no indicator cell. Uploaded unchanged, it
+    changes nothing."""
     found = await resolve_unit_above_commune(session, unit, year)
     data = await service.report_data(session, found, year, with_figures=False)
     body = await run_in_threadpool(workbooks.template_xlsx, data)
@@ -130,7 +139,7 @@ async def template(
     responses={**_binary(workbooks.XLSX_MEDIA_TYPE, "The report workbook"), **problem_responses(404, 422)},
 )
 async def report_xlsx(session: ReadSessionDep, code: UnitCode, year: YearQuery) -> Response:
-    """Sheet 1: one row per commune (criteria marked, count, band, flags) and the totals block (figures
+    """Sheet 1: one row per commune (criteria marked, indicator values, count, band, flags) and the totals block (figures
     as numbers shown with one decimal, `16,1` in a Vietnamese Excel; text that could run as a formula
     gets a leading `'`); sheet 2: communes meeting each criterion; sheet 3: the trend."""
     unit = await resolve_unit_above_commune(session, code, year)

@@ -2,18 +2,30 @@
 
 Pure functions over plain values (cells already read by ``sheets``). The database checks
 (does the commune exist in the year, may this user write it) come after, in ``service``.
+
+Indicator columns (contract v1.2): a column headed by an indicator code of the set (``10.1``)
+carries that indicator's value. A cell becomes the value a PUT body would carry (a number, or
+for a ``bool`` indicator the mark read as true/false), and is checked and judged by the same
+functions as PUT (``app.assessments.rules.indicator_errors``, ``judged``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from app.assessments import rules as assessment_rules
+from app.assessments.schemas import CriterionResult
 from app.core.sheets import Cell, Sheet, column_letter
-from app.core.text import fold, nfc
+from app.core.text import decimal_text, fold, nfc
+from app.criteria.thresholds import Op
+
+IndicatorRules = Mapping[int, Sequence[assessment_rules.IndicatorRule]]  # the set's indicators by criterion
+NO_INDICATORS: IndicatorRules = {}
 
 CODE_HEADERS = {"commune code", "ma xa", "code", "ma"}
 NAME_HEADERS = {"name", "ten xa", "commune name", "ten"}
@@ -27,6 +39,7 @@ _CRITERION = re.compile(r"^(?:tc|tieu chi|criterion|criteria)?\s*[_.\-#]?\s*0*(\
 MET_MARKS = {"x", "dat", "1", "true", "yes", "co"}
 NOT_MET_MARKS = {"", "khong", "khong dat", "chua dat", "0", "false", "no"}
 MARKS_HELP = "met: x, Đạt, 1, true; not met: empty, Không, 0, false"
+NUMBER_HELP = "a number such as 41,5 or 41.5"
 MET_MARK = "Đạt"
 NOT_MET_MARK = "Không"
 
@@ -46,6 +59,7 @@ class Layout:
     code: int
     name: int | None
     criteria: dict[int, int]  # criterion number → column index
+    indicators: dict[str, tuple[int, int]] = field(default_factory=dict)  # code → (criterion number, column index)
 
 
 @dataclass(frozen=True)
@@ -53,7 +67,10 @@ class ParsedRow:
     row: int
     code: str
     name: str | None
-    met: frozenset[int]
+    met: frozenset[int]  # criteria marked met
+    blank: frozenset[int] = frozenset()  # criteria whose mark cell is blank
+    # the indicator columns' values by criterion: {10: {"10.1": 41.5}}; None for a blank cell (no value)
+    indicators: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,6 +79,7 @@ class Parsed:
     skipped: int = 0  # rows with a code and every criterion blank (the template's untouched rows)
     code_column: str | None = None
     name_column: str | None = None
+    indicator_columns: int = 0  # how many indicator columns the sheet has
     errors: list[RowError] = field(default_factory=list)
 
 
@@ -78,11 +96,42 @@ def criterion_number(header: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def layout(header: list[Cell], criteria_count: int) -> tuple[Layout | None, list[RowError]]:
-    """Map header row cells to fields; every problem with the header is reported."""
+def column_code(code: str) -> bool:
+    """Whether an indicator code can head a column: not a header that means something else (``5``,
+    ``TC05``, ``name``), which a set may in principle use as a code."""
+    key = header_key(code)
+    return bool(key) and criterion_number(key) is None and key not in CODE_HEADERS | NAME_HEADERS | DERIVED_HEADERS
+
+
+def indicator_headers(indicators: IndicatorRules) -> dict[str, tuple[int, str] | None]:
+    """Header key → (criterion number, indicator code) for each indicator of the set that can head a
+    column; None for a code that two criteria share (its column could be either's)."""
+    out: dict[str, tuple[int, str] | None] = {}
+    for number in sorted(indicators):
+        for rule in indicators[number]:
+            if column_code(rule.code):
+                key = header_key(rule.code)
+                out[key] = (number, rule.code) if key not in out else None
+    return out
+
+
+def _known_codes(indicators: IndicatorRules) -> str:
+    codes = [r.code for n in sorted(indicators) for r in indicators[n]]
+    if not codes:
+        return "the set in force has no indicators"
+    shown = ", ".join(f"`{c}`" for c in codes[:8])
+    return f"an indicator code of the set in force ({shown}{', …' if len(codes) > 8 else ''})"
+
+
+def layout(header: list[Cell], criteria_count: int, indicators: IndicatorRules = NO_INDICATORS
+           ) -> tuple[Layout | None, list[RowError]]:
+    """Map header row cells to fields; every problem with the header is reported. ``indicators``:
+    the set's indicators by criterion, whose codes may head columns of values."""
     errors: list[RowError] = []
     code = name = None
     criteria: dict[int, int] = {}
+    by_header = indicator_headers(indicators)
+    found: dict[str, tuple[int, int]] = {}
     for index, cell in enumerate(header):
         raw = cell.value
         key = header_key(raw)
@@ -106,10 +155,21 @@ def layout(header: list[Cell], criteria_count: int) -> tuple[Layout | None, list
                                        f"({column_letter(criteria[number])} and {letter})"))
             else:
                 criteria[number] = index
+        elif key in by_header:
+            target = by_header[key]
+            if target is None:
+                owners = sorted(n for n, rs in indicators.items() if any(header_key(r.code) == key for r in rs))
+                errors.append(RowError(1, letter, _text(raw), f"indicator {_text(raw)} belongs to criteria "
+                                       f"{_ranges(owners)}: its column cannot be read"))
+            elif target[1] in found:
+                errors.append(RowError(1, letter, _text(raw), f"indicator {target[1]} has two columns "
+                                       f"({column_letter(found[target[1]][1])} and {letter})"))
+            else:
+                found[target[1]] = (target[0], index)
         else:
             errors.append(RowError(1, letter, _text(raw),
-                                   "unknown column: expected `commune_code`/`Mã xã`, `name`/`Tên xã`, or a criterion "
-                                   "number (`1`, `TC01`, `Tiêu chí 1`)"))
+                                   "unknown column: expected `commune_code`/`Mã xã`, `name`/`Tên xã`, a criterion "
+                                   f"number (`1`, `TC01`, `Tiêu chí 1`), or {_known_codes(indicators)}"))
     if code is None:
         errors.append(RowError(1, None, None, "no commune code column: the header row (row 1) needs "
                                               "`commune_code` or `Mã xã`"))
@@ -119,7 +179,7 @@ def layout(header: list[Cell], criteria_count: int) -> tuple[Layout | None, list
                                               f"the set in force (1–{criteria_count}) needs one"))
     if errors or code is None:
         return None, errors
-    return Layout(code=code, name=name, criteria=criteria), []
+    return Layout(code=code, name=name, criteria=criteria, indicators=found), []
 
 
 def find_table(sheets: list[Sheet]) -> Sheet | None:
@@ -162,6 +222,63 @@ def commune_code(value: Any) -> str | None:
     return None
 
 
+def indicator_value(value: Any, op: Op | None) -> Any:
+    """A cell as the value a PUT body would carry for the indicator (None: blank, no value). A
+    ``bool`` indicator reads a mark (``x``, ``Đạt``, ``1``, ``true`` / ``Không``, ``0``, ``false``);
+    any other reads a number: a numeric cell as it is, text as ``core.text.decimal_text`` reads it
+    (``41,5`` or ``41.5``; whole → int, else float, as JSON would give them). What cannot be read
+    stays as it is, for ``indicator_errors`` to refuse."""
+    if _blank(value):
+        return None
+    if op == Op.boolean:
+        found = mark(value)
+        return value if found is None else found
+    if isinstance(value, str):
+        number = decimal_text(value)
+        if number is None:
+            return value.strip()
+        exponent = number.as_tuple().exponent
+        return int(number) if isinstance(exponent, int) and exponent >= 0 else float(number)
+    return value
+
+
+def merged_indicators(kept: Mapping[str, Any] | None, given: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A criterion's indicator values after an import: the file's columns over the values recorded
+    (a blank cell removes the value; an indicator without a column keeps its own). None: no values."""
+    if not given:
+        return dict(kept) if kept is not None else None
+    out = dict(kept or {})
+    for code, value in given.items():
+        if value is not None:
+            out[code] = value
+        elif out.get(code) is not None:
+            del out[code]
+    if kept is not None and out == dict(kept):
+        return dict(kept)
+    return out or None
+
+
+def row_criteria(row: ParsedRow, count: int, kept: Sequence[CriterionResult], judge: assessment_rules.Judge
+                 ) -> list[CriterionResult]:
+    """The criteria 1..count an import row leaves, as PUT would store them: its marks; the notes and
+    indicator values recorded against the same set (``kept``) with the file's indicator values over
+    them. A blank mark of a criterion whose indicators have columns in the file is what they judge
+    (``met_by_indicators``, as PUT fills an omitted ``met``), not met when they do not decide it
+    (a blank mark always meant not met); elsewhere a blank mark is not met, as before."""
+    old = {c.number: c for c in kept}
+    out: list[CriterionResult] = []
+    for number in range(1, count + 1):
+        before = old.get(number)
+        values = merged_indicators(before.indicators if before is not None else None, row.indicators.get(number))
+        derive = number in row.blank and number in row.indicators
+        item = CriterionResult(number=number, met=None if derive else number in row.met,
+                               note=before.note if before is not None else None, indicators=values)
+        if derive:
+            item = item.model_copy(update={"met": assessment_rules.judged(item, judge).met})
+        out.append(item)
+    return out
+
+
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -183,19 +300,25 @@ def _cell(row: list[Cell], index: int | None) -> Cell:
     return row[index] if index is not None and index < len(row) else Cell(None)
 
 
-def parse(sheet: Sheet, criteria_count: int) -> Parsed:
-    """The commune rows of a sheet, or every error found in it."""
+def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_INDICATORS) -> Parsed:
+    """The commune rows of a sheet, or every error found in it. ``indicators``: the set's
+    indicators by criterion (their codes may head columns; their values are checked as PUT checks them)."""
     out = Parsed()
     if not sheet.rows:
         out.errors.append(RowError(1, None, None, "the sheet is empty: row 1 must be the header row"))
         return out
-    table, header_errors = layout(sheet.rows[0], criteria_count)
+    table, header_errors = layout(sheet.rows[0], criteria_count, indicators)
     if table is None:
         out.errors.extend(header_errors)
         return out
     out.code_column = column_letter(table.code)
     out.name_column = column_letter(table.name) if table.name is not None else None
-    known = {table.code, *table.criteria.values(), *([table.name] if table.name is not None else [])}
+    out.indicator_columns = len(table.indicators)
+    judge = assessment_rules.Judge(year=0, indicators=indicators)  # the checks need the set's indicators only
+    ops = {r.code: r.op for rs in indicators.values() for r in rs}
+    known = {table.code, *table.criteria.values(), *([table.name] if table.name is not None else []),
+             *(index for _, index in table.indicators.values())}
+    headed = {index for index, cell in enumerate(sheet.rows[0]) if header_key(cell.value)}
     seen: dict[str, int] = {}
     for number, row in enumerate(sheet.rows[1:], start=2):
         if all(_blank(c.value) for c in row):
@@ -208,6 +331,10 @@ def parse(sheet: Sheet, criteria_count: int) -> Parsed:
             if cell.formula and (index in known):
                 row_errors.append(RowError(number, column_letter(index), _text(cell.value),
                                            "formulas are not accepted: type the value itself"))
+            elif index not in headed and not _blank(cell.value):  # a column the set cannot know
+                row_errors.append(RowError(number, column_letter(index), _text(cell.value),
+                                           "this column has no header in row 1: head it with a criterion number or "
+                                           "an indicator code, or leave its cells empty"))
         code_cell = _cell(row, table.code)
         code = commune_code(code_cell.value)
         if code is None:
@@ -219,13 +346,13 @@ def parse(sheet: Sheet, criteria_count: int) -> Parsed:
         else:
             seen[code] = number
         met: set[int] = set()
-        blanks = 0
+        blank: set[int] = set()
         for criterion, index in sorted(table.criteria.items()):
             cell = _cell(row, index)
             if cell.formula:
                 continue
             if _blank(cell.value):
-                blanks += 1
+                blank.add(criterion)
                 continue
             value = mark(cell.value)
             if value is None:
@@ -233,15 +360,27 @@ def parse(sheet: Sheet, criteria_count: int) -> Parsed:
                                            f"criterion {criterion}: not a mark ({MARKS_HELP})"))
             elif value:
                 met.add(criterion)
+        values: dict[int, dict[str, Any]] = {}
+        for indicator, (criterion, index) in table.indicators.items():
+            cell = _cell(row, index)
+            if cell.formula:
+                continue
+            value = indicator_value(cell.value, ops.get(indicator))
+            values.setdefault(criterion, {})[indicator] = value
+            for problem in assessment_rules.indicator_errors(criterion, {indicator: value}, judge, prefix=""):
+                hint = MARKS_HELP if ops.get(indicator) == Op.boolean else NUMBER_HELP
+                row_errors.append(RowError(number, column_letter(index), _text(cell.value),
+                                           f"criterion {criterion}: {problem.message} ({hint})"))
         if row_errors:
             out.errors.extend(row_errors)
             continue
-        if blanks == len(table.criteria):
+        if len(blank) == len(table.criteria) and all(v is None for vs in values.values() for v in vs.values()):
             out.skipped += 1
             continue
         name_value = _cell(row, table.name).value
         name = nfc(str(name_value)) if not _blank(name_value) else None
-        out.rows.append(ParsedRow(row=number, code=code, name=name, met=frozenset(met)))  # type: ignore[arg-type]
+        out.rows.append(ParsedRow(row=number, code=code, name=name, met=frozenset(met),  # type: ignore[arg-type]
+                                  blank=frozenset(blank), indicators=values))
     return out
 
 

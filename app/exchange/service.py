@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -32,8 +33,9 @@ from app.core import sheets
 from app.core.errors import AppError, InvalidInput, PayloadTooLarge
 from app.core.types import utcnow
 from app.criteria import service as criteria_service
-from app.criteria.models import CriteriaSet, Criterion
-from app.exchange import rules
+from app.criteria.models import CriteriaSet, Criterion, Indicator
+from app.criteria.thresholds import Op
+from app.exchange import rules, workbooks
 from app.exchange.models import ImportError_, ImportRequest, ImportResult
 from app.exchange.workbooks import CommuneLine, ReportData
 from app.plan_indicators import service as plan_indicators
@@ -102,6 +104,21 @@ class _Existing:
     unit_id: int
     met_bits: int
     row: assessment_rules.Row
+
+
+@dataclass
+class _Plan:
+    """A row to write: what it creates or changes (``before`` None: creates) and, when the file has
+    indicator columns, the criteria it leaves and what judged them (else worked out when written:
+    only rows that change need the criteria recorded)."""
+
+    row: rules.ParsedRow
+    unit: _Unit
+    chain: UnitChain
+    before: _Existing | None
+    met: frozenset[int]
+    criteria: list[CriterionResult] | None = None
+    judge: assessment_rules.Judge | None = None
 
 
 def _error(row: int, column: str | None, value: str | None, message: str) -> ImportError_:
@@ -228,7 +245,8 @@ async def import_assessments(
         raise ImportRejected(_empty_result(year, cset.code, dry_run, [_error(
             1, None, None, f"no sheet has a commune code column (`commune_code` or `Mã xã`) in row 1; "
                            f"sheets found: {names}")]))
-    parsed = await run_in_threadpool(rules.parse, table, cset.criteria_count)
+    set_rules = await assessments_service.set_indicators(session, cset.code)
+    parsed = await run_in_threadpool(rules.parse, table, cset.criteria_count, set_rules)
     errors = [_error(e.row, e.column, e.value, e.message) for e in parsed.errors]
     if any(e.row == 1 for e in parsed.errors):
         raise ImportRejected(_empty_result(year, cset.code, dry_run, errors))
@@ -262,19 +280,36 @@ async def import_assessments(
         good.append((row, unit, chain))
 
     existing = await _existing(session, [u.id for _, u, _ in good], year, lock=not dry_run and not errors)
-    new_rows: list[tuple[rules.ParsedRow, _Unit, UnitChain]] = []
-    changed: list[tuple[rules.ParsedRow, _Unit, UnitChain, _Existing]] = []
+    # with indicator columns, what a row leaves depends on the values recorded (kept under the file's)
+    # and on the commune's thresholds: worked out here, so that an unchanged row is told apart
+    kept: dict[int, list[CriterionResult]] = {}
+    if parsed.indicator_columns:
+        kept = await _criteria_of(session, [b.id for b in existing.values() if b.row.criteria_set == cset.code])
+    judges = _Judges(session, year, set_rules)
+    if parsed.indicator_columns:
+        await judges.prefetch([u.id for _, u, _ in good])
+    new_rows: list[_Plan] = []
+    changed: list[_Plan] = []
     unchanged = 0
     for row, unit, chain in good:
         before = existing.get(unit.id)
+        same = before is not None and before.row.criteria_set == cset.code
+        plan = _Plan(row, unit, chain, before, row.met)
+        if parsed.indicator_columns:
+            old = kept.get(before.id, []) if before is not None and same else []
+            judge = await judges(unit, old, row)
+            criteria = rules.row_criteria(row, cset.criteria_count, old, judge)
+            plan.met, plan.criteria, plan.judge = frozenset(c.number for c in criteria if c.met), criteria, judge
         if before is None:
-            new_rows.append((row, unit, chain))
-        elif before.row.criteria_set == cset.code and before.met_bits == assessment_rules.met_bits(sorted(row.met)):
+            new_rows.append(plan)
+        elif same and before.met_bits == assessment_rules.met_bits(sorted(plan.met)) and (
+                plan.criteria is None
+                or [c.indicators for c in plan.criteria] == [c.indicators for c in kept.get(before.id, [])]):
             unchanged += 1
         elif (reason := assessment_rules.frozen(before.row.status, code=unit.code, year=year)) is not None:
             errors.append(_error(row.row, code_col, row.code, reason))
         else:
-            changed.append((row, unit, chain, before))
+            changed.append(plan)
 
     errors.sort(key=lambda e: (e.row, e.column or ""))
     result = ImportResult(
@@ -287,120 +322,160 @@ async def import_assessments(
         raise ImportRejected(result.model_copy(update={"errors": sorted(errors + out_of_scope,
                                                                          key=lambda e: (e.row, e.column or ""))}))
     if not dry_run and (new_rows or changed):
-        await _write(session, cset, year, new_rows, changed, principal)
+        await _write(session, cset, year, new_rows, changed, principal, judges)
     return result
 
 
-def _marks(met: frozenset[int], count: int, kept: Sequence[CriterionResult] = ()) -> list[CriterionResult]:
-    """The criteria an import leaves: its marks, with the notes and indicator values already
-    recorded against the same set kept."""
-    old = {c.number: c for c in kept}
-    return [CriterionResult(number=n, met=n in met, note=old[n].note if n in old else None,
-                            indicators=old[n].indicators if n in old else None) for n in range(1, count + 1)]
+async def _criteria_of(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[CriterionResult]]:
+    out: dict[int, list[CriterionResult]] = {}
+    for start in range(0, len(ids), CHUNK):
+        out.update(await assessments_service.criteria_rows(session, ids[start:start + CHUNK]))
+    return out
+
+
+class _Judges:
+    """What a commune's indicator values are judged with (the set's indicators, the commune's region
+    and group in the year, as PUT reads them); needed only for rows that have values. ``prefetch``
+    reads the communes' attributes in bulk (a national file would otherwise cost queries per row)."""
+
+    def __init__(self, session: AsyncSession, year: int, indicators: rules.IndicatorRules) -> None:
+        self.session, self.year, self.indicators = session, year, indicators
+        self._attributes: dict[int, units_rules.YearAttributes] = {}
+
+    async def prefetch(self, unit_ids: Sequence[int]) -> None:
+        wanted = [i for i in unit_ids if i not in self._attributes]
+        if self.indicators and wanted:
+            self._attributes.update(await units_service.attributes_in_year_of(self.session, wanted, self.year))
+
+    async def __call__(self, unit: _Unit, kept: Sequence[CriterionResult], row: rules.ParsedRow
+                       ) -> assessment_rules.Judge:
+        if not self.indicators or not (any(c.indicators for c in kept)
+                                       or any(v is not None for vs in row.indicators.values() for v in vs.values())):
+            return assessment_rules.NO_JUDGE
+        if unit.id not in self._attributes:
+            self._attributes[unit.id] = await units_service.attributes_in_year(self.session, unit.id, self.year)
+        attrs = self._attributes[unit.id]
+        return assessment_rules.Judge(year=self.year, region=attrs.region, commune_group=attrs.commune_group,
+                                      indicators=self.indicators)
 
 
 async def _write(
     session: AsyncSession,
     cset: CriteriaSet,
     year: int,
-    new_rows: list[tuple[rules.ParsedRow, _Unit, UnitChain]],
-    changed: list[tuple[rules.ParsedRow, _Unit, UnitChain, _Existing]],
+    new_rows: list[_Plan],
+    changed: list[_Plan],
     principal: Principal,
+    judges: _Judges,
 ) -> None:
     now = utcnow()
     count = cset.criteria_count
     records: list[dict[str, Any]] = []
 
-    def record(unit: _Unit, chain: UnitChain, action: str, before: AssessmentPublic | None,
-               after: AssessmentPublic) -> None:
+    def record(plan: _Plan, action: str, before: AssessmentPublic | None, after: AssessmentPublic) -> None:
         records.append(audit.entry(actor=principal.actor, action=action, entity=assessments_service.ENTITY,
-                                   key=f"{unit.code}/{year}", before=before, after=after, unit_chain=chain.codes,
-                                   at=now))
+                                   key=f"{plan.unit.code}/{year}", before=before, after=after,
+                                   unit_chain=plan.chain.codes, at=now))
 
     if new_rows:
+        views: list[tuple[_Plan, list[CriterionResult], AssessmentPublic]] = []
+        for plan in new_rows:
+            criteria = plan.criteria if plan.criteria is not None else rules.row_criteria(
+                plan.row, count, (), assessment_rules.NO_JUDGE)
+            after = assessment_rules.Row(commune_code=plan.unit.code, year=year, criteria_set=cset.code,
+                                         criteria_count=count, met_count=len(plan.met), status=AssessmentStatus.draft,
+                                         version=1, created_at=now, updated_at=now)
+            views.append((plan, criteria, assessment_rules.view(after, plan.unit.name, criteria,
+                                                                plan.judge or assessment_rules.NO_JUDGE)))
         inserted = await session.execute(
             insert(A).returning(A.c.id, sort_by_parameter_order=True),
             [
-                {"unit_id": unit.id, "commune_code": unit.code, "year": year, "criteria_set": cset.code,
-                 "criteria_count": count, "met_count": len(row.met), "met_bits": assessment_rules.met_bits(row.met),
+                {"unit_id": plan.unit.id, "commune_code": plan.unit.code, "year": year, "criteria_set": cset.code,
+                 "criteria_count": count, "met_count": len(plan.met), "met_bits": assessment_rules.met_bits(plan.met),
+                 "indicator_conflicts": assessment_rules.met_bits(view.indicator_conflicts),
                  "status": AssessmentStatus.draft.value, "version": 1, "created_at": now, "updated_at": now}
-                for row, unit, _ in new_rows
+                for plan, _, view in views
             ],
         )
         ids = list(inserted.scalars())
-        await _insert_criteria(session, ((aid, row.met) for aid, (row, _, _) in zip(ids, new_rows, strict=True)), count)
-        for row, unit, chain in new_rows:
-            after = assessment_rules.Row(commune_code=unit.code, year=year, criteria_set=cset.code,
-                                         criteria_count=count, met_count=len(row.met), status=AssessmentStatus.draft,
-                                         version=1, created_at=now, updated_at=now)
-            record(unit, chain, "import_create", None, assessment_rules.view(after, unit.name, _marks(row.met, count)))
+        await _insert_criteria(session, zip(ids, (criteria for _, criteria, _ in views), strict=True))
+        for plan, _, view in views:
+            record(plan, "import_create", None, view)
 
     if changed:
-        kept: dict[int, list[CriterionResult]] = {}
-        ids = [before.id for *_, before in changed]
-        for start in range(0, len(ids), CHUNK):
-            kept.update(await assessments_service.criteria_rows(session, ids[start:start + CHUNK]))
+        kept = await _criteria_of(session, [plan.before.id for plan in changed if plan.before is not None])
+        await judges.prefetch([plan.unit.id for plan in changed if plan.criteria is None
+                               and any(c.indicators for c in kept.get(plan.before.id if plan.before else -1, []))])
+        fields = [await _changed(plan, kept.get(plan.before.id, []) if plan.before is not None else [], cset, year, now,
+                                 judges, record) for plan in changed]
         await session.execute(
             update(A).where(A.c.id == bindparam("b_id")).values(
                 criteria_set=bindparam("b_set"), criteria_count=bindparam("b_count"),
                 met_count=bindparam("b_met_count"), met_bits=bindparam("b_bits"),
-                version=A.c.version + 1, updated_at=bindparam("b_now"),
+                indicator_conflicts=bindparam("b_conflicts"), version=A.c.version + 1, updated_at=bindparam("b_now"),
             ),
-            [{"b_id": before.id, "b_set": cset.code, "b_count": count, "b_met_count": len(row.met),
-              "b_bits": assessment_rules.met_bits(row.met), "b_now": now} for row, _, _, before in changed],
+            fields,
         )
-        same_set = [(row, before) for row, _, _, before in changed if before.row.criteria_set == cset.code]
-        other_set = [(row, before) for row, _, _, before in changed if before.row.criteria_set != cset.code]
-        flips = [
-            {"b_aid": before.id, "b_num": n, "b_met": n in row.met}
-            for row, before in same_set
-            for n in range(1, count + 1)
-            if (before.met_bits >> (n - 1) & 1) != (n in row.met)
+        # against the same set: the criteria rows whose mark or values changed; against another: new rows
+        same_set = [plan for plan in changed if plan.before is not None and plan.before.row.criteria_set == cset.code]
+        other_set = [plan for plan in changed if plan.before is not None and plan.before.row.criteria_set != cset.code]
+        edits = [
+            {"b_aid": plan.before.id, "b_num": c.number, "b_met": c.met, "b_indicators": c.indicators}
+            for plan in same_set if plan.before is not None and plan.criteria is not None
+            for c, o in zip(plan.criteria, kept.get(plan.before.id, []), strict=True)
+            if (c.met, c.indicators) != (o.met, o.indicators)
         ]
-        if flips:
+        if edits:
             await session.execute(
                 update(C).where(and_(C.c.assessment_id == bindparam("b_aid"), C.c.number == bindparam("b_num")))
-                .values(met=bindparam("b_met")),
-                flips,
+                .values(met=bindparam("b_met"), indicators=bindparam("b_indicators", type_=C.c.indicators.type)),
+                edits,
             )
         if other_set:
-            other_ids = [before.id for _, before in other_set]
+            other_ids = [plan.before.id for plan in other_set if plan.before is not None]
             for start in range(0, len(other_ids), CHUNK):
                 await session.execute(delete(C).where(C.c.assessment_id.in_(other_ids[start:start + CHUNK])))
-            await _insert_criteria(session, ((before.id, row.met) for row, before in other_set), count)
-        # indicator values are kept only against the same set: those communes' criteria are judged
-        # (v1.2) and their conflicts stored; the others have no values, so nothing to judge
-        indicators = (await assessments_service.set_indicators(session, cset.code)
-                      if any(c.indicators for _, before in same_set for c in kept.get(before.id, [])) else {})
-        conflicts: list[dict[str, Any]] = []
-        for row, unit, chain, before in changed:
-            old = kept.get(before.id, [])
-            after_row = replace(before.row, criteria_set=cset.code, criteria_count=count, met_count=len(row.met),
-                                version=before.row.version + 1, updated_at=now)
-            same = before.row.criteria_set == cset.code
-            judge = assessment_rules.NO_JUDGE
-            if same and indicators and any(c.indicators for c in old):
-                attrs = await units_service.attributes_in_year(session, unit.id, year)
-                judge = assessment_rules.Judge(year=year, region=attrs.region, commune_group=attrs.commune_group,
-                                               indicators=indicators)
-            changed_view = assessment_rules.view(after_row, unit.name, _marks(row.met, count, old if same else ()),
-                                                 judge)
-            record(unit, chain, "import_update", assessment_rules.view(before.row, unit.name, old, judge), changed_view)
-            conflicts.append({"b_id": before.id,
-                              "b_conflicts": assessment_rules.met_bits(changed_view.indicator_conflicts)})
-        await session.execute(
-            update(A).where(A.c.id == bindparam("b_id")).values(indicator_conflicts=bindparam("b_conflicts")),
-            conflicts,
-        )
+            await _insert_criteria(session, ((plan.before.id, plan.criteria or []) for plan in other_set
+                                             if plan.before is not None))
 
     await bulk_insert(session, AUDIT, records)
 
 
-async def _insert_criteria(session: AsyncSession, rows: Iterable[tuple[int, frozenset[int]]], count: int) -> None:
+async def _changed(
+    plan: _Plan, old: list[CriterionResult], cset: CriteriaSet, year: int, now: dt.datetime, judges: _Judges,
+    record: Callable[[_Plan, str, AssessmentPublic | None, AssessmentPublic], None],
+) -> dict[str, Any]:
+    """Work out what a changed row leaves (when the file had no indicator columns, from the notes and
+    values recorded against the same set), audit it, and answer the assessment's new fields. Fills
+    ``plan.criteria`` for the criteria rows' writes."""
+    before = plan.before
+    assert before is not None
+    same = before.row.criteria_set == cset.code
+    count = cset.criteria_count
+    judge = plan.judge
+    if plan.criteria is None:
+        kept_same = old if same else []
+        judge = plan.judge = await judges(plan.unit, kept_same, plan.row)
+        plan.criteria = rules.row_criteria(plan.row, count, kept_same, judge)
+    judge = judge or assessment_rules.NO_JUDGE
+    before_judge = judge if same else assessment_rules.NO_JUDGE
+    if not same and old and any(c.indicators for c in old):  # shown against its own set's thresholds
+        before_judge = await _Judges(judges.session, year, await assessments_service.set_indicators(
+            judges.session, before.row.criteria_set))(plan.unit, old, plan.row)
+    after_row = replace(before.row, criteria_set=cset.code, criteria_count=count, met_count=len(plan.met),
+                        version=before.row.version + 1, updated_at=now)
+    after = assessment_rules.view(after_row, plan.unit.name, plan.criteria, judge)
+    record(plan, "import_update", assessment_rules.view(before.row, plan.unit.name, old, before_judge), after)
+    return {"b_id": before.id, "b_set": cset.code, "b_count": count, "b_met_count": len(plan.met),
+            "b_bits": assessment_rules.met_bits(plan.met), "b_conflicts": assessment_rules.met_bits(after.indicator_conflicts),
+            "b_now": now}
+
+
+async def _insert_criteria(session: AsyncSession, rows: Iterable[tuple[int, Sequence[CriterionResult]]]) -> None:
     await bulk_insert(
         session, C,
-        [{"assessment_id": aid, "number": n, "met": n in met, "note": None, "indicators": None}
-         for aid, met in rows for n in range(1, count + 1)],
+        [{"assessment_id": aid, "number": c.number, "met": c.met, "note": c.note, "indicators": c.indicators}
+         for aid, criteria in rows for c in criteria],
     )
 
 
@@ -430,15 +505,49 @@ __all__ = ["ImportRejected", "UnsupportedFile", "import_assessments", "read_file
 # ---- reading for the template, the report and the charts ----------------------------------------
 
 
-async def _own_assessments(session: AsyncSession, codes: Sequence[str], year: int) -> dict[str, tuple[str, int]]:
-    """commune code → (criteria set, met bits) of the communes' own assessments in the year."""
-    out: dict[str, tuple[str, int]] = {}
+async def _own_assessments(session: AsyncSession, codes: Sequence[str], year: int
+                           ) -> dict[str, tuple[str, int, int]]:
+    """commune code → (criteria set, met bits, id) of the communes' own assessments in the year."""
+    out: dict[str, tuple[str, int, int]] = {}
     for start in range(0, len(codes), CHUNK):
         rows = await session.execute(
-            select(A.c.commune_code, A.c.criteria_set, A.c.met_bits)
+            select(A.c.commune_code, A.c.criteria_set, A.c.met_bits, A.c.id)
             .where(A.c.year == year, A.c.commune_code.in_(codes[start:start + CHUNK]))
         )
-        out.update((r.commune_code, (r.criteria_set, r.met_bits)) for r in rows)
+        out.update((r.commune_code, (r.criteria_set, r.met_bits, r.id)) for r in rows)
+    return out
+
+
+async def indicator_columns(session: AsyncSession, set_code: str) -> list[workbooks.IndicatorColumn]:
+    """The set's indicators as columns, in the set's order (a code repeated for another region is one; a
+    code two criteria share, or one that reads as another header (``TC05``), has no column, as the
+    import could not read it)."""
+    rows = await session.execute(
+        select(col(Criterion.number), col(Indicator.code), col(Indicator.name), col(Indicator.unit),
+               col(Indicator.op))
+        .join(Criterion, col(Criterion.id) == col(Indicator.criterion_id))
+        .where(col(Criterion.set_code) == set_code).order_by(col(Criterion.number), col(Indicator.id))
+    )
+    out: dict[tuple[int, str], workbooks.IndicatorColumn] = {}
+    for number, code, name, unit, op in rows:
+        out.setdefault((number, code), workbooks.IndicatorColumn(number=number, code=code, name=name, unit=unit,
+                                                                 yes_no=op == Op.boolean))
+    owners = Counter(rules.header_key(code) for _, code in out)
+    return [column for column in out.values() if owners[rules.header_key(column.code)] == 1
+            and rules.column_code(column.code)]
+
+
+async def _own_indicator_values(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """assessment id → its recorded indicator values by code (every criterion's together)."""
+    out: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), CHUNK):
+        rows = await session.execute(
+            select(C.c.assessment_id, C.c.indicators).where(C.c.assessment_id.in_(ids[start:start + CHUNK]))
+            .order_by(C.c.assessment_id, C.c.number)
+        )
+        for aid, values in rows:
+            if values:
+                out.setdefault(aid, {}).update({k: v for k, v in values.items() if v is not None})
     return out
 
 
@@ -450,16 +559,21 @@ async def report_data(
     cset = await criteria_service.set_that_applies(session, year, unit=unit, location="query")
     criteria = [(r.number, r.name) for r in await session.execute(
         select(col(Criterion.number), col(Criterion.name)).where(col(Criterion.set_code) == cset.code).order_by(col(Criterion.number)))]
+    columns = await indicator_columns(session, cset.code)
     flag_rows = await reports_service.flags(session, unit, year, approved_only=approved_only)
     own = await _own_assessments(session, [f.commune_code for f in flag_rows], year)
+    values = (await _own_indicator_values(session, [aid for set_code, _, aid in own.values() if set_code == cset.code])
+              if columns else {})
     lines = []
     for f in flag_rows:
         mine = own.get(f.commune_code)
-        met = (frozenset(assessment_rules.met_numbers(mine[1], cset.criteria_count)) if mine is not None and mine[0] == cset.code else None)
+        same = mine is not None and mine[0] == cset.code
+        met = frozenset(assessment_rules.met_numbers(mine[1], cset.criteria_count)) if mine is not None and same else None
         lines.append(CommuneLine(code=f.commune_code, name=f.name, met=met, met_count=f.met_count, band=f.band,
-                                 flags=[x.value for x in f.flags]))
+                                 flags=[x.value for x in f.flags],
+                                 indicators=values.get(mine[2], {}) if mine is not None and same else {}))
     data = ReportData(unit_code=unit.code, unit_name=unit.name, year=year, criteria_set=cset.code,
-                      criteria=criteria, communes=lines)
+                      criteria=criteria, communes=lines, indicators=columns)
     if with_figures:
         data.summary = await reports_service.summary(session, unit, year, approved_only=approved_only)
         span = await queries.data_years(session, unit)

@@ -3,14 +3,17 @@
 Pure: plain data in (``ReportData``), bytes out. The report's first sheet is also a valid
 import sheet: its commune table re-imports unchanged (the derived columns are ignored on
 upload, the totals block starts with ``Tổng hợp``, which ends the table, and communes
-without an own assessment in the year have blank criterion cells, which upload skips).
+without an own assessment in the year have blank criterion cells, which upload skips). The
+set's indicators follow the criteria, one column each headed by its code (``10.1``), holding
+the communes' recorded values: numbers as numbers, yes/no values as marks.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -44,6 +47,18 @@ class CommuneLine:
     met_count: int | None
     band: str | None
     flags: Sequence[str] = ()
+    indicators: Mapping[str, Any] = field(default_factory=dict)  # recorded indicator values by code
+
+
+@dataclass(frozen=True)
+class IndicatorColumn:
+    """An indicator of the set, as a column: headed by its code, after the criteria."""
+
+    number: int  # its criterion
+    code: str
+    name: str
+    unit: str | None = None
+    yes_no: bool = False  # a ``bool`` indicator: its values are marks
 
 
 @dataclass
@@ -54,6 +69,7 @@ class ReportData:
     criteria_set: str
     criteria: list[tuple[int, str]]  # (number, name)
     communes: list[CommuneLine]
+    indicators: list[IndicatorColumn] = field(default_factory=list)
     summary: Summary | None = None
     trend: Sequence[SummaryRow] = field(default_factory=list)
     plan_indicators: list[Any] = field(default_factory=list)  # PlanIndicatorOut, for the report's sheet
@@ -90,7 +106,7 @@ def decimal_comma(value: Decimal | Fraction | None, places: int = 1) -> str:
 
 
 def _header(data: ReportData, derived: bool) -> list[str]:
-    head = ["Mã xã", "Tên xã", *(str(n) for n, _ in data.criteria)]
+    head = ["Mã xã", "Tên xã", *(str(n) for n, _ in data.criteria), *(i.code for i in data.indicators)]
     return head + ["Số tiêu chí đạt", "Nhóm", "Cảnh báo"] if derived else head
 
 
@@ -100,10 +116,34 @@ def _marks(line: CommuneLine, data: ReportData) -> list[str]:
     return [MET_MARK if n in line.met else NOT_MET_MARK for n, _ in data.criteria]
 
 
+def _values(line: CommuneLine, data: ReportData) -> list[Any]:
+    """The indicator cells: a number as a number, a yes/no value as a mark, blank for no value."""
+    out: list[Any] = []
+    for column in data.indicators:
+        value = line.indicators.get(column.code)
+        if value is None:
+            out.append("")
+        elif isinstance(value, bool):
+            out.append(MET_MARK if value else NOT_MET_MARK)
+        else:
+            out.append(value)
+    return out
+
+
+def _csv_value(value: Any) -> Any:
+    """A CSV field: a float written plainly (``0.0000001``, never ``1e-07``, which no import reads), with
+    a decimal point even when whole (``5.81e16`` as ``58106218823178940.0``) so that it reads back as the
+    same float, not as an integer near it."""
+    if isinstance(value, float) and math.isfinite(value):
+        text = format(Decimal(repr(value)), "f")
+        return text if "." in text else text + ".0"
+    return value
+
+
 def _commune_rows(data: ReportData, derived: bool) -> list[list[Any]]:
     rows = []
     for line in data.communes:
-        row: list[Any] = [line.code, line.name, *_marks(line, data)]
+        row: list[Any] = [line.code, line.name, *_marks(line, data), *_values(line, data)]
         if derived:
             row += [line.met_count if line.met_count is not None else "", line.band or "",
                     ", ".join(FLAG_LABELS.get(f, f) for f in line.flags)]
@@ -160,7 +200,7 @@ def report_csv(data: ReportData) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([inert(v) for v in _header(data, derived=True)])
-    writer.writerows([inert(v) for v in row] for row in _commune_rows(data, derived=True))
+    writer.writerows([_csv_value(inert(v)) for v in row] for row in _commune_rows(data, derived=True))
     block = totals(data)
     if block:
         writer.writerow([])
@@ -232,8 +272,21 @@ REPORT_SHEET = "Báo cáo"
 TEMPLATE_SHEET = "Đánh giá"
 
 
+def _indicator_comments(ws: Any, data: ReportData, first_column: int) -> None:
+    """Each indicator column's header cell carries the indicator's criterion, name and unit as a comment
+    (the import reads the cell's value, the code, never the comment)."""
+    from openpyxl.comments import Comment
+
+    for offset, column in enumerate(data.indicators):
+        unit = f" ({column.unit})" if column.unit else ""
+        what = "có/không: Đạt hoặc Không" if column.yes_no else "số, ví dụ 41,5"
+        ws.cell(row=1, column=first_column + offset).comment = Comment(
+            f"Tiêu chí {column.number} — {column.name}{unit}. Giá trị: {what}; để trống nếu chưa có.", "NTM")
+
+
 def template_xlsx(data: ReportData) -> bytes:
-    """Communes × criteria, pre-filled with the communes' own assessments, with a dropdown per cell."""
+    """Communes × criteria, then the set's indicators, pre-filled with the communes' own assessments,
+    with a dropdown per mark cell (criteria and yes/no indicators)."""
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -243,8 +296,9 @@ def template_xlsx(data: ReportData) -> bytes:
     _append(ws, _header(data, derived=False))
     for row in _commune_rows(data, derived=False):
         _append(ws, row)
-    _style_header(ws, 2 + len(data.criteria))
-    _widths(ws, [10, 26, *([6] * len(data.criteria))])
+    _style_header(ws, 2 + len(data.criteria) + len(data.indicators))
+    _widths(ws, [10, 26, *([6] * len(data.criteria)), *([9] * len(data.indicators))])
+    _indicator_comments(ws, data, 3 + len(data.criteria))
     if data.criteria:
         last_row = max(2, len(data.communes) + 1)
         first, last = get_column_letter(3), get_column_letter(2 + len(data.criteria))
@@ -252,13 +306,20 @@ def template_xlsx(data: ReportData) -> bytes:
                                showErrorMessage=True, errorTitle="Dấu không hợp lệ",
                                error=f"Chọn {MET_MARK} hoặc {NOT_MET_MARK}")
         marks.add(f"{first}2:{last}{last_row}")
+        for offset, column in enumerate(data.indicators):
+            if column.yes_no:
+                letter = get_column_letter(3 + len(data.criteria) + offset)
+                marks.add(f"{letter}2:{letter}{last_row}")
         ws.add_data_validation(marks)
     _criteria_sheet(book, data, "Tiêu chí")
     notes = book.create_sheet("Hướng dẫn")
     for line in (
         f"Mẫu nhập kết quả đánh giá năm {data.year} — {data.unit_name} ({data.unit_code}), bộ tiêu chí {data.criteria_set}.",
         f"Mỗi dòng một xã; mỗi cột một tiêu chí: '{MET_MARK}' (hoặc x, 1) là đạt, '{NOT_MET_MARK}' (hoặc để trống, 0) là chưa đạt.",
-        "Dòng để trống tất cả các tiêu chí sẽ được bỏ qua khi tải lên.",
+        "Các cột sau tiêu chí (mã chỉ tiêu, ví dụ 10.1) là giá trị chỉ tiêu: số (41,5 hoặc 41.5), hoặc "
+        f"'{MET_MARK}'/'{NOT_MET_MARK}' cho chỉ tiêu có/không; để trống là chưa có giá trị. Tiêu chí để trống mà "
+        "các chỉ tiêu của nó đủ để đánh giá thì lấy kết quả theo chỉ tiêu.",
+        "Dòng để trống tất cả các tiêu chí và chỉ tiêu sẽ được bỏ qua khi tải lên.",
         "Không dùng công thức; không đổi tên cột 'Mã xã'.",
     ):
         _append(notes, [line])
@@ -277,8 +338,8 @@ def report_xlsx(data: ReportData) -> bytes:
     _append(ws, _header(data, derived=True))
     for row in _commune_rows(data, derived=True):
         _append(ws, row)
-    _style_header(ws, 5 + len(data.criteria))
-    _widths(ws, [10, 26, *([6] * len(data.criteria)), 14, 10, 40])
+    _style_header(ws, 5 + len(data.criteria) + len(data.indicators))
+    _widths(ws, [10, 26, *([6] * len(data.criteria)), *([9] * len(data.indicators)), 14, 10, 40])
     block = totals(data, figure)
     if block:
         _append(ws, [])

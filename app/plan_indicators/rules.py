@@ -10,13 +10,13 @@ to the NTM average the *exact* average is used, as the summary's ``percent_of_ta
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from fractions import Fraction
 
+from app.core.text import decimal_text
 from app.reports.rules import round_half_up
 
 PLACES = Decimal("0.000001")  # figures are kept to six decimal places
@@ -64,28 +64,15 @@ def figure(value: float | int | Decimal) -> Decimal:
     return rounded.normalize() if rounded != 0 else Decimal(0)
 
 
-_PLAIN = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
-_GROUPED_DOT = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?$")  # 45.000.000 or 1.234,5 (Vietnamese)
-_GROUPED_COMMA = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")  # 45,000,000 or 1,234.5
-_PERCENT_OR_SPACE = re.compile(r"[\s\u00a0%]")
-
-
 def parse_number(text: str) -> Decimal | None:
-    """A number typed in a spreadsheet cell: ``3,5`` or ``3.5``; ``45.000.000`` and ``1.234,5``
-    (Vietnamese grouping) or ``45,000,000``; spaces and a trailing ``%`` ignored. None: not a number."""
-    value = _PERCENT_OR_SPACE.sub("", text)
-    if not value:
-        return None
-    if _GROUPED_DOT.match(value) and (value.count(".") > 1 or "," in value):
-        value = value.replace(".", "").replace(",", ".")
-    elif _GROUPED_COMMA.match(value) and (value.count(",") > 1 or "." in value):
-        value = value.replace(",", "")
-    elif _PLAIN.match(value):
-        value = value.replace(",", ".")
-    else:
+    """A number typed in a spreadsheet cell (``core.text.decimal_text``: ``3,5`` or ``3.5``,
+    ``45.000.000``, ``1.234,5``, ``45,000,000``, spaces and a trailing ``%`` ignored), kept to six
+    decimal places. None: not a number."""
+    value = decimal_text(text)
+    if value is None:
         return None
     try:
-        return figure(Decimal(value))
+        return figure(value)
     except (InvalidOperation, ValueError):
         return None
 

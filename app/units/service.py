@@ -594,33 +594,39 @@ async def attributes_in_year(session: AsyncSession, unit: AdminUnit | int, year:
     return attributes_in_force(records, [year], unit_region=await own_region(session, unit))[0]
 
 
-async def attributes_in_year_of(session: AsyncSession, ids: Sequence[int], year: int) -> dict[int, YearAttributes]:
-    """``attributes_in_year`` for many units at once (a few set-wise queries however many): what
-    a report judges each commune's indicators with, exactly as its own assessment is judged."""
-    wanted = sorted(set(ids))
-    records: dict[int, dict[int, tuple[int | None, str | None]]] = {i: {} for i in wanted}
-    regions: dict[int, str | None] = {}
-    for start in range(0, len(wanted), CODES_PER_QUERY):
-        part = wanted[start:start + CODES_PER_QUERY]
+async def attributes_in_year_of(session: AsyncSession, unit_ids: Sequence[int], year: int) -> dict[int, YearAttributes]:
+    """``attributes_in_year`` for many units at once (an import's communes), in three queries per 2,000
+    units instead of two or three per unit: the same records, the same pure rules."""
+    out: dict[int, YearAttributes] = {}
+    ids = list(dict.fromkeys(unit_ids))
+    for start in range(0, len(ids), 2000):
+        chunk = ids[start:start + 2000]
+        regions: dict[int, str | None] = {}
+        for unit_id, region in await session.execute(
+            select(col(AdminUnit.id), col(AdminUnit.region)).where(col(AdminUnit.id).in_(chunk))
+        ):
+            if unit_id is not None:
+                regions[unit_id] = region
+        missing = [i for i in chunk if regions.get(i) is None]
+        predecessors: dict[int, list[str | None]] = {}
+        if missing:
+            for successor, region in await session.execute(
+                select(col(UnitLineage.successor_id), col(AdminUnit.region))
+                .join(UnitLineage, col(UnitLineage.predecessor_id) == col(AdminUnit.id))
+                .where(col(UnitLineage.successor_id).in_(missing))
+                .order_by(col(UnitLineage.successor_id), col(AdminUnit.code))
+            ):
+                predecessors.setdefault(successor, []).append(region)
+        records: dict[int, dict[int, tuple[int | None, str | None]]] = {}
         for unit_id, y, group, region in await session.execute(
             select(col(UnitAttribute.unit_id), col(UnitAttribute.year), col(UnitAttribute.commune_group),
                    col(UnitAttribute.region))
-            .where(col(UnitAttribute.unit_id).in_(part), col(UnitAttribute.year) <= year)
+            .where(col(UnitAttribute.unit_id).in_(chunk), col(UnitAttribute.year) <= year)
         ):
-            records[unit_id][y] = (group, region)
-        for own_id, region in await session.execute(
-                select(col(AdminUnit.id), col(AdminUnit.region)).where(col(AdminUnit.id).in_(part))):
-            if own_id is not None:  # ids are primary keys: never None
-                regions[own_id] = region
-        orphans = [i for i in part if regions.get(i) is None]
-        if orphans:  # no region of their own: their predecessors' most common one (own_region)
-            inherited: dict[int, list[str | None]] = {}
-            for successor, region in await session.execute(
-                select(col(UnitLineage.successor_id), col(AdminUnit.region))
-                .join(AdminUnit, col(AdminUnit.id) == col(UnitLineage.predecessor_id))
-                .where(col(UnitLineage.successor_id).in_(orphans)).order_by(col(AdminUnit.code))
-            ):
-                inherited.setdefault(successor, []).append(region)
-            for i in orphans:
-                regions[i] = inherited_region(inherited.get(i, []))
-    return {i: attributes_in_force(records[i], [year], unit_region=regions.get(i))[0] for i in wanted}
+            records.setdefault(unit_id, {})[y] = (group, region)
+        for unit_id in chunk:
+            if unit_id not in regions:
+                continue  # no such unit
+            own = regions[unit_id] if regions[unit_id] is not None else inherited_region(predecessors.get(unit_id, []))
+            out[unit_id] = attributes_in_force(records.get(unit_id, {}), [year], unit_region=own)[0]
+    return out

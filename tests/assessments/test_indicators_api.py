@@ -93,6 +93,7 @@ async def test_indicator_keys_and_values_are_checked(client):
         (body(c10={"99.9": 40}), "criteria[9].indicators.99.9"),
         (body(c10={"10.1": True}), "criteria[9].indicators.10.1"),  # a boolean for a numeric one
         (body(c10={"10.1": "41"}), "criteria[9].indicators.10.1"),
+        (body(c10={"10.1": 10**400}), "criteria[9].indicators.10.1"),  # past a double's range: was a 500
     ]
     for payload, field in cases:
         problem = assert_problem(await client.put(URL, json=payload), 422, field=field)

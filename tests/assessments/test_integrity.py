@@ -179,3 +179,47 @@ async def test_the_api_and_the_import_reach_the_same_outcome_and_audit(db, app, 
     assert imported[0] == api[0]  # the assessments as they stand, field by field
     assert imported[1] == api[1]  # before/after of every create and change, in the API's shape
     assert imported[2] == api[2] == ["create", "create", "replace", "submit"]
+
+
+async def _indicator_scenario(client, via_import: bool) -> list[tuple]:
+    """The same, with indicator values: 02800's criterion 10 left to its indicator (41.5 ≥ 36) and 15
+    marked met against 15.1 = 80 (a conflict); 02803's 10 and 15 left to theirs, then 15.1 changed."""
+    steps = [{"02800": (set(range(1, 20)) - {10}, {"10.1": 41.5, "15.1": 80}),
+              "02803": (set(range(1, 13)), {"10.1": 30, "15.1": 80})},
+             {"02803": (set(range(1, 14)), {"10.1": 30, "15.1": 90})}]
+    codes = {10: "10.1", 15: "15.1"}
+    for step in steps:
+        if via_import:
+            rows = [[code, None, *marks(met), values["10.1"], values["15.1"]] for code, (met, values) in step.items()]
+            response = await upload(client, xlsx([[*HEADER_19, "10.1", "15.1"], *rows]))
+            assert response.status_code == 200, response.text
+        else:
+            for code, (met, values) in step.items():
+                items: list[dict] = []
+                for n in range(1, 20):
+                    item: dict = {"number": n}
+                    if n in codes:
+                        item["indicators"] = {codes[n]: values[codes[n]]}
+                    if n in met or n not in codes:  # a blank mark with an indicator column: met omitted
+                        item["met"] = n in met
+                    items.append(item)
+                response = await client.put(A2021.format(code=code), json={"criteria": items})
+                assert response.status_code in (200, 201), response.text
+    await client.post(A2021.format(code="02803") + "/submit")
+    outcome = [(await client.get(A2021.format(code=code))).json() for code in ("02800", "02803")]
+    records = (await client.get("/api/v1/audit", params={"entity": "assessment"})).json()["items"]
+    return [
+        [{k: v for k, v in a.items() if k not in ("created_at", "updated_at", "submitted_at")} for a in outcome],
+        sorted((_comparable(r) for r in records if r["action"] != "submit"), key=lambda c: (c[1], c[4]["version"])),
+        [r["action"].removeprefix("import_").replace("update", "replace") for r in reversed(records)],
+    ]
+
+
+async def test_the_api_and_the_import_agree_on_indicator_values(db, app, client):
+    api = await _indicator_scenario(client, via_import=False)
+    await reset_database(db)
+    imported = await _indicator_scenario(client, via_import=True)
+    assert imported[0] == api[0] and imported[1] == api[1]
+    assert imported[2] == api[2] == ["create", "create", "replace", "submit"]
+    assert api[0][0]["indicator_conflicts"] == [15] and api[0][0]["criteria"][9]["met"] is True
+    assert api[0][1]["met"] == [*range(1, 14), 15] and api[0][1]["criteria"][14]["met_by_indicators"] is True

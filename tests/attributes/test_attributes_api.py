@@ -97,3 +97,30 @@ async def test_merged_unit_inherits_its_predecessors_region(client):
     assert cleared.status_code == 200 and cleared.json()["region"] is None
     items = (await client.get("/api/v1/units/91100/attributes", params={"from": 2025, "to": 2025})).json()
     assert items["items"][0]["region"] == "tay_nguyen"
+
+
+async def test_attributes_of_many_units_at_once_are_those_of_each(db, client):
+    """``attributes_in_year_of`` (the import's bulk read) answers what ``attributes_in_year`` answers per
+    unit: own regions, inherited ones (the 2025 reform's communes), and yearly records carried forward."""
+    from sqlalchemy import select
+
+    from app.units import service
+    from app.units.models import AdminUnit
+
+    for path, body in (("02812/attributes/2020", {"commune_group": 2, "region": "tay_nguyen"}),
+                       ("02812/attributes/2024", {"commune_group": 3, "region": None}),
+                       ("02824/attributes/2026", {"commune_group": 1, "region": None})):
+        response = await client.put(f"/api/v1/units/{path}", json=body)
+        assert response.status_code in (200, 201), response.text
+    async with db.transaction() as session:  # a unit without a region of its own: its predecessors' is taken
+        from sqlalchemy import update
+        await session.execute(update(AdminUnit).where(AdminUnit.code.in_(["02824", "02809"]),  # type: ignore[attr-defined]
+                                                      AdminUnit.valid_to.is_(None)).values(region=None))  # type: ignore[union-attr]
+    async with db.transaction() as session:
+        ids = list((await session.execute(select(AdminUnit.id))).scalars())  # type: ignore[call-overload]
+        inherited = [a for a in (await service.attributes_in_year_of(session, ids, 2026)).values()]
+        assert sum(a.region == TDMNPB for a in inherited) > 2
+        for year in (2019, 2021, 2026):
+            bulk = await service.attributes_in_year_of(session, ids, year)
+            assert bulk == {i: await service.attributes_in_year(session, i, year) for i in ids}
+        assert any(a.commune_group == 3 for a in (await service.attributes_in_year_of(session, ids, 2026)).values())

@@ -128,3 +128,18 @@ def test_threshold_problems():
     assert problems(Op.at_most, [Threshold(1.5), Threshold(2, region="tay_nguyen")]) == []
     assert [i for i, _ in problems(Op.at_most, [Threshold(1.5, first_year=2022, last_year=2025),
                                                 Threshold(2, first_year=2022, last_year=2023)])] == [1]
+
+
+@pytest.mark.parametrize("value", [0, -0.0, 41.5, 10**300, 1e308])
+def test_finite_numbers(value):
+    from app.criteria.thresholds import is_number
+
+    assert is_number(value)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 10**400, -(10**400), True, "41", None])
+def test_not_finite_numbers(value):
+    """An integer past a double's range is refused like Infinity (it made ``math.isfinite`` raise: a 500)."""
+    from app.criteria.thresholds import is_number
+
+    assert not is_number(value)

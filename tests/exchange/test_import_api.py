@@ -213,10 +213,13 @@ async def test_template_round_trip_changes_nothing(db, client):
     ws = book.worksheets[0]
     assert ws.freeze_panes == "C2"
     header = [c.value for c in ws[1]]
-    assert header[:2] == ["Mã xã", "Tên xã"] and header[2:] == [str(n) for n in range(1, 20)]
+    # the set's indicators (10.1, 15.1 in the 2016–2020 set) follow the criteria, headed by their codes
+    assert header[:2] == ["Mã xã", "Tên xã"] and header[2:] == [*(str(n) for n in range(1, 20)), "10.1", "15.1"]
+    assert "Tiêu chí 10" in ws["V1"].comment.text
     rows = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
     assert sorted(rows) == SI_MA_CAI
-    assert rows["02812"][1] == "Xã Sán Chải" and set(rows["02812"][2:]) == {"Đạt"}
+    assert rows["02812"][1] == "Xã Sán Chải" and set(rows["02812"][2:21]) == {"Đạt"}
+    assert rows["02812"][21:] == (None, None)  # no indicator values recorded
     assert ws.data_validations.dataValidation[0].formula1 == '"Đạt,Không"'
     again = await upload(client, response.content)
     assert again.status_code == 200, again.text
