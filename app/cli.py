@@ -13,6 +13,7 @@ from rich.console import Console
 from app.core import migrations
 from app.core.config import Settings
 from app.core.db import Database
+from app.criteria.models import AssessmentKind
 
 cli = typer.Typer(help="NTM Tracker: New Rural Development criteria tracking service.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
@@ -308,6 +309,7 @@ def import_file(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check everything, write nothing")] = False,
     as_user: Annotated[str | None, typer.Option("--as", help="Apply this user's permissions and name them in "
                                                                "the audit trail (default: cli, as administrator)")] = None,
+    kind: Annotated[AssessmentKind, typer.Option(help="The kind of assessment (contract v1.1)")] = AssessmentKind.chuan,
 ) -> None:
     """Import a year of commune assessments from a spreadsheet: all rows or none (as POST /imports/assessments)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -341,7 +343,7 @@ def import_file(
                     principal = (await principal_for_user(session, as_user) if as_user
                                  else Principal.system("cli"))
                     result = await exchange.import_assessments(session, principal=principal, files=files, year=year,
-                                                               dry_run=dry_run)
+                                                               dry_run=dry_run, kind=kind.value)
             finally:
                 await db.dispose()
             bar.update(write, completed=1, total=1)
@@ -374,6 +376,7 @@ def export(
     year: Annotated[int, typer.Option(min=1900, max=2100, help="The year")],
     out: Annotated[Path, typer.Option(dir_okay=False, help="Output file: .xlsx (report workbook) or .csv")],
     template: Annotated[bool, typer.Option("--template", help="Write the import template (.xlsx) instead")] = False,
+    kind: Annotated[AssessmentKind, typer.Option(help="The kind of assessment (contract v1.1)")] = AssessmentKind.chuan,
 ) -> None:
     """Write a unit's report workbook or CSV for a year (as GET /units/{code}/report.xlsx)."""
     from app.core.errors import AppError
@@ -392,7 +395,7 @@ def export(
         try:
             async with db.transaction() as session:
                 found = await resolve_unit_above_commune(session, unit, year)
-                data = await exchange.report_data(session, found, year, with_figures=not template)
+                data = await exchange.report_data(session, found, year, with_figures=not template, kind=kind.value)
         finally:
             await db.dispose()
         if template:

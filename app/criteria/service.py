@@ -56,8 +56,7 @@ async def province_of(session: AsyncSession, unit: AdminUnit | None, year: int) 
         return None
     if unit.level == UnitLevel.province:
         return unit.code
-    codes = await units_service.chain(session, unit, on=year_end(year))
-    return next((c for c in codes if len(c) == 2 and c.isdigit()), None)
+    return province_in_chain(await units_service.chain(session, unit, on=year_end(year)))
 
 
 async def _provinces_by_year(session: AsyncSession, unit: AdminUnit | None, years: Iterable[int],
@@ -83,6 +82,19 @@ async def set_that_applies(
         what = "criteria set" if kind == SetKind.chuan.value else f"criteria set of kind {kind!r}"
         raise InvalidInput.field(location, field, f"No {what} is in force in {year} (sets cover {span}).")
     return found
+
+
+async def sets_for_provinces(session: AsyncSession, year: int, provinces: Iterable[str | None], *,
+                             kind: str = SetKind.chuan.value) -> dict[str | None, CriteriaSet | None]:
+    """The set of ``kind`` that applies in ``year`` to units of each of these provinces (None: a unit
+    in no province), read once: what judges a file of communes from several provinces."""
+    sets = await list_sets(session, year=year)
+    return {p: rules.applies(sets, year, kind=kind, province=p) for p in set(provinces)}
+
+
+def province_in_chain(codes: Sequence[str]) -> str | None:
+    """The province among a unit's chain of codes (nearest first), as ``province_of`` finds it."""
+    return next((c for c in codes if len(c) == 2 and c.isdigit()), None)
 
 
 async def check_issuer(session: AsyncSession, cset: CriteriaSet, unit: AdminUnit, year: int, *,

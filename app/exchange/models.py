@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from app.core.sheets import ImportRowError
 from app.core.types import UtcDateTime
+from app.criteria.models import AssessmentKind
 
 
 class ImportRequest(SQLModel, table=True):
@@ -34,7 +35,10 @@ class ImportResult(BaseModel):
     """What an import did (or, for a dry run or a refused file, would have done)."""
 
     year: int = PField(examples=[2021])
-    criteria_set: str = PField(examples=["2016-2020"])
+    kind: AssessmentKind = PField(default=AssessmentKind.chuan, description="The kind of the assessments imported "
+                                  "(`?kind=`)", examples=["chuan"])
+    criteria_set: str = PField(examples=["2016-2020"], description="The set that judged the rows: the set of the kind "
+                                                                   "that applies to the file's communes")
     dry_run: bool = False
     rows: int = PField(description="Commune rows read (blank rows and the template's untouched rows excluded)")
     created: int

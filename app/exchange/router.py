@@ -11,11 +11,13 @@ from fastapi import APIRouter, File, Header, Path, Query, Request, Response, Upl
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import ReadSessionDep, WriteSessionDep
+from app.assessments.schemas import KindQuery
 from app.auth.deps import PrincipalDep, require
 from app.auth.rules import Action
 from app.core.errors import ServiceUnavailable, problem_responses
 from app.core.types import YearNumber
 from app.criteria import service as criteria_service
+from app.criteria.models import AssessmentKind
 from app.exchange import charts, service, workbooks
 from app.exchange.models import ImportProblem, ImportResult
 from app.reports import service as reports_service
@@ -64,6 +66,7 @@ async def import_assessments(
     response: Response,
     dry_run: Annotated[bool, Query(description="Check everything, write nothing")] = False,
     idempotency_key: IdempotencyKey = None,
+    kind: KindQuery = AssessmentKind.chuan,
 ) -> ImportResult:
     """One row per commune (`commune_code`/`Mã xã`, optional `name`/`Tên xã`), one column per criterion
     (`1`…`19`, `TC01`, `Tiêu chí 1`). Marks: met `x`, `Đạt`, `1`, `true`; not met empty, `Không`, `0`,
@@ -84,7 +87,7 @@ async def import_assessments(
         # the upload stays in its spooled file (on disk past 1 MB) and is read in place, never whole
         imported = await service.run_import(
             session, require(principal, Action.assessment_write), file.file, year=year, dry_run=dry_run,
-            idempotency_key=idempotency_key,
+            idempotency_key=idempotency_key, kind=kind,
             limits=service.Limits(max_rows=settings.import_max_rows,
                                   max_unzipped_bytes=settings.import_max_unzipped_bytes),
         )
@@ -121,13 +124,14 @@ async def template(
     session: ReadSessionDep,
     unit: Annotated[str, Query(pattern=CODE_REGEX, description="A district, province or `VN`", examples=["084"])],
     year: YearQuery,
+    kind: KindQuery = AssessmentKind.chuan,
 ) -> Response:
     """The unit's communes × the set's criteria, then one column per indicator of the set headed by its code
     (`10.1`), pre-filled with the communes' own assessments for the year (marks and indicator values),
     with a dropdown (`Đạt`/`Không`) in each criterion and yes/no indicator cell. Uploaded unchanged, it
     changes nothing."""
     found = await resolve_unit_above_commune(session, unit, year)
-    data = await service.report_data(session, found, year, with_figures=False)
+    data = await service.report_data(session, found, year, with_figures=False, kind=kind)
     body = await run_in_threadpool(workbooks.template_xlsx, data)
     return _download(body, workbooks.XLSX_MEDIA_TYPE, f"ntm-mau-nhap-{unit}-{year}.xlsx")
 
@@ -138,12 +142,13 @@ async def template(
     response_class=Response,
     responses={**_binary(workbooks.XLSX_MEDIA_TYPE, "The report workbook"), **problem_responses(404, 422)},
 )
-async def report_xlsx(session: ReadSessionDep, code: UnitCode, year: YearQuery) -> Response:
+async def report_xlsx(session: ReadSessionDep, code: UnitCode, year: YearQuery,
+                      kind: KindQuery = AssessmentKind.chuan) -> Response:
     """Sheet 1: one row per commune (criteria marked, indicator values, count, band, flags) and the totals block (figures
     as numbers shown with one decimal, `16,1` in a Vietnamese Excel; text that could run as a formula
     gets a leading `'`); sheet 2: communes meeting each criterion; sheet 3: the trend."""
     unit = await resolve_unit_above_commune(session, code, year)
-    data = await service.report_data(session, unit, year, with_figures=True)
+    data = await service.report_data(session, unit, year, with_figures=True, kind=kind)
     body = await run_in_threadpool(workbooks.report_xlsx, data)
     return _download(body, workbooks.XLSX_MEDIA_TYPE, f"ntm-bao-cao-{code}-{year}.xlsx")
 
@@ -156,10 +161,11 @@ async def report_xlsx(session: ReadSessionDep, code: UnitCode, year: YearQuery) 
                      "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}}},
                **problem_responses(404, 422)},
 )
-async def report_csv(session: ReadSessionDep, code: UnitCode, year: YearQuery) -> Response:
+async def report_csv(session: ReadSessionDep, code: UnitCode, year: YearQuery,
+                     kind: KindQuery = AssessmentKind.chuan) -> Response:
     """The communes and the totals block, UTF-8 with a byte-order mark so that Excel reads the Vietnamese."""
     unit = await resolve_unit_above_commune(session, code, year)
-    data = await service.report_data(session, unit, year, with_figures=True)
+    data = await service.report_data(session, unit, year, with_figures=True, kind=kind)
     return _download(workbooks.report_csv(data), workbooks.CSV_MEDIA_TYPE, f"ntm-bao-cao-{code}-{year}.csv")
 
 
@@ -173,10 +179,11 @@ async def trend_svg(
     code: UnitCode,
     first: Annotated[YearNumber | None, Query(alias="from", description="First year")] = None,
     last: Annotated[YearNumber | None, Query(alias="to", description="Last year")] = None,
+    kind: KindQuery = AssessmentKind.chuan,
 ) -> Response:
     """The published average criteria per commune for each year, with the planned average as a dashed line."""
     unit = ensure_above_commune(await units_service.resolve(session, code))
-    rows = await reports_service.trend(session, unit, first=first, last=last)
+    rows = await reports_service.trend(session, unit, first=first, last=last, kind=kind)
     counts = [(await criteria_service.get_set(session, code)).criteria_count for code in {r.criteria_set for r in rows}]
     body = await run_in_threadpool(
         charts.trend_svg, f"{unit.name}: bình quân tiêu chí/xã", [r.year for r in rows],
@@ -187,10 +194,11 @@ async def trend_svg(
 
 @router.get("/units/{code}/bands.svg", summary="Chart: communes per band", response_class=Response,
             responses={**_SVG, **problem_responses(404, 422)})
-async def bands_svg(session: ReadSessionDep, code: UnitCode, year: YearQuery) -> Response:
+async def bands_svg(session: ReadSessionDep, code: UnitCode, year: YearQuery,
+                    kind: KindQuery = AssessmentKind.chuan) -> Response:
     """How many communes meet how many criteria, by the bands of the set in force."""
     unit = await resolve_unit_above_commune(session, code, year)
-    summary = await reports_service.summary(session, unit, year)
+    summary = await reports_service.summary(session, unit, year, kind=kind)
     body = await run_in_threadpool(charts.bands_svg, f"{unit.name}, {year}: số xã theo số tiêu chí đạt",
                                    summary.bands)
     return Response(body, media_type=charts.SVG_MEDIA_TYPE)

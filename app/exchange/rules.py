@@ -182,6 +182,24 @@ def layout(header: list[Cell], criteria_count: int, indicators: IndicatorRules =
     return Layout(code=code, name=name, criteria=criteria, indicators=found), []
 
 
+def commune_codes(sheet: Sheet) -> list[str]:
+    """The commune codes of a table's rows, read from its code column before anything else (which
+    criteria set judges them depends on where they lie); rows past an end marker are not read."""
+    header = [header_key(c.value) for c in sheet.rows[0]] if sheet.rows else []
+    index = next((i for i, key in enumerate(header) if key in CODE_HEADERS), None)
+    if index is None:
+        return []
+    out: list[str] = []
+    for row in sheet.rows[1:]:
+        first = _cell(row, 0).value
+        if isinstance(first, str) and fold(first).startswith(END_MARKERS):
+            break
+        code = commune_code(_cell(row, index).value)
+        if code is not None:
+            out.append(code)
+    return sorted(set(out))
+
+
 def find_table(sheets: list[Sheet]) -> Sheet | None:
     """The first sheet whose header row has a commune code column."""
     for sheet in sheets:

@@ -33,7 +33,7 @@ from app.core import sheets
 from app.core.errors import AppError, InvalidInput, PayloadTooLarge
 from app.core.types import utcnow
 from app.criteria import service as criteria_service
-from app.criteria.models import CriteriaSet, Criterion, Indicator
+from app.criteria.models import AssessmentKind, CriteriaSet, Criterion, Indicator
 from app.criteria.thresholds import Op
 from app.exchange import rules, workbooks
 from app.exchange.models import ImportError_, ImportRequest, ImportResult
@@ -137,9 +137,10 @@ async def read_file(data: sheets.Source, *, max_rows: int, max_unzipped_bytes: i
         raise ImportRejected(_empty_result(0, "", False, [_error(1, None, None, exc.message)])) from None
 
 
-def _empty_result(year: int, set_code: str, dry_run: bool, errors: list[ImportError_]) -> ImportResult:
-    return ImportResult(year=year, criteria_set=set_code, dry_run=dry_run, rows=0, created=0, updated=0,
-                        unchanged=0, skipped=0, errors=errors)
+def _empty_result(year: int, set_code: str, dry_run: bool, errors: list[ImportError_], *,
+                  kind: str = AssessmentKind.chuan) -> ImportResult:
+    return ImportResult(year=year, kind=AssessmentKind(kind), criteria_set=set_code, dry_run=dry_run, rows=0,
+                        created=0, updated=0, unchanged=0, skipped=0, errors=errors)
 
 
 async def _units(session: AsyncSession, codes: Sequence[str], day: dt.date) -> dict[str, _Unit]:
@@ -154,10 +155,11 @@ async def _units(session: AsyncSession, codes: Sequence[str], day: dt.date) -> d
     return out
 
 
-async def _existing(session: AsyncSession, unit_ids: Sequence[int], year: int, *, lock: bool) -> dict[int, _Existing]:
+async def _existing(session: AsyncSession, unit_ids: Sequence[int], year: int, *, kind: str, lock: bool
+                    ) -> dict[int, _Existing]:
     out: dict[int, _Existing] = {}
     for start in range(0, len(unit_ids), CHUNK):
-        stmt = select(A).where(A.c.year == year, A.c.unit_id.in_(unit_ids[start:start + CHUNK]))
+        stmt = select(A).where(A.c.year == year, A.c.kind == kind, A.c.unit_id.in_(unit_ids[start:start + CHUNK]))
         if lock:
             stmt = stmt.with_for_update()
         for r in await session.execute(stmt):
@@ -165,7 +167,7 @@ async def _existing(session: AsyncSession, unit_ids: Sequence[int], year: int, *
                 commune_code=r.commune_code, year=r.year, criteria_set=r.criteria_set,
                 criteria_count=r.criteria_count, met_count=r.met_count, status=r.status, version=r.version,
                 created_at=r.created_at, updated_at=r.updated_at, submitted_by=r.submitted_by,
-                submitted_at=r.submitted_at, approved_by=r.approved_by, approved_at=r.approved_at,
+                submitted_at=r.submitted_at, approved_by=r.approved_by, approved_at=r.approved_at, kind=r.kind,
             ))
     return out
 
@@ -184,9 +186,10 @@ class Imported:
     replayed: bool = False  # answered from an earlier upload under the same Idempotency-Key
 
 
-def _fingerprint(source: sheets.Source, year: int, dry_run: bool) -> str:
-    """What makes two uploads the same (for ``Idempotency-Key``): their bytes, year and mode,
-    hashed a megabyte at a time from a file read in place."""
+def _fingerprint(source: sheets.Source, year: int, dry_run: bool, kind: str = AssessmentKind.chuan) -> str:
+    """What makes two uploads the same (for ``Idempotency-Key``): their bytes, year, kind and mode,
+    hashed a megabyte at a time from a file read in place (the standard kind adds nothing: keys
+    kept from before kinds still match)."""
     digest = hashlib.sha256()
     if isinstance(source, bytes | bytearray):
         digest.update(source)
@@ -196,18 +199,20 @@ def _fingerprint(source: sheets.Source, year: int, dry_run: bool) -> str:
             digest.update(chunk)
         source.seek(0)
     digest.update(f"|{year}|{dry_run}".encode())
+    if kind != AssessmentKind.chuan:
+        digest.update(f"|{kind}".encode())
     return digest.hexdigest()
 
 
 async def run_import(
     session: AsyncSession, principal: Principal, source: sheets.Source, *, year: int, dry_run: bool,
-    idempotency_key: str | None, limits: Limits,
+    idempotency_key: str | None, limits: Limits, kind: str = AssessmentKind.chuan,
 ) -> Imported:
     """The import use case: replay an earlier upload under the same ``Idempotency-Key`` (same
     actor; a different upload under it → 422), else read the file (bytes, or the spooled upload
     read in place), check every row and write all or nothing (``import_assessments``), and keep
     the result for the key."""
-    fingerprint = await run_in_threadpool(_fingerprint, source, year, dry_run)
+    fingerprint = await run_in_threadpool(_fingerprint, source, year, dry_run, kind)
     keyed = idempotency_key is not None and not dry_run
     if keyed:
         earlier = await session.get(ImportRequest, (principal.actor, idempotency_key))
@@ -217,7 +222,8 @@ async def run_import(
                                          "This Idempotency-Key was used for a different upload; use a new key.")
             return Imported(ImportResult.model_validate(earlier.result), replayed=True)
     files = await read_file(source, max_rows=limits.max_rows, max_unzipped_bytes=limits.max_unzipped_bytes)
-    result = await import_assessments(session, principal=principal, files=files, year=year, dry_run=dry_run)
+    result = await import_assessments(session, principal=principal, files=files, year=year, dry_run=dry_run,
+                                      kind=kind)
     if keyed and idempotency_key is not None:
         session.add(ImportRequest(actor=principal.actor, key=idempotency_key, fingerprint=fingerprint, status_code=200,
                                   result=result.model_dump(mode="json"), created_at=utcnow()))
@@ -232,28 +238,30 @@ async def import_assessments(
     files: list[sheets.Sheet],
     year: int,
     dry_run: bool,
+    kind: str = AssessmentKind.chuan,
 ) -> ImportResult:
     """Check every row, then write them all (unless ``dry_run``); raise ``ImportRejected`` on any error.
 
     Each row goes through the same pure checks as the API's use cases (``app.assessments.rules``:
     assessable, frozen; ``app.auth.rules.allowed`` over the commune's chain of unit ids in the
-    year), set-wise; the audit records come from the same builder, in the same shape."""
-    cset: CriteriaSet = await criteria_service.set_that_applies(session, year, location="query")
+    year), set-wise; the audit records come from the same builder, in the same shape. The rows are
+    assessments of ``kind``, judged by the set of that kind that applies to the file's communes."""
     table = rules.find_table(files)
+    day = year_end(year)
+    units = await _units(session, rules.commune_codes(table), day) if table is not None else {}
+    tree = await units_service.tree_above_communes(session, day)
+    cset = await _file_set(session, year, kind, units, tree, dry_run)
     if table is None:
         names = ", ".join(repr(s.name) for s in files)
-        raise ImportRejected(_empty_result(year, cset.code, dry_run, [_error(
+        raise ImportRejected(_empty_result(year, cset.code, dry_run, kind=kind, errors=[_error(
             1, None, None, f"no sheet has a commune code column (`commune_code` or `Mã xã`) in row 1; "
                            f"sheets found: {names}")]))
     set_rules = await assessments_service.set_indicators(session, cset.code)
     parsed = await run_in_threadpool(rules.parse, table, cset.criteria_count, set_rules)
     errors = [_error(e.row, e.column, e.value, e.message) for e in parsed.errors]
     if any(e.row == 1 for e in parsed.errors):
-        raise ImportRejected(_empty_result(year, cset.code, dry_run, errors))
+        raise ImportRejected(_empty_result(year, cset.code, dry_run, errors, kind=kind))
 
-    day = year_end(year)
-    units = await _units(session, [r.code for r in parsed.rows], day)
-    tree = await units_service.tree_above_communes(session, day)
     code_col, name_col = parsed.code_column, parsed.name_column
     out_of_scope: list[ImportError_] = []
     good: list[tuple[rules.ParsedRow, _Unit, UnitChain]] = []
@@ -279,7 +287,7 @@ async def import_assessments(
             continue
         good.append((row, unit, chain))
 
-    existing = await _existing(session, [u.id for _, u, _ in good], year, lock=not dry_run and not errors)
+    existing = await _existing(session, [u.id for _, u, _ in good], year, kind=kind, lock=not dry_run and not errors)
     # with indicator columns, what a row leaves depends on the values recorded (kept under the file's)
     # and on the commune's thresholds: worked out here, so that an unchanged row is told apart
     kept: dict[int, list[CriterionResult]] = {}
@@ -313,7 +321,7 @@ async def import_assessments(
 
     errors.sort(key=lambda e: (e.row, e.column or ""))
     result = ImportResult(
-        year=year, criteria_set=cset.code, dry_run=dry_run, rows=len(parsed.rows), created=len(new_rows),
+        year=year, kind=AssessmentKind(kind), criteria_set=cset.code, dry_run=dry_run, rows=len(parsed.rows), created=len(new_rows),
         updated=len(changed), unchanged=unchanged, skipped=parsed.skipped, errors=errors,
     )
     if out_of_scope and not errors:
@@ -322,8 +330,29 @@ async def import_assessments(
         raise ImportRejected(result.model_copy(update={"errors": sorted(errors + out_of_scope,
                                                                          key=lambda e: (e.row, e.column or ""))}))
     if not dry_run and (new_rows or changed):
-        await _write(session, cset, year, new_rows, changed, principal, judges)
+        await _write(session, cset, year, kind, new_rows, changed, principal, judges)
     return result
+
+
+async def _file_set(session: AsyncSession, year: int, kind: str, units: dict[str, _Unit], tree: units_rules.Tree,
+                    dry_run: bool) -> CriteriaSet:
+    """The one set of ``kind`` that judges the file's communes in ``year``: the set that applies to
+    each (its province's adaptation in force, else the national set) — 422 when none applies, and
+    a header error when the communes' provinces are judged by different sets (one file, one set:
+    its columns are that set's criteria and indicators)."""
+    provinces = {criteria_service.province_in_chain(units_rules.chain_in(u.id, u.code, u.parent_code, tree).codes)
+                 for u in units.values()} or {None}
+    found = await criteria_service.sets_for_provinces(session, year, provinces, kind=kind)
+    distinct = {s.code: s for s in found.values() if s is not None}
+    if not distinct:
+        return await criteria_service.set_that_applies(session, year, kind=kind, location="query")  # 422
+    if len(distinct) == 1 and None not in found.values():
+        return next(iter(distinct.values()))
+    which = "; ".join(f"province {p}: {s.code if s is not None else 'none'}"
+                      for p, s in sorted(found.items(), key=lambda item: item[0] or ""))
+    raise ImportRejected(_empty_result(year, min(distinct), dry_run, [_error(
+        1, None, None, f"the file's communes are judged by different criteria sets in {year} ({which}): import "
+                       "the communes of each set in a file of their own")], kind=kind))
 
 
 async def _criteria_of(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[CriterionResult]]:
@@ -363,6 +392,7 @@ async def _write(
     session: AsyncSession,
     cset: CriteriaSet,
     year: int,
+    kind: str,
     new_rows: list[_Plan],
     changed: list[_Plan],
     principal: Principal,
@@ -374,7 +404,8 @@ async def _write(
 
     def record(plan: _Plan, action: str, before: AssessmentPublic | None, after: AssessmentPublic) -> None:
         records.append(audit.entry(actor=principal.actor, action=action, entity=assessments_service.ENTITY,
-                                   key=f"{plan.unit.code}/{year}", before=before, after=after,
+                                   key=assessments_service.audit_key(plan.unit.code, year, kind), before=before,
+                                   after=after,
                                    unit_chain=plan.chain.codes, at=now))
 
     if new_rows:
@@ -384,13 +415,14 @@ async def _write(
                 plan.row, count, (), assessment_rules.NO_JUDGE)
             after = assessment_rules.Row(commune_code=plan.unit.code, year=year, criteria_set=cset.code,
                                          criteria_count=count, met_count=len(plan.met), status=AssessmentStatus.draft,
-                                         version=1, created_at=now, updated_at=now)
+                                         version=1, created_at=now, updated_at=now, kind=kind)
             views.append((plan, criteria, assessment_rules.view(after, plan.unit.name, criteria,
                                                                 plan.judge or assessment_rules.NO_JUDGE)))
         inserted = await session.execute(
             insert(A).returning(A.c.id, sort_by_parameter_order=True),
             [
-                {"unit_id": plan.unit.id, "commune_code": plan.unit.code, "year": year, "criteria_set": cset.code,
+                {"unit_id": plan.unit.id, "commune_code": plan.unit.code, "year": year, "kind": kind,
+                 "criteria_set": cset.code,
                  "criteria_count": count, "met_count": len(plan.met), "met_bits": assessment_rules.met_bits(plan.met),
                  "indicator_conflicts": assessment_rules.met_bits(view.indicator_conflicts),
                  "status": AssessmentStatus.draft.value, "version": 1, "created_at": now, "updated_at": now}
@@ -505,14 +537,14 @@ __all__ = ["ImportRejected", "UnsupportedFile", "import_assessments", "read_file
 # ---- reading for the template, the report and the charts ----------------------------------------
 
 
-async def _own_assessments(session: AsyncSession, codes: Sequence[str], year: int
+async def _own_assessments(session: AsyncSession, codes: Sequence[str], year: int, kind: str
                            ) -> dict[str, tuple[str, int, int]]:
     """commune code → (criteria set, met bits, id) of the communes' own assessments in the year."""
     out: dict[str, tuple[str, int, int]] = {}
     for start in range(0, len(codes), CHUNK):
         rows = await session.execute(
             select(A.c.commune_code, A.c.criteria_set, A.c.met_bits, A.c.id)
-            .where(A.c.year == year, A.c.commune_code.in_(codes[start:start + CHUNK]))
+            .where(A.c.year == year, A.c.kind == kind, A.c.commune_code.in_(codes[start:start + CHUNK]))
         )
         out.update((r.commune_code, (r.criteria_set, r.met_bits, r.id)) for r in rows)
     return out
@@ -552,16 +584,17 @@ async def _own_indicator_values(session: AsyncSession, ids: Sequence[int]) -> di
 
 
 async def report_data(
-    session: AsyncSession, unit: AdminUnit, year: int, *, with_figures: bool, approved_only: bool = False
+    session: AsyncSession, unit: AdminUnit, year: int, *, with_figures: bool, approved_only: bool = False,
+    kind: str = AssessmentKind.chuan,
 ) -> ReportData:
-    """The unit's communes in the year with their own marks, flags and bands; with the summary and trend
-    when ``with_figures`` (the report), without them (the template)."""
-    cset = await criteria_service.set_that_applies(session, year, unit=unit, location="query")
+    """The unit's communes in the year with their own marks (assessments of ``kind``), flags and bands;
+    with the summary and trend when ``with_figures`` (the report), without them (the template)."""
+    cset = await criteria_service.set_that_applies(session, year, unit=unit, kind=kind, location="query")
     criteria = [(r.number, r.name) for r in await session.execute(
         select(col(Criterion.number), col(Criterion.name)).where(col(Criterion.set_code) == cset.code).order_by(col(Criterion.number)))]
     columns = await indicator_columns(session, cset.code)
-    flag_rows = await reports_service.flags(session, unit, year, approved_only=approved_only)
-    own = await _own_assessments(session, [f.commune_code for f in flag_rows], year)
+    flag_rows = await reports_service.flags(session, unit, year, approved_only=approved_only, kind=kind)
+    own = await _own_assessments(session, [f.commune_code for f in flag_rows], year, kind)
     values = (await _own_indicator_values(session, [aid for set_code, _, aid in own.values() if set_code == cset.code])
               if columns else {})
     lines = []
@@ -573,11 +606,12 @@ async def report_data(
                                  flags=[x.value for x in f.flags],
                                  indicators=values.get(mine[2], {}) if mine is not None and same else {}))
     data = ReportData(unit_code=unit.code, unit_name=unit.name, year=year, criteria_set=cset.code,
-                      criteria=criteria, communes=lines, indicators=columns)
+                      criteria=criteria, communes=lines, indicators=columns, kind=kind)
     if with_figures:
-        data.summary = await reports_service.summary(session, unit, year, approved_only=approved_only)
-        span = await queries.data_years(session, unit)
+        data.summary = await reports_service.summary(session, unit, year, approved_only=approved_only, kind=kind)
+        span = await queries.data_years(session, unit, kind=kind)
         first = min(span[0], year) if span else year
-        data.trend = await reports_service.trend(session, unit, first=first, last=year, approved_only=approved_only)
+        data.trend = await reports_service.trend(session, unit, first=first, last=year, approved_only=approved_only,
+                                                 kind=kind)
         data.plan_indicators = await plan_indicators.lines_for_report(session, unit, year)
     return data

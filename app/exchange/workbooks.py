@@ -35,8 +35,11 @@ FLAG_LABELS: dict[str, str] = {
     FlagName.recognized_below_standard: "Đã công nhận, chưa đủ tiêu chí",
     FlagName.carried_forward: "Dùng kết quả năm trước",
     FlagName.missing: "Chưa có đánh giá",
+    FlagName.indicator_conflict: "Mâu thuẫn với chỉ tiêu",
 }
 TOTALS_TITLE = "Tổng hợp"
+# the kind of assessment a file is about, said after the set's code (the standard says nothing)
+KIND_SUFFIX = {"nang_cao": " (xã NTM nâng cao)", "kieu_mau": " (xã NTM kiểu mẫu)", "hien_dai": " (xã NTM hiện đại)"}
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class ReportData:
     summary: Summary | None = None
     trend: Sequence[SummaryRow] = field(default_factory=list)
     plan_indicators: list[Any] = field(default_factory=list)  # PlanIndicatorOut, for the report's sheet
+    kind: str = "chuan"  # the assessments' kind (contract v1.1); named in the sheets when not the standard
 
 
 # OWASP CSV injection: a spreadsheet takes a field starting with one of these for a formula
@@ -165,7 +169,7 @@ def totals(data: ReportData, fmt: Any = decimal_comma) -> list[tuple[str, Any]]:
         return []
     out: list[tuple[str, Any]] = [
         (TOTALS_TITLE, f"{data.unit_name} ({data.unit_code}), năm {data.year}"),
-        ("Bộ tiêu chí", s.criteria_set),
+        ("Bộ tiêu chí", s.criteria_set + KIND_SUFFIX.get(data.kind, "")),
         ("Số xã", s.eligible_count),
         ("Số xã có kết quả đánh giá", s.commune_count),
         ("Tổng số tiêu chí đạt", s.total_criteria_met),
@@ -314,7 +318,8 @@ def template_xlsx(data: ReportData) -> bytes:
     _criteria_sheet(book, data, "Tiêu chí")
     notes = book.create_sheet("Hướng dẫn")
     for line in (
-        f"Mẫu nhập kết quả đánh giá năm {data.year} — {data.unit_name} ({data.unit_code}), bộ tiêu chí {data.criteria_set}.",
+        f"Mẫu nhập kết quả đánh giá năm {data.year} — {data.unit_name} ({data.unit_code}), bộ tiêu chí "
+        f"{data.criteria_set}{KIND_SUFFIX.get(data.kind, '')}.",
         f"Mỗi dòng một xã; mỗi cột một tiêu chí: '{MET_MARK}' (hoặc x, 1) là đạt, '{NOT_MET_MARK}' (hoặc để trống, 0) là chưa đạt.",
         "Các cột sau tiêu chí (mã chỉ tiêu, ví dụ 10.1) là giá trị chỉ tiêu: số (41,5 hoặc 41.5), hoặc "
         f"'{MET_MARK}'/'{NOT_MET_MARK}' cho chỉ tiêu có/không; để trống là chưa có giá trị. Tiêu chí để trống mà "

@@ -12,12 +12,8 @@ from decimal import Decimal
 
 from app.core.errors import AppError
 from app.exchange.workbooks import FLAG_LABELS, RECOGNITION_LABELS
-from app.reports.models import FlagName
 
-FLAG_LABELS_VI: dict[str, str] = {
-    **{str(k): v for k, v in FLAG_LABELS.items()},
-    FlagName.indicator_conflict.value: "Mâu thuẫn với chỉ tiêu",
-}
+FLAG_LABELS_VI: dict[str, str] = {str(k): v for k, v in FLAG_LABELS.items()}
 
 STATUS_LABELS_VI = {"draft": "Dự thảo", "submitted": "Đã gửi duyệt", "approved": "Đã phê duyệt"}
 
