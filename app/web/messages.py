@@ -49,13 +49,24 @@ class Message:
     status: int = 200
 
 
+_SERVER_ERROR = "Lỗi máy chủ; vui lòng thử lại sau."
+_OTHER_ERROR = "Yêu cầu không thực hiện được."
+
+
 def for_problem(status: int, type_: str | None = None, detail: str | None = None) -> Message:
     """The Vietnamese message for an API error, by its problem type, else its status."""
     slug = (type_ or "").rsplit("/", 1)[-1]
     text = _BY_TYPE.get(slug) or _BY_STATUS.get(status)
     if text is None:
-        text = "Lỗi máy chủ; vui lòng thử lại sau." if status >= 500 else "Yêu cầu không thực hiện được."
+        text = _SERVER_ERROR if status >= 500 else _OTHER_ERROR
     return Message(text, detail, status)
+
+
+def for_script() -> dict[str, object]:
+    """The same tables for the page's script (``dashboard.js`` reads them from the page as JSON):
+    one source for the server's messages and the script's."""
+    return {"by_type": _BY_TYPE, "by_status": {str(k): v for k, v in _BY_STATUS.items()},
+            "server_error": _SERVER_ERROR, "other_error": _OTHER_ERROR}
 
 
 def for_error(exc: AppError) -> Message:

@@ -32,7 +32,7 @@ from app.units import service as units_service
 from app.units.models import AdminUnit, UnitLevel, is_ntm_eligible
 from app.units.service import valid_on, year_end
 from app.web.communes import SORT_KEYS, TABLE_LIMIT, SortKey, commune_lines, commune_view, sort_lines
-from app.web.messages import KIND_LABELS, STATUS_LABELS_VI, Message, for_error, plain_number
+from app.web.messages import KIND_LABELS, STATUS_LABELS_VI, Message, for_error, for_script, plain_number
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -210,7 +210,7 @@ async def dashboard(
     key, descending = _sorting(sort, direction)
     context: dict[str, Any] = {"user": principal.actor if principal else None, "error": None, "summary": None,
                                "notices": [], "suggestions": [], "view": None, "sort": key,
-                               "descending": descending}
+                               "descending": descending, "script_messages": for_script()}
     status = 200
     async with db.transaction(write=False) as session:
         latest = (await session.execute(select(func.max(col(Assessment.year))))).scalar()

@@ -4,29 +4,14 @@
 "use strict";
 
 (function () {
-  // the same table as app/web/messages.py: API errors (problem+json, English) in Vietnamese
-  var BY_TYPE = {
-    "validation-error": "Yêu cầu không hợp lệ: có giá trị không đúng định dạng.",
-    "rule-violation": "Yêu cầu không phù hợp với quy định nghiệp vụ."
-  };
-  var BY_STATUS = {
-    400: "Yêu cầu không hợp lệ.",
-    401: "Cần đăng nhập để xem nội dung này.",
-    403: "Tài khoản không có quyền xem nội dung này.",
-    404: "Không tìm thấy dữ liệu yêu cầu.",
-    408: "Máy chủ chờ quá lâu; vui lòng thử lại.",
-    409: "Dữ liệu đã thay đổi hoặc đang bị khóa; vui lòng tải lại trang.",
-    413: "Dữ liệu gửi lên quá lớn.",
-    422: "Dữ liệu yêu cầu không hợp lệ.",
-    428: "Thiếu điều kiện phiên bản (If-Match).",
-    429: "Đăng nhập sai quá nhiều lần; vui lòng thử lại sau ít phút.",
-    503: "Máy chủ tạm thời không phục vụ được (cơ sở dữ liệu không truy cập được); vui lòng thử lại sau."
-  };
+  // the server's Vietnamese messages for API errors (app/web/messages.py::for_script), from the page
+  var source = document.getElementById("ntm-messages");
+  var MESSAGES = source ? JSON.parse(source.textContent) : {by_type: {}, by_status: {}};
 
   function problemMessage(status, type) {
     var slug = (type || "").split("/").pop();
-    return BY_TYPE[slug] || BY_STATUS[status] ||
-      (status >= 500 ? "Lỗi máy chủ; vui lòng thử lại sau." : "Yêu cầu không thực hiện được.");
+    return MESSAGES.by_type[slug] || MESSAGES.by_status[String(status)] ||
+      (status >= 500 ? MESSAGES.server_error : MESSAGES.other_error) || "";
   }
 
   // ---- charts: a failed image becomes a Vietnamese message, the English detail in small print
