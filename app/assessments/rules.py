@@ -49,21 +49,23 @@ def not_assessable(*, name: str, code: str, level: str, kind: str, year: int) ->
     return None
 
 
-def frozen(status: AssessmentStatus | str, *, code: str, year: int) -> str | None:
+def frozen(status: AssessmentStatus | str, *, code: str, year: int, kind: str = AssessmentKind.chuan) -> str | None:
     """Why an assessment in this status may not change (four eyes: what was submitted is what gets
-    approved); None for a draft."""
+    approved); None for a draft. An assessment of another kind than the standard is named with it."""
     status = AssessmentStatus(status)
+    what = f"The {year} assessment of {code}" + ("" if kind == AssessmentKind.chuan else f" of kind {kind}")
+    reopen = "POST …/reopen" + ("" if kind == AssessmentKind.chuan else f"?kind={kind}")
     if status == AssessmentStatus.submitted:
-        return (f"The {year} assessment of {code} is submitted; reopen it first (POST …/reopen) — what is "
+        return (f"{what} is submitted; reopen it first ({reopen}) — what is "
                 "approved must be exactly what was submitted.")
     if status == AssessmentStatus.approved:
-        return f"The {year} assessment of {code} is approved and locked; reopen it first (POST …/reopen)."
+        return f"{what} is approved and locked; reopen it first ({reopen})."
     return None
 
 
-def ensure_editable(status: AssessmentStatus | str, *, code: str, year: int) -> None:
+def ensure_editable(status: AssessmentStatus | str, *, code: str, year: int, kind: str = AssessmentKind.chuan) -> None:
     """409 unless the assessment is a draft."""
-    if (reason := frozen(status, code=code, year=year)) is not None:
+    if (reason := frozen(status, code=code, year=year, kind=kind)) is not None:
         raise Conflict(reason)
 
 

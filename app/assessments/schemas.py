@@ -75,7 +75,6 @@ class AssessmentPublic(BaseModel):
     commune_name: str = PField(examples=["Xã Sán Chải"])
     year: int = PField(examples=[2021])
     kind: AssessmentKind = PField(
-        default=AssessmentKind.chuan,
         description="The standard assessed against (`?kind=`): `chuan`, `nang_cao`, `kieu_mau` or `hien_dai`",
         examples=["chuan"],
     )

@@ -350,7 +350,7 @@ async def put(
     else:
         if assessment.criteria_set == cset.code and locked.criteria == criteria:
             return Written(locked.before)  # type: ignore[arg-type]  # nothing changed: same version
-        rules.ensure_editable(assessment.status, code=commune.code, year=year)
+        rules.ensure_editable(assessment.status, code=commune.code, year=year, kind=kind)
         await session.execute(delete(AssessmentCriterion).where(col(AssessmentCriterion.assessment_id) == assessment.id))
         assessment.criteria_set, assessment.criteria_count = cset.code, cset.criteria_count
         assessment.met_count, assessment.met_bits = len(met), rules.met_bits(met)
@@ -397,7 +397,7 @@ async def patch_criterion(
     assert new.met is not None  # resolve_met decided it, or refused the request
     if (row.met, row.note, row.indicators) == (new.met, new.note, new.indicators):
         return locked.before  # type: ignore[return-value]  # nothing changed: same version
-    rules.ensure_editable(assessment.status, code=commune.code, year=year)
+    rules.ensure_editable(assessment.status, code=commune.code, year=year, kind=kind)
     row.met, row.note, row.indicators = new.met, new.note, new.indicators
     bit = 1 << (number - 1)
     assessment.met_bits = (assessment.met_bits | bit) if new.met else (assessment.met_bits & ~bit)
@@ -472,9 +472,12 @@ async def rejudge(session: AsyncSession) -> tuple[int, int]:
         pairs = list(rows.all())
         criteria = await criteria_rows(session, [a.id for a, _ in pairs])  # type: ignore[misc]
         for assessment, commune in pairs:
+            held = criteria[assessment.id]  # type: ignore[index]
+            if not any(c.indicators for c in held):  # a JSON null is not SQL NULL: filtered here
+                continue
             judge = await judges.setdefault(commune.id, Judges(session, commune))(  # type: ignore[arg-type]
                 assessment.criteria_set, assessment.year)
-            bits = rules.met_bits(rules.conflicts([rules.judged(c, judge) for c in criteria[assessment.id]]))  # type: ignore[index]
+            bits = rules.met_bits(rules.conflicts([rules.judged(c, judge) for c in held]))
             checked += 1
             if bits != assessment.indicator_conflicts:
                 assessment.indicator_conflicts = bits

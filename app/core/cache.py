@@ -271,9 +271,11 @@ class ResponseCache:
 def cache_key(path: str, query_string: bytes, known: frozenset[str] | None = None) -> Hashable:
     """The same request, whatever the order of its query parameters; with ``known``, parameters
     the route does not read are left out (they change nothing in the answer, so junk parameters
-    neither multiply entries nor reach another answer)."""
+    neither multiply entries nor reach another answer). Parameters are ordered by name only:
+    a name given twice keeps the order of its values, which decides the answer (the last wins),
+    so ``kind=a&kind=b`` and ``kind=b&kind=a`` are two entries."""
     pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
-    return (path, tuple(sorted(p for p in pairs if known is None or p[0] in known)))
+    return (path, tuple(sorted((p for p in pairs if known is None or p[0] in known), key=lambda p: p[0])))
 
 
 def wants_fresh(cache_control: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt
 from pydantic import Field as PField
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -57,6 +57,7 @@ class AppliesTo(StrEnum):
 
 
 NATIONAL = "national"
+MAX_CRITERIA = 63  # an assessment's met criteria (and conflicts) are bits of a signed 64-bit integer
 ISSUER_REGEX = r"^(national|\d{2})$"
 SET_CODE_REGEX = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
 
@@ -123,11 +124,15 @@ class Indicator(SQLModel, table=True):
 class ThresholdData(BaseModel):
     """One threshold value and where it applies (null: everywhere / every group / open-ended years)."""
 
-    value: float | bool = PField(allow_inf_nan=False, examples=[36])
+    model_config = ConfigDict(extra="forbid")  # a misspelt `comune_group` would silently apply everywhere
+
+    value: StrictInt | Annotated[StrictFloat, PField(allow_inf_nan=False)] | StrictBool = PField(
+        description="A number (for `>=`, `<=`, `=`) or true/false (for `bool`); never text", examples=[36])
     region: Region | None = PField(default=None, examples=["trung_du_mien_nui_phia_bac"])
-    commune_group: int | None = PField(default=None, ge=1, le=3, description="51/2025/QĐ-TTg commune group")
-    first_year: int | None = PField(default=None, ge=1900, le=2100, examples=[2022])
-    last_year: int | None = PField(default=None, ge=1900, le=2100, examples=[None])
+    commune_group: Annotated[int, PField(ge=1, le=3), JSON_INTEGER] | None = PField(
+        default=None, description="51/2025/QĐ-TTg commune group")
+    first_year: Annotated[int, PField(ge=1900, le=2100), JSON_INTEGER] | None = PField(default=None, examples=[2022])
+    last_year: Annotated[int, PField(ge=1900, le=2100), JSON_INTEGER] | None = PField(default=None, examples=[None])
     source: str | None = PField(default=None, max_length=120, description="The decision that sets the value",
                                 examples=["1980/QĐ-TTg"])
 
@@ -199,7 +204,8 @@ class IndicatorIn(BaseModel):
 class CriterionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    number: Annotated[int, PField(ge=1, le=64), JSON_INTEGER] = PField(examples=[1])
+    # at most 63: an assessment keeps its met criteria as bits of a signed 64-bit integer
+    number: Annotated[int, PField(ge=1, le=MAX_CRITERIA), JSON_INTEGER] = PField(examples=[1])
     code: str = PField(min_length=1, max_length=16, examples=["TC01"])
     name: str = PField(min_length=1, max_length=300, examples=["Quy hoạch"])
     group: str | None = PField(default=None, max_length=8, examples=["I"])
@@ -230,7 +236,7 @@ class CriteriaSetCreate(BaseModel):
     first_year: Annotated[int, PField(ge=1900, le=2100), JSON_INTEGER] = PField(examples=[2022])
     last_year: Annotated[int, PField(ge=1900, le=2100), JSON_INTEGER] = PField(examples=[2025])
     bands: list[Band] = PField(min_length=1, max_length=20, examples=[BANDS_EXAMPLE])
-    criteria: list[CriterionIn] = PField(min_length=1, max_length=64, description="Numbered 1…n, each once",
+    criteria: list[CriterionIn] = PField(min_length=1, max_length=MAX_CRITERIA, description="Numbered 1…n, each once",
                                          examples=[CRITERIA_EXAMPLE])
 
 
@@ -249,7 +255,7 @@ class CriteriaSetUpdate(BaseModel):
     first_year: Annotated[int, PField(ge=1900, le=2100), JSON_INTEGER] | None = PField(default=None, examples=[2022])
     last_year: Annotated[int, PField(ge=1900, le=2100), JSON_INTEGER] | None = PField(default=None, examples=[2026])
     bands: list[Band] | None = PField(default=None, min_length=1, max_length=20, examples=[BANDS_EXAMPLE])
-    criteria: list[CriterionIn] | None = PField(default=None, min_length=1, max_length=64,
+    criteria: list[CriterionIn] | None = PField(default=None, min_length=1, max_length=MAX_CRITERIA,
                                                 examples=[CRITERIA_EXAMPLE])
 
     MUTABLE_WHEN_USED: ClassVar[frozenset[str]] = frozenset({"name", "decision", "last_year", "bands"})

@@ -67,17 +67,22 @@ async def _provinces_by_year(session: AsyncSession, unit: AdminUnit | None, year
     return {year: await province_of(session, unit, year) for year in years}
 
 
+def _judging(sets: Iterable[CriteriaSet], applies_to: str | None) -> list[CriteriaSet]:
+    """The sets that judge units of this level (None: any level)."""
+    return [s for s in sets if applies_to is None or s.applies_to == applies_to]
+
+
 async def set_that_applies(
     session: AsyncSession, year: int, *, unit: AdminUnit | None = None, kind: str = SetKind.chuan.value,
-    location: str = "path", field: str = "year",
+    location: str = "path", field: str = "year", applies_to: str | None = AppliesTo.commune.value,
 ) -> CriteriaSet:
     """The set of ``kind`` that applies to ``unit`` in ``year``: its province's adaptation in force then,
     else the national set (``unit`` None: the national set). 422 naming ``field`` when there is none."""
-    sets = await list_sets(session, year=year)
+    sets = _judging(await list_sets(session, year=year), applies_to)
     province = (await _provinces_by_year(session, unit, [year], sets))[year]
     found = rules.applies(sets, year, kind=kind, province=province)
     if found is None:
-        all_sets = [s for s in await list_sets(session) if s.kind == kind]
+        all_sets = [s for s in _judging(await list_sets(session), applies_to) if s.kind == kind]
         span = f"{all_sets[0].first_year}–{all_sets[-1].last_year}" if all_sets else "none loaded"
         what = "criteria set" if kind == SetKind.chuan.value else f"criteria set of kind {kind!r}"
         raise InvalidInput.field(location, field, f"No {what} is in force in {year} (sets cover {span}).")
@@ -88,7 +93,7 @@ async def sets_for_provinces(session: AsyncSession, year: int, provinces: Iterab
                              kind: str = SetKind.chuan.value) -> dict[str | None, CriteriaSet | None]:
     """The set of ``kind`` that applies in ``year`` to units of each of these provinces (None: a unit
     in no province), read once: what judges a file of communes from several provinces."""
-    sets = await list_sets(session, year=year)
+    sets = _judging(await list_sets(session, year=year), AppliesTo.commune.value)
     return {p: rules.applies(sets, year, kind=kind, province=p) for p in set(provinces)}
 
 
@@ -110,11 +115,12 @@ async def check_issuer(session: AsyncSession, cset: CriteriaSet, unit: AdminUnit
 
 
 async def sets_that_apply(
-    session: AsyncSession, unit: AdminUnit | None, years: Iterable[int], *, kind: str = SetKind.chuan.value
+    session: AsyncSession, unit: AdminUnit | None, years: Iterable[int], *, kind: str = SetKind.chuan.value,
+    applies_to: str | None = AppliesTo.commune.value,
 ) -> dict[int, CriteriaSet]:
     """``set_that_applies`` for many years at once (years without a set are left out)."""
     years = list(years)
-    sets = await list_sets(session)
+    sets = _judging(await list_sets(session), applies_to)
     provinces = await _provinces_by_year(session, unit, years, sets)
     out: dict[int, CriteriaSet] = {}
     for year in years:
@@ -248,17 +254,12 @@ def _check_shape(*, first_year: int, last_year: int, bands: Sequence[Band], crit
         if len(set(keys)) != len(keys):
             errors.append(FieldError(location="body", field=f"criteria[{i}].indicators", type="duplicate",
                                      message=f"criterion {c.number} lists an indicator code twice for one region"))
-        for j, ind in enumerate(c.indicators):
-            limits = [thresholds.Threshold.from_data(t.model_dump()) for t in ind.thresholds]
-            for at, message in thresholds.problems(ind.op, limits):
-                where = f"criteria[{i}].indicators[{j}]" + (f".thresholds[{at}]" if at is not None else ".op")
-                errors.append(FieldError(location="body", field=where, type="bad_threshold",
-                                         message=f"indicator {ind.code}: {message}"))
         if c.number > criteria_count or c.number in seen:
             errors.append(FieldError(location="body", field=f"criteria[{i}].number", type="bad_number",
                                      message=f"criterion {c.number} is a duplicate or outside 1–{criteria_count}: "
                                      "criteria are numbered 1…n, each once"))
         seen.add(c.number)
+    errors += _indicator_problems(criteria)
     labels: set[str] = set()
     for i, b in enumerate(bands):
         if b.min > b.max or b.max > criteria_count or b.label in labels:
@@ -266,6 +267,45 @@ def _check_shape(*, first_year: int, last_year: int, bands: Sequence[Band], crit
                                      message=f"band {b.label!r} ({b.min}–{b.max}) must have min ≤ max ≤ "
                                      f"{criteria_count} criteria and a label of its own"))
         labels.add(b.label)
+    return errors
+
+
+def _indicator_problems(criteria: Sequence[Any]) -> list[FieldError]:
+    """An indicator is judged as one rule however many rows carry its code (the assessments read
+    them so: ``assessments.service.set_indicators``): its rows must agree on ``op`` and their
+    thresholds together must pass ``thresholds.problems``; and a code belongs to one criterion
+    (a value is looked up by code: in an import's column, in the indicator aggregate)."""
+    errors: list[FieldError] = []
+    owner: dict[str, int] = {}
+    rows: dict[str, list[tuple[int, int, Any]]] = {}
+    for i, c in enumerate(criteria):
+        for j, ind in enumerate(c.indicators):
+            where = f"criteria[{i}].indicators[{j}]"
+            if owner.setdefault(ind.code, c.number) != c.number:
+                errors.append(FieldError(location="body", field=f"{where}.code", type="duplicate",
+                                         message=f"indicator {ind.code} is under criterion {owner[ind.code]} already: "
+                                         "an indicator code belongs to one criterion"))
+                continue
+            rows.setdefault(ind.code, []).append((i, j, ind))
+    for code, found in rows.items():
+        ops = {ind.op for _, _, ind in found if ind.op is not None}
+        if len(ops) > 1:
+            i, j, _ = found[-1]
+            errors.append(FieldError(location="body", field=f"criteria[{i}].indicators[{j}].op", type="bad_threshold",
+                                     message=f"indicator {code}: its rows disagree on `op` ({', '.join(sorted(ops))})"))
+            continue
+        places = [(i, j, k) for i, j, ind in found for k in range(len(ind.thresholds))]
+        limits = [thresholds.Threshold.from_data(t.model_dump()) for _, _, ind in found for t in ind.thresholds]
+        op = next(iter(ops), None)
+        for at, message in thresholds.problems(op, limits):
+            if at is None:
+                i, j, _ = next(row for row in found if row[2].thresholds)
+                where = f"criteria[{i}].indicators[{j}].op"
+            else:
+                i, j, k = places[at]
+                where = f"criteria[{i}].indicators[{j}].thresholds[{k}]"
+            errors.append(FieldError(location="body", field=where, type="bad_threshold",
+                                     message=f"indicator {code}: {message}"))
     return errors
 
 
@@ -392,7 +432,7 @@ async def list_applicable(session: AsyncSession, *, year: int | None, kind: SetK
         return [s for s in sets if kind is None or s.kind == kind.value]
     wanted = (kind or SetKind.chuan).value
     if unit is not None:
-        found = (await sets_that_apply(session, unit, [year], kind=wanted)).get(year)
+        found = (await sets_that_apply(session, unit, [year], kind=wanted, applies_to=None)).get(year)
         return [found] if found is not None else []
     sets = [s for s in await list_sets(session, year=year) if s.kind == wanted]
     return sorted(sets, key=lambda s: (s.issuer != NATIONAL, s.issuer, s.first_year))

@@ -314,7 +314,7 @@ async def import_assessments(
                 plan.criteria is None
                 or [c.indicators for c in plan.criteria] == [c.indicators for c in kept.get(before.id, [])]):
             unchanged += 1
-        elif (reason := assessment_rules.frozen(before.row.status, code=unit.code, year=year)) is not None:
+        elif (reason := assessment_rules.frozen(before.row.status, code=unit.code, year=year, kind=kind)) is not None:
             errors.append(_error(row.row, code_col, row.code, reason))
         else:
             changed.append(plan)

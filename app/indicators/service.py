@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.assessments import service as assessments_service
 from app.assessments.models import Assessment, AssessmentCriterion
 from app.core.errors import InvalidInput
 from app.criteria import service as criteria_service
@@ -40,8 +41,11 @@ async def aggregate(session: AsyncSession, unit: AdminUnit, year: int, code: str
         raise InvalidInput.field("query", "code", f"The criteria set {cset.code} that applies in {year} has no "
                                                   f"indicator {code!r}.", type="unknown_indicator")
     indicator, number = found
-    op = thresholds.Op(indicator.op) if indicator.op else None
-    limits = [thresholds.Threshold.from_data(t) for t in indicator.thresholds or []]
+    # judged by the rule the assessments use (rows repeating the code for another region are one
+    # indicator: the first op, every threshold), never by one row of it
+    rule = next(r for r in (await assessments_service.set_indicators(session, cset.code)).get(number, [])
+                if r.code == code)
+    op, limits = rule.op, list(rule.thresholds)
 
     rows = [r for r in await queries.commune_rows(session, unit, year, kind=kind)
             if r.status is not None and r.status.criteria_set == cset.code]

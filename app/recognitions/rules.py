@@ -19,6 +19,17 @@ DISTRICT_COUNTED = ("chuan", "hoan_thanh")
 LEVEL_BITS = {"chuan": 1, "nang_cao": 2, "kieu_mau": 4, "hien_dai": 8}
 
 
+# the commune recognitions that attest the standard of each assessment kind, cumulative as
+# `recognized_communes` counts them: any level attests the commune standard; kiểu mẫu implies nâng cao
+KIND_MASKS = {"chuan": 1 | 2 | 4 | 8, "nang_cao": 2 | 4, "kieu_mau": 4, "hien_dai": 8}
+
+
+def attests(bits: int, kind: str) -> bool:
+    """Whether recognitions with these level bits attest the standard assessed under ``kind`` (what
+    `recognized_below_standard` compares the commune's status of that kind with)."""
+    return bool(bits & KIND_MASKS.get(kind, 0))
+
+
 def valid_in(year: int, *, recognition_year: int, revoked_on: dt.date | None) -> bool:
     """A recognition is valid in Y when ``recognition_year <= Y`` and it was not revoked on or
     before 31 December of Y."""

@@ -41,7 +41,7 @@ from sqlmodel import col
 from app.assessments.models import Assessment, AssessmentStatus
 from app.criteria.models import AssessmentKind
 from app.recognitions.models import Recognition
-from app.recognitions.rules import DISTRICT_COUNTED, LEVEL_BITS
+from app.recognitions.rules import DISTRICT_COUNTED, LEVEL_BITS, attests
 from app.reports.rules import CommuneStatus, StatusGroup
 from app.units.models import AdminUnit, UnitKind, UnitLevel, UnitLineage
 from app.units.service import year_end
@@ -335,7 +335,7 @@ async def aggregate_years(
         agg.gain_communes += int(gain_communes or 0)
         rec = int(rec or 0)
         agg.recognized[rec] = agg.recognized.get(rec, 0) + communes
-        if rec and met_count is not None and met_count < criteria_count:
+        if attests(rec, kind) and met_count is not None and met_count < criteria_count:
             agg.recognized_below += communes
         if met_count is None:
             agg.missing.append(listed_code)
@@ -389,7 +389,8 @@ async def commune_rows(
     session: AsyncSession, unit: AdminUnit, year: int, *, approved_only: bool = False,
     kind: str = AssessmentKind.chuan,
 ) -> list[CommuneRow]:
-    """Each eligible commune with its status in Y and Y−1 and whether it holds a recognition valid in Y."""
+    """Each eligible commune with its status of ``kind`` in Y and Y−1, and whether it holds a recognition valid in
+    Y that attests that kind's standard (``recognitions.rules.attests``)."""
     rows = await session.execute(_commune_rows_stmt(approved_only, _dialect(session)),
                                  {"parent": unit.code, "y0": year, "kind": kind})
     out: list[CommuneRow] = []
@@ -400,7 +401,7 @@ async def commune_rows(
             None if r["prev_met"] is None else _status(year - 1, r["prev_set"], r["prev_count"], r["prev_bits"])
         )
         out.append(CommuneRow(id=r["id"], code=r["code"], name=r["name"], status=status, previous=previous,
-                              recognized=bool(r["rec"])))
+                              recognized=attests(int(r["rec"] or 0), kind)))
     return out
 
 

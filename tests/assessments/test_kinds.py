@@ -159,3 +159,115 @@ async def test_indicator_aggregate_by_kind(client):
     # the standard set that applies has no indicator 1.1: a rule violation naming the code
     standard = await client.get("/api/v1/units/084/indicators", params={"year": 2022, "code": "1.1"})
     assert assert_problem(standard, 422, field="code")["type"].endswith("/problems/rule-violation")
+
+
+async def test_a_recognition_attests_only_the_standard_of_its_level(client):
+    """`recognized_below_standard` under a kind compares the commune's status of that kind with the
+    recognitions that attest it: a plain `chuan` recognition says nothing of nâng cao."""
+    await _with_advanced_set(client)
+    rec = await client.put("/api/v1/communes/02812/recognitions/chuan",
+                           json={"recognition_year": 2021, "decision_no": "1/QĐ-UBND", "decision_date": "2021-12-01"})
+    assert rec.status_code in (200, 201), rec.text
+    await put_assessment(client, code="02812", year=2022, met=19)
+    await client.put(A.format(code="02812") + "/2022", params={"kind": "nang_cao"}, json={"criteria": criteria(7, count=10)})
+    advanced = (await client.get("/api/v1/units/084/summary", params={"year": 2022, "kind": "nang_cao"})).json()
+    assert advanced["recognized_below_standard_count"] == 0
+    assert advanced["recognized_communes"]["chuan"] == 1  # the recognitions themselves are the same figures
+    flags = (await client.get("/api/v1/units/084/flags", params={"year": 2022, "kind": "nang_cao"})).json()
+    assert "recognized_below_standard" not in {f for row in flags["items"] for f in row["flags"]}
+    rec = await client.put("/api/v1/communes/02812/recognitions/nang_cao",
+                           json={"recognition_year": 2022, "decision_no": "2/QĐ-UBND", "decision_date": "2022-06-01"})
+    assert rec.status_code in (200, 201), rec.text
+    advanced = (await client.get("/api/v1/units/084/summary", params={"year": 2022, "kind": "nang_cao"})).json()
+    assert advanced["recognized_below_standard_count"] == 1  # nâng cao recognised, 7/10 of its criteria
+    flags = (await client.get("/api/v1/units/084/flags", params={"year": 2022, "kind": "nang_cao"})).json()
+    assert "recognized_below_standard" in {f for row in flags["items"] for f in row["flags"]}
+    standard = (await client.get("/api/v1/units/084/summary", params={"year": 2022})).json()
+    assert standard["recognized_below_standard_count"] == 0  # 19/19
+
+
+async def test_a_repeated_kind_is_two_cache_entries(client):
+    """The last value of a repeated parameter decides the answer: `kind=chuan&kind=nang_cao` and the
+    reverse are two reports, never one cache entry."""
+    await _with_advanced_set(client)
+    await put_assessment(client, code="02812", year=2022, met=15)
+    s = "/api/v1/units/084/summary?year=2022"
+    first = await client.get(s + "&kind=chuan&kind=nang_cao")
+    second = await client.get(s + "&kind=nang_cao&kind=chuan")
+    assert first.json()["criteria_set"] == "NC-2021-2025" and second.json()["criteria_set"] == "2021-2025"
+    assert second.headers["x-cache"] == "miss"
+
+
+async def test_a_frozen_assessment_of_a_kind_says_its_kind(client):
+    await _with_advanced_set(client)
+    await client.put(A.format(code="02812") + "/2022", params={"kind": "nang_cao"}, json={"criteria": criteria(7, count=10)})
+    await client.post(A.format(code="02812") + "/2022/submit", params={"kind": "nang_cao"})
+    refused = assert_problem(await client.put(A.format(code="02812") + "/2022", params={"kind": "nang_cao"},
+                                              json={"criteria": criteria(8, count=10)}), 409)
+    assert "of kind nang_cao" in refused["detail"] and "?kind=nang_cao" in refused["detail"]
+
+
+async def test_a_district_set_of_a_kind_never_judges_a_commune(client):
+    body = advanced_set("NC-HUYEN")
+    body["applies_to"] = "district"
+    assert (await client.post("/api/v1/criteria-sets", json=body)).status_code == 201
+    refused = await client.put(A.format(code="02812") + "/2022", params={"kind": "nang_cao"},
+                               json={"criteria": criteria(7, count=10)})
+    assert assert_problem(refused, 422)["type"].endswith("/problems/rule-violation")
+    listed = (await client.get("/api/v1/criteria-sets", params={"year": 2022, "kind": "nang_cao", "unit": "084"})).json()
+    assert [s["code"] for s in listed["items"]] == ["NC-HUYEN"]  # what applies to the district itself
+
+
+async def test_the_aggregate_judges_an_indicator_split_over_rows_as_the_assessment_does(client):
+    body = advanced_set()
+    body["criteria"][0]["indicators"] = [
+        {"code": "1.1", "name": "Thu nhập", "op": ">=", "thresholds": []},
+        {"code": "1.1", "name": "Thu nhập", "region": "trung_du_mien_nui_phia_bac", "op": ">=",
+         "thresholds": [{"value": 50}]},
+    ]
+    assert (await client.post("/api/v1/criteria-sets", json=body)).status_code == 201
+    c = criteria(3, count=10)
+    c[0] = {"number": 1, "indicators": {"1.1": 60}}
+    written = await client.put(A.format(code="02812") + "/2022", params={"kind": "nang_cao"}, json={"criteria": c})
+    assert written.json()["criteria"][0]["evaluation"][0]["threshold"] == 50
+    found = (await client.get("/api/v1/units/084/indicators",
+                              params={"year": 2022, "code": "1.1", "kind": "nang_cao"})).json()
+    assert (found["communes_judged"], found["communes_meeting"]) == (1, 1)
+
+
+async def test_indicator_rules_are_checked_across_rows_and_criteria(client):
+    def with_indicators(code, first, *by_criterion):
+        body = advanced_set(code, first=first, last=first)
+        for number, indicators in by_criterion:
+            body["criteria"][number - 1]["indicators"] = indicators
+        return body
+
+    cases = {
+        "op": with_indicators("X1", 2030, (2, [{"code": "2.1", "name": "a", "op": ">=", "thresholds": [{"value": 1}]},
+                                               {"code": "2.1", "name": "a", "region": "tay_nguyen", "op": "bool",
+                                                "thresholds": [{"value": True}]}])),
+        "tie": with_indicators("X2", 2031, (2, [{"code": "2.1", "name": "a", "op": ">=", "thresholds": [{"value": 50}]},
+                                                {"code": "2.1", "name": "a", "region": "tay_nguyen",
+                                                 "thresholds": [{"value": 70}]}])),
+        "two criteria": with_indicators("X3", 2032, (2, [{"code": "9.9", "name": "a"}]),
+                                        (3, [{"code": "9.9", "name": "b"}])),
+        "misspelt key": with_indicators("X4", 2033, (2, [{"code": "2.1", "name": "a", "op": ">=",
+                                                         "thresholds": [{"value": 5, "comune_group": 3}]}])),
+        "text value": with_indicators("X5", 2034, (2, [{"code": "2.1", "name": "a", "op": ">=",
+                                                       "thresholds": [{"value": "50"}]}])),
+        "group as text": with_indicators("X6", 2035, (2, [{"code": "2.1", "name": "a", "op": ">=",
+                                                          "thresholds": [{"value": 5, "commune_group": "3"}]}])),
+    }
+    for case, body in cases.items():
+        refused = await client.post("/api/v1/criteria-sets", json=body)
+        assert refused.status_code == 422, (case, refused.text)
+    sixty_four = advanced_set("X7", count=63, first=2036, last=2036)
+    sixty_four["criteria"].append({**sixty_four["criteria"][0], "number": 64, "code": "NC64", "indicators": []})
+    assert_problem(await client.post("/api/v1/criteria-sets", json=sixty_four), 422)
+    assert (await client.post("/api/v1/criteria-sets", json=advanced_set("X8", count=63, first=2037,
+                                                                          last=2037))).status_code == 201
+    assert (await client.get("/api/v1/criteria-sets", params={"year": 2030, "kind": "nang_cao"})).json()["total"] == 0
+    full = await client.put(A.format(code="02848") + "/2037", params={"kind": "nang_cao"},
+                            json={"criteria": criteria(63, count=63)})
+    assert full.status_code == 201, full.text
+    assert full.json()["met_count"] == 63 and full.json()["standard_reached"] is True
