@@ -15,6 +15,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Int
 from sqlmodel import Field, SQLModel
 
 from app.core.types import EnumText, UtcDateTime
+from app.criteria.models import AssessmentKind
 
 
 class AssessmentStatus(StrEnum):
@@ -38,7 +39,10 @@ class Assessment(SQLModel, table=True):
     year: int = Field(sa_column=Column(Integer, nullable=False))
     # contract v1.1 "Assessments by kind": the standard the commune is assessed against (chuan,
     # nang_cao, kieu_mau, hien_dai), judged with the set of that kind that applies
-    kind: str = Field(default="chuan", sa_column=Column(String(16), nullable=False, server_default="chuan"))
+    kind: AssessmentKind = Field(
+        default=AssessmentKind.chuan,
+        sa_column=Column(EnumText(AssessmentKind, 16), nullable=False, server_default=AssessmentKind.chuan.value),
+    )
     criteria_set: str = Field(sa_column=Column(String(32), ForeignKey("criteria_set.code"), nullable=False))
     criteria_count: int = Field(sa_column=Column(Integer, nullable=False))
     met_count: int = Field(sa_column=Column(Integer, nullable=False))

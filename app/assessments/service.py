@@ -342,7 +342,7 @@ async def put(
     if assessment is None:
         assessment = Assessment(
             unit_id=commune.id,  # type: ignore[arg-type]
-            commune_code=commune.code, year=year, kind=kind, criteria_set=cset.code, criteria_count=cset.criteria_count,
+            commune_code=commune.code, year=year, kind=AssessmentKind(kind), criteria_set=cset.code, criteria_count=cset.criteria_count,
             met_count=len(met), met_bits=rules.met_bits(met), indicator_conflicts=conflict_bits, version=1,
             created_at=now, updated_at=now,
         )
