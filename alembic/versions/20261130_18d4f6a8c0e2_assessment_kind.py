@@ -7,7 +7,8 @@ Every existing assessment is of kind ``chuan`` (the commune standard). The uniqu
 On SQLite the constraint change rebuilds the table (batch mode): dropping the old table would
 cascade-delete every criterion row (foreign keys are on, and cannot be turned off inside the
 migration's transaction), so the criteria are kept aside and put back, and the change triggers
-that went with the old table are re-created.
+that went with the old table are re-created. A downgrade deletes the assessments of other kinds
+than `chuan` (the old schema cannot hold them): export them first (`ntm export … --kind K`).
 
 Revision ID: 18d4f6a8c0e2
 Revises: 17c3e5a7b9d1
