@@ -119,6 +119,24 @@ class AppError(Exception):
         return body
 
 
+class OutcomeProblem(AppError):
+    """A refusal whose body carries an outcome's fields beside the problem's members: an import
+    refused answers what it would have done and every row error (``errors`` as a list of rows, not
+    of fields). The subclass sets ``status``, ``title`` and ``slug``."""
+
+    def __init__(self, detail: str, outcome: BaseModel) -> None:
+        super().__init__(detail)
+        self.outcome = outcome
+
+    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": PROBLEM_BASE + self.slug, "title": self.title, "status": self.status,
+                                "detail": self.detail}
+        if instance:
+            body["instance"] = instance
+        body.update(self.outcome.model_dump(mode="json"))
+        return body
+
+
 class Unauthorized(AppError):
     status, title, slug = 401, "Unauthorized", "unauthorized"
     headers = {"WWW-Authenticate": "Bearer"}

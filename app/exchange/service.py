@@ -30,7 +30,7 @@ from app.audit.models import AuditRecord
 from app.auth.models import Principal
 from app.auth.rules import Action, allowed
 from app.core import sheets
-from app.core.errors import AppError, InvalidInput, PayloadTooLarge
+from app.core.errors import AppError, InvalidInput, OutcomeProblem, PayloadTooLarge
 from app.core.types import utcnow
 from app.criteria import service as criteria_service
 from app.criteria.models import AssessmentKind, CriteriaSet, Criterion, Indicator
@@ -62,30 +62,23 @@ class UnsupportedFile(AppError):
 MAX_LISTED_ERRORS = 1000  # contract v1.3: at most 1,000 errors listed, then one entry "and N more"
 
 
-class ImportRejected(AppError):
+class ImportRejected(OutcomeProblem):
     """The file has errors (422) or rows outside the caller's scope (403): nothing was written."""
 
     def __init__(self, result: ImportResult, *, status: int = 422) -> None:
         count = len(result.errors)
         detail = (f"{count} error{'s' if count != 1 else ''} in the file; nothing was written."
                   if status == 422 else "Some rows are outside your scope; nothing was written.")
-        super().__init__(detail)
-        self.status = status
-        self.title = "Import rejected" if status == 422 else "Forbidden"
-        # rows that break the import's rules: a domain rule no schema can state (contract v1.3)
-        self.slug = "rule-violation" if status == 422 else "forbidden"
         if count > MAX_LISTED_ERRORS:  # the body stays small (values are cut at 100 characters)
             rest = result.errors[MAX_LISTED_ERRORS:]
             more = _error(rest[0].row, None, None, f"and {len(rest)} more")
             result = result.model_copy(update={"errors": [*result.errors[:MAX_LISTED_ERRORS], more]})
+        super().__init__(detail, result)
+        self.status = status
+        self.title = "Import rejected" if status == 422 else "Forbidden"
+        # rows that break the import's rules: a domain rule no schema can state (contract v1.3)
+        self.slug = "rule-violation" if status == 422 else "forbidden"
         self.result = result
-
-    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
-        body = {"type": "/problems/" + self.slug, "title": self.title, "status": self.status, "detail": self.detail}
-        if instance:
-            body["instance"] = instance
-        body.update(self.result.model_dump(mode="json"))
-        return body
 
 
 @dataclass(frozen=True)

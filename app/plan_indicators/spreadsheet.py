@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth.models import Principal
 from app.core import sheets
-from app.core.errors import AppError, PayloadTooLarge
+from app.core.errors import AppError, OutcomeProblem, PayloadTooLarge
 from app.core.preconditions import IfMatch
 from app.core.sheets import ImportRowError as ImportError_
 from app.core.text import fold
@@ -174,22 +174,13 @@ class UnsupportedFile(AppError):
     status, title, slug = 415, "Unsupported file", "unsupported-file"
 
 
-class ImportRejected(AppError):
+class ImportRejected(OutcomeProblem):
     # rows that break the list's rules: a domain rule no schema can state (contract v1.3), as the assessment import
     status, title, slug = 422, "Import rejected", "rule-violation"
 
     def __init__(self, outcome: PlanIndicatorImportResult) -> None:
         count = len(outcome.errors)
-        super().__init__(f"{count} error{'s' if count != 1 else ''} in the file; nothing was written.")
-        self.outcome = outcome
-
-    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": "/problems/" + self.slug, "title": self.title, "status": self.status,
-                                "detail": self.detail}
-        if instance:
-            body["instance"] = instance
-        body.update(self.outcome.model_dump(mode="json"))
-        return body
+        super().__init__(f"{count} error{'s' if count != 1 else ''} in the file; nothing was written.", outcome)
 
 
 @dataclass(frozen=True)
