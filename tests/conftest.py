@@ -1,7 +1,8 @@
 """Test fixtures. Every test that touches the database runs twice: on SQLite and on PostgreSQL.
 
 PostgreSQL comes from ``NTM_TEST_POSTGRES_URL`` (default: postgres@127.0.0.1:5432, trust
-auth); each run creates its own databases and drops them at the end. When PostgreSQL
+auth); each run (each pytest-xdist worker, under ``-n 2``) creates its own databases, uniquely
+named, and drops them at the end. When PostgreSQL
 cannot be reached its half is *skipped with the reason printed*, unless
 ``NTM_TEST_REQUIRE_POSTGRES=1`` (set by .ci/run when PostgreSQL is installed), which
 turns that into a failure.
