@@ -1,7 +1,8 @@
 """Test fixtures. Every test that touches the database runs twice: on SQLite and on PostgreSQL.
 
 PostgreSQL comes from ``NTM_TEST_POSTGRES_URL`` (default: postgres@127.0.0.1:5432, trust
-auth); each run creates its own databases and drops them at the end. When PostgreSQL
+auth); each run (each pytest-xdist worker, under ``-n 2``) creates its own databases, uniquely
+named, and drops them at the end. When PostgreSQL
 cannot be reached its half is *skipped with the reason printed*, unless
 ``NTM_TEST_REQUIRE_POSTGRES=1`` (set by .ci/run when PostgreSQL is installed), which
 turns that into a failure.
@@ -13,18 +14,24 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import delete, text
+from sqlalchemy import delete, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import Role
+from app.audit.models import AuditRecord
+from app.auth.models import Role, User
 from app.core import migrations
+from app.core.changes import CHANGE_TABLE
 from app.core.config import Settings
 from app.core.db import Database
+from app.core.types import utcnow
 from app.main import create_app
 from app.models import metadata
 from app.reference import load_reference
@@ -97,7 +104,43 @@ async def db(database: Database) -> Database:
 
 
 async def reset_database(database: Database) -> None:
-    """Empty every table and reload the built-in reference data and the administrator."""
+    """Empty every table and reload the built-in reference data and the administrator.
+
+    The first reset of a database loads them as the service does (``load_reference``,
+    ``make_user``) and keeps a copy of the rows (and, on PostgreSQL, of the sequences); every
+    later one empties the tables and puts that copy back in one transaction, one multi-row
+    INSERT per table, the administrator with a fresh ``created_at``. The end state is the same."""
+    snapshot = _SNAPSHOTS.get(str(database.engine.url))
+    if snapshot is None:
+        await _reset_from_scratch(database)
+        _SNAPSHOTS[str(database.engine.url)] = await _take_snapshot(database)
+        return
+    async with database.transaction() as session:
+        if database.dialect == "postgresql":
+            # the commit of a fixture's reset need not wait for the disk (the tests' own commits do)
+            await session.execute(text("SET LOCAL synchronous_commit = off"))
+            filled = set(await _filled_tables(session))
+            for table in reversed(metadata.sorted_tables):  # children first
+                if table.name not in filled:
+                    continue
+                if table.name == AUDIT_TABLE:  # the audit table refuses DELETE
+                    await session.execute(text(f"TRUNCATE {table.name}"))
+                else:
+                    await session.execute(delete(table))
+            if snapshot.sequences:
+                await session.execute(text("SELECT " + ", ".join(snapshot.sequences)))
+        else:
+            for table in reversed(metadata.sorted_tables):
+                await session.execute(delete(table))
+        for table in metadata.sorted_tables:  # parents first
+            rows = snapshot.rows.get(table.name)
+            if rows:
+                if table.name == User.__tablename__:
+                    rows = [{**row, "created_at": utcnow()} for row in rows]
+                await session.execute(insert(table).values(rows))
+
+
+async def _reset_from_scratch(database: Database) -> None:
     async with database.transaction() as session:
         if database.dialect == "postgresql":  # TRUNCATE: the audit table refuses DELETE
             names = ", ".join(t.name for t in metadata.sorted_tables)
@@ -107,6 +150,41 @@ async def reset_database(database: Database) -> None:
                 await session.execute(delete(table))
         await load_reference(session)
     await make_user(database, username=ADMIN, role=Role.admin)
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    rows: dict[str, list[dict[str, Any]]]  # table → its rows after a reset (not the change tokens)
+    sequences: list[str]  # PostgreSQL: the setval() calls that put every sequence back
+
+
+AUDIT_TABLE = AuditRecord.__tablename__
+_SNAPSHOTS: dict[str, _Snapshot] = {}  # database URL → what a reset leaves in it
+
+
+async def _take_snapshot(database: Database) -> _Snapshot:
+    rows: dict[str, list[dict[str, Any]]] = {}
+    sequences: list[str] = []
+    async with database.transaction(write=False) as session:
+        for table in metadata.sorted_tables:
+            # the change tokens are random, and written by the SQLite triggers as the rows go in
+            if table.name != CHANGE_TABLE:
+                rows[table.name] = [dict(row) for row in (await session.execute(select(table))).mappings()]
+        if database.dialect == "postgresql":
+            found = await session.execute(text(
+                "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value FROM pg_sequences"
+                " WHERE schemaname = current_schema()"))
+            # setval(..., false): as after RESTART IDENTITY, the next value is the first one
+            sequences = [f"setval('{name}', {value}, true)" if value is not None else f"setval('{name}', 1, false)"
+                         for name, value in found]
+    return _Snapshot(rows, sequences)
+
+
+async def _filled_tables(session: AsyncSession) -> list[str]:
+    """PostgreSQL: the tables that have a row, in one round trip."""
+    probes = ", ".join(f"CASE WHEN EXISTS (SELECT FROM {t.name}) THEN '{t.name}' END" for t in metadata.sorted_tables)
+    found = (await session.execute(text(f"SELECT array_remove(ARRAY[{probes}], NULL)"))).scalar_one()
+    return list(found)
 
 
 @pytest.fixture
