@@ -4,7 +4,8 @@ each database, signed in as an administrator, over the demo data, for a bounded 
 No 5xx, no response outside its documented status codes, content types and schemas, no
 schema-violating request accepted, no schema-valid one refused except by a documented domain
 rule (see schemathesis.toml beside this file). ``NTM_FUZZ_SECONDS`` bounds each database's run
-(default 55 s: under `-n 2` the fuzzer shares the CPU with the other worker); ``NTM_FUZZ_SEED`` picks the seed (default fixed, so a CI run is repeatable).
+(default 55 s: under `-n 2` the fuzzer shares the CPU with the other worker); ``NTM_FUZZ_SEED``
+picks the seed (default fixed, so a CI run is repeatable).
 One schemathesis worker: with two, CPython 3.11's `ast.parse` (which Hypothesis calls to
 describe its filters) was seen to fail from two threads at once ("AST constructor recursion
 depth mismatch"), an error inside the tool, not an answer of the service.
