@@ -332,6 +332,7 @@ async def put(
     unchanged replace keeps its version and writes no audit record."""
     locked = await _begin(session, principal, commune, year, kind, Action.assessment_write, if_match)
     cset = await _criteria_set_for(session, year, data.criteria_set, commune, kind)
+    await criteria_service.hold(session, cset)
     check_criteria(data.criteria, cset.criteria_count, cset.code)
     judge = await locked.judges(cset.code, year)
     criteria = sorted(resolve_met(data.criteria, judge), key=lambda c: c.number)

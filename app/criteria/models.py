@@ -191,7 +191,8 @@ class IndicatorIn(BaseModel):
     unit: str | None = PField(default=None, max_length=64, examples=["triệu đồng/người/năm"])
     threshold: str | None = PField(default=None, max_length=120, description="The threshold as the decision words it",
                                    examples=["≥ 36"])
-    region: str | None = PField(default=None, max_length=48, examples=[None])
+    region: Region | None = PField(default=None, examples=[None], description="A legacy per-row region; prefer "
+                                   "`thresholds[].region`")
     op: IndicatorOp | None = PField(default=None, description="How a value is compared with its threshold "
                                     "(contract v1.2); null: not judged", examples=[">="])
     thresholds: list[ThresholdData] = PField(

@@ -436,3 +436,11 @@ async def list_applicable(session: AsyncSession, *, year: int | None, kind: SetK
         return [found] if found is not None else []
     sets = [s for s in await list_sets(session, year=year) if s.kind == wanted]
     return sorted(sets, key=lambda s: (s.issuer != NATIONAL, s.issuer, s.first_year))
+
+
+async def hold(session: AsyncSession, cset: CriteriaSet) -> None:
+    """Hold the set as it is while a write judges by it (a shared row lock on PostgreSQL; SQLite
+    writers queue anyway): a concurrent PATCH of an unused set's criteria, which locks the row for
+    update, cannot change the indicators an assessment is being judged with."""
+    await session.execute(select(col(CriteriaSet.code)).where(col(CriteriaSet.code) == cset.code)
+                          .with_for_update(read=True))

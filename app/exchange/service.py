@@ -249,6 +249,8 @@ async def import_assessments(
         raise ImportRejected(_empty_result(year, cset.code, dry_run, kind=kind, errors=[_error(
             1, None, None, f"no sheet has a commune code column (`commune_code` or `Mã xã`) in row 1; "
                            f"sheets found: {names}")]))
+    if not dry_run:
+        await criteria_service.hold(session, cset)
     set_rules = await assessments_service.set_indicators(session, cset.code)
     parsed = await run_in_threadpool(rules.parse, table, cset.criteria_count, set_rules)
     errors = [_error(e.row, e.column, e.value, e.message) for e in parsed.errors]

@@ -209,3 +209,38 @@ async def test_a_managed_set_carries_judged_indicators(client):
         "criteria[0].indicators[0].thresholds[0]", "criteria[0].indicators[1].op",
         "criteria[0].indicators[2].thresholds[1]"}
     assert (await client.get("/api/v1/criteria-sets/LC-BAD")).status_code == 404
+
+
+async def test_an_indicator_region_is_a_known_region(client):
+    body = new_set("LC-REG", first=2030, last=2031)
+    body["criteria"][0]["indicators"] = [{"code": "1.1", "name": "x", "region": "mien_trang"}]
+    assert_problem(await client.post("/api/v1/criteria-sets", json=body), 422,
+                   field="criteria[0].indicators[0].region")
+
+
+async def test_an_assessment_waits_for_a_change_of_its_sets_criteria(db, client, backend):
+    """PostgreSQL: a PATCH of an unused set's criteria locks the set's row for update; a PUT judged
+    by that set holds the row (shared lock) and so waits, then is judged by the criteria as they
+    end up — never by ones being replaced."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    if backend != "postgresql":
+        return  # SQLite writers queue one at a time: no interleaving to test
+    body = new_set("LC-RACE", first=2022, last=2025)
+    body["criteria"][9]["indicators"] = [{"code": "10.1", "name": "Thu nhập", "op": ">=", "thresholds": [{"value": 50}]}]
+    assert (await client.post("/api/v1/criteria-sets", json=body)).status_code == 201
+    c = marks(12)
+    c[9] = {"number": 10, "indicators": {"10.1": 40}}  # met decided by the threshold
+    async with db.transaction() as patcher:
+        await patcher.execute(text("SELECT code FROM criteria_set WHERE code = 'LC-RACE' FOR UPDATE"))
+        put = asyncio.create_task(client.put("/api/v1/communes/02812/assessments/2022", json={"criteria": c}))
+        await asyncio.sleep(0.3)
+        assert not put.done()  # held back by the lock (it cannot finish before the patcher commits)
+        await patcher.execute(text(
+            "UPDATE indicator SET thresholds = '[{\"value\": 30}]' WHERE code = '10.1' AND criterion_id IN "
+            "(SELECT id FROM criterion WHERE set_code = 'LC-RACE')"))
+    written = await put
+    assert written.status_code == 201, written.text
+    assert written.json()["criteria"][9]["met"] is True  # judged by 30, as the set now stands, not by 50
