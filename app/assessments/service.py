@@ -60,7 +60,7 @@ async def _criteria_set_for(session: AsyncSession, year: int, code: str | None, 
     if cset.kind != kind:
         raise InvalidInput.field(
             "body", "criteria_set",
-            f"Criteria set {code} is of kind {cset.kind!r}; this assessment is of kind {kind!r} (`?kind=`).",
+            f"Criteria set {code} is of kind '{cset.kind}'; this assessment is of kind '{kind}' (`?kind=`).",
         )
     if not cset.first_year <= year <= cset.last_year:
         raise InvalidInput.field(
@@ -184,7 +184,7 @@ def audit_key(code: str, year: int, kind: str) -> str:
 
 def _what(commune: AdminUnit, year: int, kind: str) -> str:
     what = f"{commune.name} ({commune.code}) has no assessment for {year}"
-    return what + ("." if kind == AssessmentKind.chuan else f" of kind {kind!r}.")
+    return what + ("." if kind == AssessmentKind.chuan else f" of kind '{kind}'.")
 
 
 async def get(

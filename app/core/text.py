@@ -49,6 +49,32 @@ def fold(text: str) -> str:
     return _SPACES.sub(" ", stripped.casefold()).strip()
 
 
+# Vietnamese alphabetical order (bảng chữ cái): a letter with a breve, circumflex or horn, and đ,
+# are letters of their own after their base; tones come second (ngang, huyền, hỏi, ngã, sắc, nặng),
+# as dictionaries and ICU's `vi` collation order them. Letters outside the alphabet (f, j, w, z)
+# keep their Latin places.
+_ALPHABET = "a ă â b c d đ e ê f g h i j k l m n o ô ơ p q r s t u ư v w x y z".split()
+_LETTER_MARKS = {"\u0306": "\u0306", "\u0302": "\u0302", "\u031b": "\u031b"}  # breve, circumflex, horn
+_TONES = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}  # huyền hỏi ngã sắc nặng
+_LETTER_RANK = {unicodedata.normalize("NFC", letter): rank for rank, letter in enumerate(_ALPHABET)}
+
+
+def vi_sort_key(text: str) -> tuple[tuple[int, ...], tuple[int, ...], str]:
+    """Sort key for Vietnamese names: An, Ân, Bắc, Đồng, Ô, Yên (not An, Bắc, Yên, Ân, Ô, Đồng as code
+    points give); case and tones only break ties, in that order."""
+    primary: list[int] = []
+    tones: list[int] = []
+    for char in unicodedata.normalize("NFC", text.casefold()):
+        parts = unicodedata.normalize("NFD", char)
+        base = parts[0] + "".join(m for m in parts[1:] if m in _LETTER_MARKS)
+        tone = next((_TONES[m] for m in parts[1:] if m in _TONES), 0)
+        rank = _LETTER_RANK.get(unicodedata.normalize("NFC", base))
+        # letters by the alphabet; anything else (spaces, digits, punctuation) before letters, by code point
+        primary.append(1_000_000 + rank if rank is not None else ord(char) if ord(char) < 1_000_000 else 999_999)
+        tones.append(tone)
+    return tuple(primary), tuple(tones), text
+
+
 def like_escape(text: str, escape: str = "\\") -> str:
     """Escape LIKE wildcards so user text matches literally."""
     return text.replace(escape, escape * 2).replace("%", escape + "%").replace("_", escape + "_")

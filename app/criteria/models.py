@@ -9,11 +9,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictFloat, StrictInt
 from pydantic import Field as PField
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.core.text import NAME_PATTERN, name_text
 from app.core.types import JSON_INTEGER
 from app.criteria.thresholds import Op as IndicatorOp
 from app.units.models import Region
@@ -121,6 +122,17 @@ class Indicator(SQLModel, table=True):
 # ---- API shapes ---------------------------------------------------------------------------
 
 
+def _name(value: Any) -> Any:
+    return name_text(value) if isinstance(value, str) else value
+
+
+# text shown in workbooks and pages: stored NFC, no control character (a workbook cannot hold one);
+# the pattern is published, `name_text` enforces it with a message naming the character
+NameText = Annotated[str, BeforeValidator(_name), PField(json_schema_extra={"pattern": NAME_PATTERN})]
+# a code that heads an import column: letters, digits, `.`, `_`, `-`, never starting like a formula
+CODE_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,15}$"
+
+
 class ThresholdData(BaseModel):
     """One threshold value and where it applies (null: everywhere / every group / open-ended years)."""
 
@@ -133,7 +145,7 @@ class ThresholdData(BaseModel):
         default=None, description="51/2025/QĐ-TTg commune group")
     first_year: Annotated[int, PField(ge=1900, le=2100), JSON_INTEGER] | None = PField(default=None, examples=[2022])
     last_year: Annotated[int, PField(ge=1900, le=2100), JSON_INTEGER] | None = PField(default=None, examples=[None])
-    source: str | None = PField(default=None, max_length=120, description="The decision that sets the value",
+    source: NameText | None = PField(default=None, max_length=120, description="The decision that sets the value",
                                 examples=["1980/QĐ-TTg"])
 
 
@@ -183,14 +195,16 @@ class CriteriaSetDetail(CriteriaSetPublic):
 # ---- writes ---------------------------------------------------------------------------------
 
 
+
+
 class IndicatorIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str = PField(min_length=1, max_length=16, examples=["10.1"])
-    name: str = PField(min_length=1, max_length=300, examples=["Thu nhập bình quân đầu người"])
-    unit: str | None = PField(default=None, max_length=64, examples=["triệu đồng/người/năm"])
-    threshold: str | None = PField(default=None, max_length=120, description="The threshold as the decision words it",
-                                   examples=["≥ 36"])
+    code: str = PField(min_length=1, max_length=16, pattern=CODE_PATTERN, examples=["10.1"])
+    name: NameText = PField(min_length=1, max_length=300, examples=["Thu nhập bình quân đầu người"])
+    unit: NameText | None = PField(default=None, max_length=64, examples=["triệu đồng/người/năm"])
+    threshold: NameText | None = PField(default=None, max_length=120,
+                                        description="The threshold as the decision words it", examples=["≥ 36"])
     region: Region | None = PField(default=None, examples=[None], description="A legacy per-row region; prefer "
                                    "`thresholds[].region`")
     op: IndicatorOp | None = PField(default=None, description="How a value is compared with its threshold "
@@ -207,10 +221,10 @@ class CriterionIn(BaseModel):
 
     # at most 63: an assessment keeps its met criteria as bits of a signed 64-bit integer
     number: Annotated[int, PField(ge=1, le=MAX_CRITERIA), JSON_INTEGER] = PField(examples=[1])
-    code: str = PField(min_length=1, max_length=16, examples=["TC01"])
-    name: str = PField(min_length=1, max_length=300, examples=["Quy hoạch"])
-    group: str | None = PField(default=None, max_length=8, examples=["I"])
-    group_name: str | None = PField(default=None, max_length=200, examples=["Quy hoạch"])
+    code: str = PField(min_length=1, max_length=16, pattern=CODE_PATTERN, examples=["TC01"])
+    name: NameText = PField(min_length=1, max_length=300, examples=["Quy hoạch"])
+    group: NameText | None = PField(default=None, max_length=8, examples=["I"])
+    group_name: NameText | None = PField(default=None, max_length=200, examples=["Quy hoạch"])
     indicators: list[IndicatorIn] = PField(default_factory=list, max_length=100)
 
 
@@ -228,8 +242,8 @@ class CriteriaSetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = PField(pattern=SET_CODE_REGEX, max_length=32, examples=["LC-2021-2025"])
-    name: str = PField(min_length=1, max_length=300, examples=["Bộ tiêu chí xã NTM tỉnh Lào Cai 2021–2025"])
-    decision: str = PField(min_length=1, max_length=64, examples=["1234/QĐ-UBND"])
+    name: NameText = PField(min_length=1, max_length=300, examples=["Bộ tiêu chí xã NTM tỉnh Lào Cai 2021–2025"])
+    decision: NameText = PField(min_length=1, max_length=64, examples=["1234/QĐ-UBND"])
     kind: SetKind = PField(default=SetKind.chuan, examples=["chuan"])
     applies_to: AppliesTo = PField(default=AppliesTo.commune, examples=["commune"])
     issuer: str = PField(default=NATIONAL, pattern=ISSUER_REGEX, max_length=8, examples=["10"])
@@ -247,8 +261,8 @@ class CriteriaSetUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = PField(default=None, min_length=1, max_length=300, examples=["Bộ tiêu chí xã NTM tỉnh Lào Cai"])
-    decision: str | None = PField(default=None, min_length=1, max_length=64, examples=["1235/QĐ-UBND"])
+    name: NameText | None = PField(default=None, min_length=1, max_length=300, examples=["Bộ tiêu chí xã NTM tỉnh Lào Cai"])
+    decision: NameText | None = PField(default=None, min_length=1, max_length=64, examples=["1235/QĐ-UBND"])
     kind: SetKind | None = PField(default=None, examples=["chuan"])
     applies_to: AppliesTo | None = PField(default=None, examples=["commune"])
     issuer: str | None = PField(default=None, pattern=ISSUER_REGEX, max_length=8, examples=["10"])

@@ -84,7 +84,7 @@ async def set_that_applies(
     if found is None:
         all_sets = [s for s in _judging(await list_sets(session), applies_to) if s.kind == kind]
         span = f"{all_sets[0].first_year}–{all_sets[-1].last_year}" if all_sets else "none loaded"
-        what = "criteria set" if kind == SetKind.chuan.value else f"criteria set of kind {kind!r}"
+        what = "criteria set" if kind == SetKind.chuan.value else f"criteria set of kind '{kind}'"
         raise InvalidInput.field(location, field, f"No {what} is in force in {year} (sets cover {span}).")
     return found
 
@@ -331,7 +331,7 @@ async def _check_overlap(session: AsyncSession, *, code: str, kind: str, issuer:
                                                            col(CriteriaSet.code) != code))
     for other in rows.scalars():
         if rules.overlaps(first, last, other.first_year, other.last_year):
-            raise Conflict(f"Set {other.code} ({other.decision}) of kind {kind!r} issued by {issuer!r} is in force "
+            raise Conflict(f"Set {other.code} ({other.decision}) of kind '{kind}' issued by {issuer!r} is in force "
                            f"{other.first_year}–{other.last_year}, overlapping {first}–{last}.")
 
 

@@ -182,20 +182,24 @@ def layout(header: list[Cell], criteria_count: int, indicators: IndicatorRules =
     return Layout(code=code, name=name, criteria=criteria, indicators=found), []
 
 
-def commune_codes(sheet: Sheet) -> list[str]:
-    """The commune codes of a table's rows, read from its code column before anything else (which
-    criteria set judges them depends on where they lie); rows past an end marker are not read."""
+def commune_codes(sheet: Sheet, *, carrying: bool = True) -> list[str]:
+    """The commune codes of a table's rows that carry marks or values (``carrying``; else every
+    row's), read from its code column before anything else (which criteria set judges them depends
+    on where they lie). Rows whose other cells are blank — a template's untouched rows, which the
+    import skips — and rows past an end marker are left out."""
     header = [header_key(c.value) for c in sheet.rows[0]] if sheet.rows else []
     index = next((i for i, key in enumerate(header) if key in CODE_HEADERS), None)
     if index is None:
         return []
+    filled = [i for i, key in enumerate(header)
+              if key and key not in CODE_HEADERS and key not in NAME_HEADERS and key not in DERIVED_HEADERS]
     out: list[str] = []
     for row in sheet.rows[1:]:
         first = _cell(row, 0).value
         if isinstance(first, str) and fold(first).startswith(END_MARKERS):
             break
         code = commune_code(_cell(row, index).value)
-        if code is not None:
+        if code is not None and (not carrying or any(not _blank(_cell(row, i).value) for i in filled)):
             out.append(code)
     return sorted(set(out))
 

@@ -241,9 +241,13 @@ async def import_assessments(
     assessments of ``kind``, judged by the set of that kind that applies to the file's communes."""
     table = rules.find_table(files)
     day = year_end(year)
-    units = await _units(session, rules.commune_codes(table), day) if table is not None else {}
+    # the set is chosen by the rows that carry marks or values; a file with none (an untouched
+    # template) by all its rows, and when those mix sets, the national one (every row is skipped)
+    carrying = rules.commune_codes(table) if table is not None else []
+    codes = carrying or (rules.commune_codes(table, carrying=False) if table is not None else [])
+    units = await _units(session, codes, day)
     tree = await units_service.tree_above_communes(session, day)
-    cset = await _file_set(session, year, kind, units, tree, dry_run)
+    cset = await _file_set(session, year, kind, units, tree, dry_run, mixed_ok=not carrying)
     if table is None:
         names = ", ".join(repr(s.name) for s in files)
         raise ImportRejected(_empty_result(year, cset.code, dry_run, kind=kind, errors=[_error(
@@ -330,7 +334,7 @@ async def import_assessments(
 
 
 async def _file_set(session: AsyncSession, year: int, kind: str, units: dict[str, _Unit], tree: units_rules.Tree,
-                    dry_run: bool) -> CriteriaSet:
+                    dry_run: bool, *, mixed_ok: bool = False) -> CriteriaSet:
     """The one set of ``kind`` that judges the file's communes in ``year``: the set that applies to
     each (its province's adaptation in force, else the national set) — 422 when none applies, and
     a header error when the communes' provinces are judged by different sets (one file, one set:
@@ -343,6 +347,8 @@ async def _file_set(session: AsyncSession, year: int, kind: str, units: dict[str
         return await criteria_service.set_that_applies(session, year, kind=kind, location="query")  # 422
     if len(distinct) == 1 and None not in found.values():
         return next(iter(distinct.values()))
+    if mixed_ok:  # nothing will be written: read the header by the national set
+        return await criteria_service.set_that_applies(session, year, kind=kind, location="query")
     which = "; ".join(f"province {p}: {s.code if s is not None else 'none'}"
                       for p, s in sorted(found.items(), key=lambda item: item[0] or ""))
     raise ImportRejected(_empty_result(year, min(distinct), dry_run, [_error(

@@ -279,13 +279,15 @@ TEMPLATE_SHEET = "Đánh giá"
 def _indicator_comments(ws: Any, data: ReportData, first_column: int) -> None:
     """Each indicator column's header cell carries the indicator's criterion, name and unit as a comment
     (the import reads the cell's value, the code, never the comment)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.comments import Comment
 
     for offset, column in enumerate(data.indicators):
         unit = f" ({column.unit})" if column.unit else ""
         what = "có/không: Đạt hoặc Không" if column.yes_no else "số, ví dụ 41,5"
-        ws.cell(row=1, column=first_column + offset).comment = Comment(
-            f"Tiêu chí {column.number} — {column.name}{unit}. Giá trị: {what}; để trống nếu chưa có.", "NTM")
+        text = f"Tiêu chí {column.number} — {column.name}{unit}. Giá trị: {what}; để trống nếu chưa có."
+        # as in cells: a character XML 1.0 cannot hold (names stored before they were checked) is dropped
+        ws.cell(row=1, column=first_column + offset).comment = Comment(ILLEGAL_CHARACTERS_RE.sub("", text), "NTM")
 
 
 def template_xlsx(data: ReportData) -> bytes:

@@ -18,6 +18,7 @@ from sqlmodel import col
 from app.assessments import service as assessments_service
 from app.assessments.models import Assessment
 from app.assessments.schemas import AssessmentPublic
+from app.core.text import vi_sort_key
 from app.criteria import service as criteria_service
 from app.criteria.models import AssessmentKind
 from app.recognitions import service as recognitions_service
@@ -106,13 +107,21 @@ async def commune_lines(session: AsyncSession, unit: AdminUnit, year: int, flags
     return out
 
 
+def name_ranks(lines: Sequence[CommuneLine]) -> dict[str, int]:
+    """Each commune's place in Vietnamese alphabetical order (``vi_sort_key``; equal names share
+    one), for the page's script to sort by: one ordering, the server's."""
+    keys = sorted({vi_sort_key(line.name)[:2] for line in lines})
+    place = {key: rank for rank, key in enumerate(keys)}
+    return {line.code: place[vi_sort_key(line.name)[:2]] for line in lines}
+
+
 def sort_lines(lines: Sequence[CommuneLine], key: SortKey, descending: bool) -> list[CommuneLine]:
     """Stable: equal keys keep the code order, in either direction; communes without a count last."""
     by_code = sorted(lines, key=lambda line: line.code)
     if key == "code":
         return list(reversed(by_code)) if descending else by_code
     if key == "name":
-        return sorted(by_code, key=lambda line: line.name.casefold(), reverse=descending)
+        return sorted(by_code, key=lambda line: vi_sort_key(line.name)[:2], reverse=descending)
     counted = [line for line in by_code if line.met_count is not None]
     uncounted = [line for line in by_code if line.met_count is None]
     # sorted(reverse=True) keeps equal elements in their original order: ties stay in code order

@@ -31,7 +31,7 @@ from app.reports.models import FlagName
 from app.units import service as units_service
 from app.units.models import AdminUnit, UnitLevel, is_ntm_eligible
 from app.units.service import valid_on, year_end
-from app.web.communes import SORT_KEYS, TABLE_LIMIT, SortKey, commune_lines, commune_view, sort_lines
+from app.web.communes import SORT_KEYS, TABLE_LIMIT, SortKey, commune_lines, commune_view, name_ranks, sort_lines
 from app.web.messages import KIND_LABELS, STATUS_LABELS_VI, Message, for_error, for_script, plain_number
 
 router = APIRouter(include_in_schema=False)
@@ -249,6 +249,7 @@ async def dashboard(
                     lines = await commune_lines(session, found, chosen, flags)
                     context["commune_total"] = len(lines)
                     context["communes"] = sort_lines(lines, key, descending)[:TABLE_LIMIT]
+                    context["name_ranks"] = name_ranks(lines)
                     context["conflicts"] = [line for line in lines if line.conflicts]
                     context.update(await _plan_indicators(session, found, chosen))
                     if choice.commune is not None and all(line.code != choice.commune.code for line in lines):

@@ -74,8 +74,8 @@
       var byCode = ca < cb ? -1 : (ca > cb ? 1 : 0);
       if (key === "code") { return descending ? -byCode : byCode; }
       if (key === "name") {
-        var na = a.dataset.name.toLowerCase(), nb = b.dataset.name.toLowerCase();
-        var byName = na < nb ? -1 : (na > nb ? 1 : 0);
+        // the server's Vietnamese alphabetical order (app/core/text.py::vi_sort_key), as a rank
+        var byName = Number(a.dataset.nameRank) - Number(b.dataset.nameRank);
         return (descending ? -byName : byName) || byCode;
       }
       var xa = a.dataset.count, xb = b.dataset.count;
