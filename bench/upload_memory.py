@@ -1,6 +1,6 @@
 """Peak memory of a real server process per upload, with the crafted files of issue 12.
 
-    .venv/bin/python -m bench.upload_memory [--backend sqlite|postgresql]
+    .venv/bin/python -m bench.upload_memory [--backend sqlite|postgresql] [--only TEXT]
 
 Serves ``ntm serve`` (one worker) on a fresh database, signs in as an administrator, and for each
 file: resets the process's peak RSS (``/proc/<pid>/clear_refs`` ← 5), uploads it as a dry run,
@@ -14,12 +14,15 @@ import argparse
 import asyncio
 import io
 import os
+import random
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -69,6 +72,7 @@ def files() -> list[tuple[str, str, bytes]]:
     ]
     heavy = xlsx(heavy_rows)
     return [
+        *measured_files(),
         ("issue: 20,001 rows × 400 cells, padded", "wide.xlsx", _pad(wide, int(2.7 * MIB))),
         ("20,001 rows × 190 cells (under the column cap), padded", "wide190.xlsx", _pad(under_columns, int(2.7 * MIB))),
         ("issue: 1,000,000 rows, no declared dimension", "million.xlsx", million),
@@ -78,6 +82,58 @@ def files() -> list[tuple[str, str, bytes]]:
         ("national as CSV", "national.csv", csv_bytes([HEADER_19, *[[f"{10000 + i:05d}", f"Xã Số {i}",
                                                                        *marks(i % 20)] for i in range(10_000)]])),
     ]
+
+
+# indicator columns of the measured files: 30 indicators added to the built-in set (10.1 and 15.1
+# are its own), 3-decimal values, every one distinct (the worst an office's real table can be)
+MEASURED = ["10.1", "15.1", *[f"{n}.{k}" for n in (2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 16, 17) for k in (8, 9)]]
+
+
+def _measured(rows: int, columns: int, seed: int) -> list[list[Any]]:
+    rng = random.Random(seed)
+    return [HEADER_19 + MEASURED[:columns]] + [
+        [f"{10000 + i:05d}", f"Xã Số {i}", *marks(i % 20), *[round(rng.uniform(0, 1000), 3) for _ in range(columns)]]
+        for i in range(rows)]
+
+
+def measured_files() -> list[tuple[str, str, bytes]]:
+    """Real tables with measured values: the review's 8,000 communes × 12 columns (CSV, decimal
+    comma, 1.1 MB), tables at the distinct-values cap and the largest an office could send,
+    20,000 × 30 (CSV and workbook)."""
+    review = _measured(8_000, 12, 1)
+    at_cap = _measured(10_000, 11, 3)
+    long_at_cap = _measured(20_000, 4, 4)
+    largest = _measured(20_000, 30, 2)
+    return [
+        ("review: 8,000 communes × 12 indicator columns, CSV", "measured.csv", _comma(review)),
+        ("at the cap: 10,000 communes × 11 indicator columns (130,000 distinct), CSV", "cap.csv", _comma(at_cap)),
+        ("at the cap: 10,000 communes × 11 indicator columns (130,000 distinct), xlsx", "cap.xlsx", xlsx(at_cap)),
+        ("at the cap: 20,000 communes × 4 indicator columns (120,000 distinct), CSV", "cap20.csv",
+         _comma(long_at_cap)),
+        ("at the cap: 20,000 communes × 4 indicator columns (120,000 distinct), xlsx", "cap20.xlsx",
+         xlsx(long_at_cap)),
+        ("20,000 communes × 30 indicator columns (600,000 distinct), CSV", "largest.csv", _comma(largest)),
+        ("20,000 communes × 30 indicator columns (600,000 distinct), xlsx", "largest.xlsx", xlsx(largest)),
+    ]
+
+
+def _comma(rows: list[list[Any]]) -> bytes:
+    """A CSV as a Vietnamese office saves it: ``;`` between fields, a decimal comma."""
+    return csv_bytes([[str(v).replace(".", ",") if isinstance(v, float) else v for v in row] for row in rows],
+                     delimiter=";")
+
+
+def _add_indicators(backend: str, url: str) -> None:
+    """The measured files' indicators (``>=`` 0, %), added to the built-in 2016–2020 set (in force 2021)."""
+    values = ", ".join(
+        f"((SELECT id FROM criterion WHERE set_code = '2016-2020' AND number = {code.split('.')[0]}), '{code}', "
+        f"'Chỉ tiêu {code}', '%', '>=', '[{{\"value\": 0}}]')" for code in MEASURED[2:])
+    sql = f"INSERT INTO indicator (criterion_id, code, name, unit, op, thresholds) VALUES {values};"
+    if backend == "sqlite":
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+            connection.execute(sql)
+    else:
+        subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-c", sql], check=True, capture_output=True)
 
 
 def _status(pid: int) -> dict[str, int]:
@@ -113,6 +169,8 @@ async def _measure(pid: int, base: str, token: str, items: list[tuple[str, str, 
             print(f"{label:<72} {len(data) / MIB:7.2f}MB {response.status_code:>6} {took:6.2f}s "
                   f"{growth / MIB:13.1f} MB {len(response.content) / 1024:7.1f}KB")
         # three at once (the issue: a commune user sent three): two run, the third is told to retry
+        if len(items) < 2:
+            return
         label, name, data = items[-2]
         Path(f"/proc/{pid}/clear_refs").write_text("5")
         before = _status(pid)["VmRSS"]
@@ -127,8 +185,9 @@ async def _measure(pid: int, base: str, token: str, items: list[tuple[str, str, 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--only", help="measure only the uploads whose label contains this text")
     args = parser.parse_args()
-    items = files()
+    items = [item for item in files() if not args.only or args.only in item[0]]
     with tempfile.TemporaryDirectory() as tmp:
         if args.backend == "sqlite":
             url = f"sqlite:///{tmp}/bench.db"
@@ -141,6 +200,7 @@ def main() -> None:
             cleanup = name
         try:
             _prepare(url)
+            _add_indicators(args.backend, url)
             process, base = start(url, port=free_port())
             try:
                 token = httpx.post(f"{base}/api/v1/auth/token", data={"username": ADMIN, "password": PASSWORD}

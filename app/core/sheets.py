@@ -12,6 +12,12 @@ in a cell, and distinct values. Equal cells share one ``Cell`` object (a nationa
 mostly the same few marks), so what is kept grows with the distinct values, which are capped
 too. DTDs and entity declarations are refused (no entity is ever expanded). A formula cell is
 read with its cached value and flagged, so that the import can report it.
+
+**What a number was shown as.** A workbook stores 90 % as 0.9 and 10/05/2021 as 44326; only the
+cell's number format (``s`` → ``xl/styles.xml``: ``cellXfs`` → ``numFmtId`` → built-in id or
+custom ``numFmt``) tells them from plain numbers. The styles part is streamed once, as
+defensively as the sheets, into one kind per style (``"date"``, ``"percent"`` or None), and a
+numeric cell carries its kind (``Cell.kind``). A CSV has no formats: its cells are text.
 """
 
 from __future__ import annotations
@@ -32,7 +38,11 @@ XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary .xls
 MAX_UNZIPPED_RATIO = 100  # a real workbook compresses ~5–20×; more smells like a zip bomb
 MAX_ENTRIES = 1000  # files in the archive: a workbook has a few dozen
-MAX_COLUMNS = 200  # per sheet (Excel allows 16,384; an import sheet has 2 + criteria + 3)
+# per sheet (Excel allows 16,384). An assessment sheet has code + name + 19 criteria + one column per
+# indicator of the set (tens) + the report's derived columns; plan sheets fewer.
+MAX_COLUMNS = 200
+MAX_STYLES = 65_536  # cell formats (cellXfs) in styles.xml: Excel's own limit is 64,000
+MAX_NUMBER_FORMATS = 4_096  # custom number formats (Excel allows ~250)
 MAX_CELL_CHARS = 2000  # characters in one cell
 MAX_PART_BYTES = 4 * 1024 * 1024  # workbook.xml and its relationships (a few KB in practice)
 MAX_LINE_CHARS = 64 * 1024  # one CSV line
@@ -48,10 +58,19 @@ class SheetError(Exception):
         self.status = status
 
 
+DATE = "date"
+PERCENT = "percent"
+
+
 @dataclass(frozen=True, slots=True)
 class Cell:
+    """One cell's value; ``formula``: typed as a formula (``value`` is its cached result); ``kind``:
+    how a workbook showed a number (``"date"``: ``value`` is a date serial or an ISO text,
+    ``"percent"``: ``value`` is the fraction, 0.9 for 90 %), None for anything else."""
+
     value: Any
     formula: bool = False
+    kind: str | None = None
 
 
 BLANK = Cell(None)
@@ -72,20 +91,33 @@ class Budget:
     far below every cap, and a hostile one is stopped before it costs memory."""
 
     def __init__(self, max_rows: int) -> None:
-        self.max_cells = 40 * (max_rows + 1)
-        self.max_distinct = 4 * max_rows + 10_000
+        # cells: a position is a pointer to a shared cell (8 bytes); 60 per row admits code, name,
+        # 19 criteria and tens of indicator columns on every row of the largest upload
+        self.max_cells = 60 * (max_rows + 1)
+        # distinct values: each costs ~250 bytes of peak server memory through the import (its
+        # text, its Cell, the interning entry, then the parsed value), so this cap is what keeps
+        # the 50 MB promise (bench/upload_memory: 48.5 MB for 20,000 rows at the cap). It admits a
+        # code and a name per row plus ~4 columns of all-distinct measured values on 20,000 rows,
+        # ~11 on 10,000 (the review's 8,000 × 12: 112,000); 20,000 × 30 distinct values does not
+        # fit 50 MB with a Python object per value (≈ 120 MB measured) and stays refused (413).
+        self.max_distinct = 6 * max_rows + 10_000
         self.max_chars = 4_000_000
         self.cells = 0
         self.chars = 0
-        self._interned: dict[tuple[type, Any, bool], Cell] = {}
+        # (type, formula, kind) → value → the shared Cell: a percent 0.9, a plain 0.9 and a formula's
+        # 0.9 are three cells; keyed by the value alone inside (no key tuple per distinct value)
+        self._interned: dict[tuple[type, bool, str | None], dict[Any, Cell]] = {}
+        self.distinct = 0
 
-    def cell(self, value: Any, formula: bool = False) -> Cell:
+    def cell(self, value: Any, formula: bool = False, kind: str | None = None) -> Cell:
         if value is None and not formula:
             return BLANK
-        key = (type(value), value, formula)
-        found = self._interned.get(key)
+        group = self._interned.get((type(value), formula, kind))
+        if group is None:
+            group = self._interned[(type(value), formula, kind)] = {}
+        found = group.get(value)
         if found is None:
-            if len(self._interned) >= self.max_distinct:
+            if self.distinct >= self.max_distinct:
                 raise SheetError(f"The file holds more than {self.max_distinct:,} distinct cell values (the limit "
                                  "per upload).", status=413)
             if isinstance(value, str):
@@ -93,7 +125,8 @@ class Budget:
                 if self.chars > self.max_chars:
                     raise SheetError(f"The file holds more than {self.max_chars:,} characters of distinct text "
                                      "(the limit per upload).", status=413)
-            found = self._interned[key] = Cell(value, formula)
+            found = group[value] = Cell(value, formula, kind)
+            self.distinct += 1
         return found
 
     def row(self, width: int) -> None:
@@ -361,6 +394,77 @@ def _shared_strings(archive: zipfile.ZipFile, budget: Budget) -> list[str]:
     return strings
 
 
+# Built-in number formats (ECMA-376 §18.8.30) that show a number as a date/time or a percentage.
+# Ids 27–36 and 50–58 are dates only in East Asian locales: left plain, as their formats are unknown.
+_BUILTIN_KINDS: dict[int, str] = {9: PERCENT, 10: PERCENT, **dict.fromkeys([*range(14, 23), 45, 46, 47], DATE)}
+_LITERALS = re.compile(r'"[^"]*"?|\\.|[_*].?|\[[^\]]*\]?')  # quoted text, \x, _x / *x, [colour, locale, …]
+_ELAPSED = re.compile(r"\[(?:h+|m+|s+)\]", re.IGNORECASE)  # [h]:mm, [mm]:ss: a duration, shown as time
+_DATE_TOKENS = frozenset("dmyhsDMYHS")
+_FORMAT_KINDS: dict[str, str | None] = {}
+
+
+def format_kind(code: str) -> str | None:
+    """``"date"`` when a number format shows a date or time (a d, m, y, h or s token, or an elapsed
+    ``[h]``, outside quotes and brackets), ``"percent"`` when it shows a percentage (a ``%`` outside
+    quotes), else None: ``d/m/yyyy``, ``[$-409]d/m/yyyy;@`` and ``[h]:mm`` are dates; ``0.0%`` is a
+    percentage; ``0.0"%"``, ``[Red]0.0``, ``General`` and ``@`` are plain."""
+    found = _FORMAT_KINDS.get(code, "")
+    if found != "":
+        return found
+    bare = _LITERALS.sub("", code)
+    if _ELAPSED.search(code):
+        found = DATE
+    elif bare.lower() == "general":
+        found = None
+    elif any(ch in _DATE_TOKENS for ch in bare):
+        found = DATE
+    elif "%" in bare:
+        found = PERCENT
+    else:
+        found = None
+    if len(_FORMAT_KINDS) < 10_000:
+        _FORMAT_KINDS[code] = found
+    return found
+
+
+def _styles(archive: zipfile.ZipFile) -> list[str | None]:
+    """The kind of each cell format (a cell's ``s`` is an index into ``cellXfs``): streamed, DTDs
+    refused, counts and lengths capped; a workbook without styles shows every number plain."""
+    if "xl/styles.xml" not in archive.namelist():
+        return []
+    custom: dict[int, str | None] = {}
+    kinds: list[str | None] = []
+    state = {"in_xfs": False}
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        local = _local(name)
+        if local == "numFmt":
+            if len(custom) >= MAX_NUMBER_FORMATS:
+                raise SheetError(f"The workbook defines more than {MAX_NUMBER_FORMATS:,} number formats.", status=413)
+            code = attrs.get("formatCode", "")
+            if len(code) > MAX_CELL_CHARS:
+                raise SheetError(f"A number format of the workbook is longer than {MAX_CELL_CHARS:,} characters.")
+            given = attrs.get("numFmtId", "")
+            if given.isdigit():
+                custom[int(given)] = format_kind(code)
+        elif local == "cellXfs":
+            state["in_xfs"] = True
+        elif local == "xf" and state["in_xfs"]:
+            if len(kinds) >= MAX_STYLES:
+                raise SheetError(f"The workbook defines more than {MAX_STYLES:,} cell formats.", status=413)
+            given = attrs.get("numFmtId", "0")
+            number = int(given) if given.isdigit() and len(given) < 10 else 0
+            kinds.append(custom[number] if number in custom else _BUILTIN_KINDS.get(number))
+
+    def end(name: str) -> None:
+        if _local(name) == "cellXfs":
+            state["in_xfs"] = False
+
+    with archive.open("xl/styles.xml") as member:
+        _feed(_parser(start, end), member)
+    return kinds
+
+
 _REF = re.compile(r"([A-Z]{1,3})([0-9]{1,7})$")
 _DIGITS = "0123456789"
 _COLUMNS: dict[str, int] = {}
@@ -393,9 +497,11 @@ class _SheetReader:
     """expat callbacks over one worksheet's XML: checks, then keeps, one cell at a time."""
 
     def __init__(self, name: str, *, shared: list[str], budget: Budget, max_rows: int,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, styles: list[str | None] | None = None) -> None:
         self.sheet = Sheet(name=name)
         self.shared, self.budget, self.max_rows, self.progress = shared, budget, max_rows, progress
+        self.styles = styles or []
+        self.style_kind: str | None = None
         self.declared_rows: int | None = None
         self.row_number = 0
         self.row: list[Cell] = []
@@ -423,6 +529,11 @@ class _SheetReader:
             if self.column >= MAX_COLUMNS:
                 raise self._too_many_columns()
             self.cell_type = attrs.get("t", "n")
+            style = attrs.get("s")
+            self.style_kind = None
+            if style and self.styles:
+                index = int(style) if style.isdigit() and len(style) < 10 else -1
+                self.style_kind = self.styles[index] if 0 <= index < len(self.styles) else None
             self.in_cell, self.formula = True, False
             self.parts, self.chars = [], 0
         elif local == "v" and self.in_cell:
@@ -477,7 +588,12 @@ class _SheetReader:
                 return
             if len(self.row) < self.column:
                 self.row.extend([BLANK] * (self.column - len(self.row)))
-            cell = self.budget.cell(value, self.formula)
+            kind = None
+            if self.cell_type == "d":
+                kind = DATE
+            elif self.style_kind is not None and self.cell_type == "n" and isinstance(value, int | float):
+                kind = self.style_kind
+            cell = self.budget.cell(value, self.formula, kind)
             if len(self.row) == self.column:
                 self.row.append(cell)
             else:
@@ -516,9 +632,11 @@ def _read_xlsx(stream: IO[bytes], *, max_rows: int, max_unzipped_bytes: int, pro
     archive = _check_archive(stream, max_unzipped_bytes)
     try:
         shared = _shared_strings(archive, budget)
+        styles = _styles(archive)
         sheets: list[Sheet] = []
         for name, path in _worksheets(archive):
-            reader = _SheetReader(name, shared=shared, budget=budget, max_rows=max_rows, progress=progress)
+            reader = _SheetReader(name, shared=shared, budget=budget, max_rows=max_rows, progress=progress,
+                                  styles=styles)
             with _open(archive, path) as member:
                 _feed(_parser(reader.start, reader.end, reader.text), member)
             sheets.append(reader.sheet)

@@ -12,15 +12,16 @@ functions as PUT (``app.assessments.rules.indicator_errors``, ``judged``).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from app.assessments import rules as assessment_rules
 from app.assessments.schemas import CriterionResult
-from app.core.sheets import Cell, Sheet, column_letter
+from app.core.sheets import DATE, PERCENT, Cell, Sheet, column_letter
 from app.core.text import decimal_text, fold, nfc
 from app.criteria.thresholds import Op
 
@@ -62,7 +63,33 @@ class Layout:
     indicators: dict[str, tuple[int, int]] = field(default_factory=dict)  # code → (criterion number, column index)
 
 
-@dataclass(frozen=True)
+class RowValues(Mapping[int, Mapping[str, Any]]):
+    """One row's indicator values by criterion, ``{10: {"10.1": 41.5}}``, kept compactly: the
+    values in column order, against the sheet's one shared ``(criterion, codes)`` layout (a
+    dict of dicts per row cost ~3 KB for 30 columns; this ~0.3 KB). The inner dicts are built
+    when asked for."""
+
+    __slots__ = ("_layout", "_values")
+
+    def __init__(self, layout: tuple[tuple[int, tuple[str, ...]], ...], values: tuple[Any, ...]) -> None:
+        self._layout, self._values = layout, values
+
+    def __getitem__(self, criterion: int) -> Mapping[str, Any]:
+        at = 0
+        for number, codes in self._layout:
+            if number == criterion:
+                return dict(zip(codes, self._values[at:at + len(codes)], strict=True))
+            at += len(codes)
+        raise KeyError(criterion)
+
+    def __iter__(self) -> Iterator[int]:
+        return (number for number, _ in self._layout)
+
+    def __len__(self) -> int:
+        return len(self._layout)
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedRow:
     row: int
     code: str
@@ -244,14 +271,18 @@ def commune_code(value: Any) -> str | None:
     return None
 
 
-def indicator_value(value: Any, op: Op | None) -> Any:
+def indicator_value(value: Any, op: Op | None, kind: str | None = None) -> Any:
     """A cell as the value a PUT body would carry for the indicator (None: blank, no value). A
     ``bool`` indicator reads a mark (``x``, ``Đạt``, ``1``, ``true`` / ``Không``, ``0``, ``false``);
     any other reads a number: a numeric cell as it is, text as ``core.text.decimal_text`` reads it
     (``41,5`` or ``41.5``; whole → int, else float, as JSON would give them). What cannot be read
-    stays as it is, for ``indicator_errors`` to refuse."""
+    stays as it is, for ``indicator_errors`` to refuse. ``kind="percent"``: a workbook's number shown
+    as a percentage (0.855 shown as 85.5 %) reads as the percentage shown, as the CSV's ``85,5%``
+    reads (×100 exactly, in decimal: 85.5, not 85.49999…)."""
     if _blank(value):
         return None
+    if kind == PERCENT and isinstance(value, int | float) and not isinstance(value, bool):
+        return _exact(percent(value))
     if op == Op.boolean:
         found = mark(value)
         return value if found is None else found
@@ -259,9 +290,24 @@ def indicator_value(value: Any, op: Op | None) -> Any:
         number = decimal_text(value)
         if number is None:
             return value.strip()
-        exponent = number.as_tuple().exponent
-        return int(number) if isinstance(exponent, int) and exponent >= 0 else float(number)
+        return _exact(number)
     return value
+
+
+def percent(value: int | float) -> Decimal:
+    """The percentage a workbook shows for the fraction it stores: 0.9 → 90, 0.855 → 85.5 (the
+    number's shortest decimal text times 100, exactly; a float's binary error is not multiplied)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return Decimal(repr(value))
+    return (Decimal(repr(value)) * 100).normalize()
+
+
+def _exact(number: Decimal) -> Any:
+    """A decimal as JSON would give it: whole → int, else float (NaN/inf stay float, for the checks)."""
+    if not number.is_finite():
+        return float(number)
+    exponent = number.as_tuple().exponent
+    return int(number) if isinstance(exponent, int) and exponent >= 0 else float(number)
 
 
 def merged_indicators(kept: Mapping[str, Any] | None, given: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -314,6 +360,29 @@ def _text(value: Any) -> str | None:
     return text if len(text) <= 100 else text[:97] + "…"
 
 
+def _not_a(cell: Cell) -> str:
+    """``"a date: "`` / ``"a percentage: "`` for a cell a workbook shows as one, to start its error."""
+    return {DATE: "a date: ", PERCENT: "a percentage: "}.get(cell.kind or "", "")
+
+
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)  # the 1900 date system (Excel's default; 1904 is rare)
+
+
+def _shown(cell: Cell) -> str | None:
+    """A cell's value as the workbook shows it, for an error: a date serial as its date, a
+    percentage as ``90%``; otherwise as read."""
+    value = cell.value
+    if cell.kind == DATE and isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            shown = _EXCEL_EPOCH + dt.timedelta(days=value)
+        except (OverflowError, ValueError):
+            return _text(value)
+        return shown.date().isoformat() if shown.time() == dt.time() else shown.isoformat(timespec="seconds")
+    if cell.kind == PERCENT and isinstance(value, int | float) and not isinstance(value, bool):
+        return _text(f"{percent(value):f}%")
+    return _text(value)
+
+
 def _ranges(numbers: list[int]) -> str:
     return ", ".join(map(str, numbers))
 
@@ -342,6 +411,10 @@ def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_IND
              *(index for _, index in table.indicators.values())}
     headed = {index for index, cell in enumerate(sheet.rows[0]) if header_key(cell.value)}
     seen: dict[str, int] = {}
+    shared: dict[frozenset[int], frozenset[int]] = {}
+    columns = sorted(table.indicators.items(), key=lambda item: (item[1][0], item[1][1]))  # by criterion, column
+    shape = tuple((number, tuple(code for code, (c, _) in columns if c == number))
+                   for number in dict.fromkeys(c for _, (c, _) in columns))
     for number, row in enumerate(sheet.rows[1:], start=2):
         if all(_blank(c.value) for c in row):
             continue
@@ -358,10 +431,10 @@ def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_IND
                                            "this column has no header in row 1: head it with a criterion number or "
                                            "an indicator code, or leave its cells empty"))
         code_cell = _cell(row, table.code)
-        code = commune_code(code_cell.value)
+        code = commune_code(code_cell.value) if code_cell.kind is None else None
         if code is None:
-            row_errors.append(RowError(number, column_letter(table.code), _text(code_cell.value),
-                                       "not a commune code (5 digits, e.g. 02812)"))
+            row_errors.append(RowError(number, column_letter(table.code), _shown(code_cell),
+                                       f"{_not_a(code_cell)}not a commune code (5 digits, e.g. 02812)"))
         elif code in seen:
             row_errors.append(RowError(number, column_letter(table.code), code,
                                        f"commune {code} appears twice (also in row {seen[code]})"))
@@ -376,18 +449,24 @@ def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_IND
             if _blank(cell.value):
                 blank.add(criterion)
                 continue
-            value = mark(cell.value)
+            value = mark(cell.value) if cell.kind is None else None
             if value is None:
-                row_errors.append(RowError(number, column_letter(index), _text(cell.value),
-                                           f"criterion {criterion}: not a mark ({MARKS_HELP})"))
+                row_errors.append(RowError(number, column_letter(index), _shown(cell),
+                                           f"criterion {criterion}: {_not_a(cell)}not a mark ({MARKS_HELP})"))
             elif value:
                 met.add(criterion)
         values: dict[int, dict[str, Any]] = {}
-        for indicator, (criterion, index) in table.indicators.items():
+        for indicator, (criterion, index) in columns:
             cell = _cell(row, index)
             if cell.formula:
                 continue
-            value = indicator_value(cell.value, ops.get(indicator))
+            if cell.kind == DATE or (cell.kind == PERCENT and ops.get(indicator) == Op.boolean):
+                hint = MARKS_HELP if ops.get(indicator) == Op.boolean else NUMBER_HELP
+                row_errors.append(RowError(number, column_letter(index), _shown(cell),
+                                           f"criterion {criterion}: {_not_a(cell).removesuffix(': ')} is not a "
+                                           f"value of indicator {indicator} ({hint})"))
+                continue
+            value = indicator_value(cell.value, ops.get(indicator), cell.kind)
             values.setdefault(criterion, {})[indicator] = value
             for problem in assessment_rules.indicator_errors(criterion, {indicator: value}, judge, prefix=""):
                 hint = MARKS_HELP if ops.get(indicator) == Op.boolean else NUMBER_HELP
@@ -401,8 +480,13 @@ def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_IND
             continue
         name_value = _cell(row, table.name).value
         name = nfc(str(name_value)) if not _blank(name_value) else None
-        out.rows.append(ParsedRow(row=number, code=code, name=name, met=frozenset(met),  # type: ignore[arg-type]
-                                  blank=frozenset(blank), indicators=values))
+        # the rows of a table mostly repeat a few sets of marks: one shared frozenset each (a
+        # frozenset of 19 numbers is 2.2 KB)
+        met_set = shared.setdefault(frozenset(met), frozenset(met))
+        blank_set = shared.setdefault(frozenset(blank), frozenset(blank))
+        kept = RowValues(shape, tuple(values.get(c, {}).get(i) for c, codes in shape for i in codes))
+        out.rows.append(ParsedRow(row=number, code=code, name=name, met=met_set,  # type: ignore[arg-type]
+                                  blank=blank_set, indicators=kept if shape else {}))
     return out
 
 

@@ -5,6 +5,7 @@ PostgreSQL; the reader's own tests need no database."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import zipfile
 
@@ -115,3 +116,14 @@ async def test_imports_beyond_the_worker_limit_get_503_with_retry_after(db, clie
         assert response.headers["retry-after"] == "5" and "imports" in body["detail"]
     response = await upload(client, csv_bytes([HEADER_19, ["02812", "Xã Sán Chải", *marks(19)]]), name="a.csv")
     assert response.status_code == 200, response.text
+
+
+def test_a_national_file_with_measured_indicator_values_is_admitted():
+    """The review's real file: 8,000 communes × 12 indicator columns of 3-decimal values (1.2 MB
+    CSV, 112,000 distinct values), under the distinct-values cap (6 × rows + 10,000)."""
+    rng = random.Random(1)
+    head = "Mã xã;Tên xã;" + ";".join(str(n) for n in range(1, 20)) + "".join(f";{n}.1" for n in range(1, 13))
+    body = [f"{10000 + i:05d};Xã {i};" + ";".join(["x"] * 19)
+            + "".join(f";{rng.uniform(0, 1000):.3f}".replace(".", ",") for _ in range(12)) for i in range(8000)]
+    found = sheets.read("\n".join([head, *body]).encode(), **LIMITS)
+    assert len(found[0].rows) == 8001 and len(found[0].rows[1]) == 33
