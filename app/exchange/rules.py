@@ -20,7 +20,7 @@ from typing import Any
 
 from app.assessments import rules as assessment_rules
 from app.assessments.schemas import CriterionResult
-from app.core.sheets import Cell, Sheet, column_letter
+from app.core.sheets import Cell, Errors, Sheet, column_letter
 from app.core.text import decimal_text, fold, nfc
 from app.criteria.thresholds import Op
 
@@ -80,7 +80,9 @@ class Parsed:
     code_column: str | None = None
     name_column: str | None = None
     indicator_columns: int = 0  # how many indicator columns the sheet has
+    # the first errors (``core.sheets.Errors``: at most the cap + 1, by row then column); ``more``: how many others
     errors: list[RowError] = field(default_factory=list)
+    more: int = 0
 
 
 def header_key(value: Any) -> str:
@@ -338,6 +340,7 @@ def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_IND
              *(index for _, index in table.indicators.values())}
     headed = {index for index, cell in enumerate(sheet.rows[0]) if header_key(cell.value)}
     seen: dict[str, int] = {}
+    found: Errors[RowError] = Errors()  # every error counted, the first ones kept
     for number, row in enumerate(sheet.rows[1:], start=2):
         if all(_blank(c.value) for c in row):
             continue
@@ -390,7 +393,7 @@ def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_IND
                 row_errors.append(RowError(number, column_letter(index), _text(cell.value),
                                            f"criterion {criterion}: {problem.message} ({hint})"))
         if row_errors:
-            out.errors.extend(row_errors)
+            found.extend(row_errors)
             continue
         if len(blank) == len(table.criteria) and all(v is None for vs in values.values() for v in vs.values()):
             out.skipped += 1
@@ -399,6 +402,7 @@ def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_IND
         name = nfc(str(name_value)) if not _blank(name_value) else None
         out.rows.append(ParsedRow(row=number, code=code, name=name, met=frozenset(met),  # type: ignore[arg-type]
                                   blank=frozenset(blank), indicators=values))
+    out.errors, out.more = found.kept(), found.count - len(found.kept())
     return out
 
 
