@@ -50,7 +50,7 @@ from app.units.service import valid_on, year_end
 CHUNK = 2000  # codes per IN (…) list: far below every driver's bound-parameter limit
 # rows planned and written at a time: their criteria, audit views and records, statements' parameters
 # are built for a chunk and dropped (a national file's, all at once, cost ~1.3 GB with 18 indicator columns)
-WRITE_CHUNK = 1000
+WRITE_CHUNK = 250  # ~80 MB of peak for 1,000 rows with 18 indicator columns (bench/README.md)
 
 A = Assessment.__table__  # type: ignore[attr-defined]
 C = AssessmentCriterion.__table__  # type: ignore[attr-defined]
@@ -105,7 +105,7 @@ class _Existing:
     row: assessment_rules.Row
 
 
-@dataclass
+@dataclass(slots=True)
 class _Plan:
     """A row to write: what it creates or changes (``before`` None: creates) and the marks it leaves.
     The criteria it leaves and what judged them are worked out when its chunk is written (and
@@ -296,6 +296,7 @@ async def import_assessments(
     new_rows: list[_Plan] = []
     changed: list[_Plan] = []
     unchanged = 0
+    shared: dict[frozenset[int], frozenset[int]] = {}  # the rows' sets of marks, one object each
     for start in range(0, len(good), WRITE_CHUNK):  # a chunk of rows at a time: what they leave is dropped
         part = good[start:start + WRITE_CHUNK]
         existing = await _existing(session, [u.id for _, u, _ in part], year, kind=kind, lock=lock)
@@ -314,7 +315,8 @@ async def import_assessments(
             if parsed.indicator_columns:
                 old = kept.get(before.id, []) if before is not None and same else []
                 criteria = rules.row_criteria(row, cset.criteria_count, old, await judges(unit, old, row))
-                plan.met = frozenset(c.number for c in criteria if c.met)
+                met = frozenset(c.number for c in criteria if c.met)
+                plan.met = shared.setdefault(met, met)
             if before is None:
                 new_rows.append(plan)
             elif same and before.met_bits == assessment_rules.met_bits(sorted(plan.met)) and (
