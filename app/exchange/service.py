@@ -50,7 +50,7 @@ from app.units.service import valid_on, year_end
 CHUNK = 2000  # codes per IN (…) list: far below every driver's bound-parameter limit
 # rows planned and written at a time: their criteria, audit views and records, statements' parameters
 # are built for a chunk and dropped (a national file's, all at once, cost ~1.3 GB with 18 indicator columns)
-WRITE_CHUNK = 250  # ~80 MB of peak for 1,000 rows with 18 indicator columns (bench/README.md)
+WRITE_CHUNK = 100  # 1,000 rows with 18 indicator columns: ~80 MB of peak; 250: ~20 MB (bench/README.md)
 
 A = Assessment.__table__  # type: ignore[attr-defined]
 C = AssessmentCriterion.__table__  # type: ignore[attr-defined]
@@ -244,7 +244,8 @@ async def import_assessments(
     Each row goes through the same pure checks as the API's use cases (``app.assessments.rules``:
     assessable, frozen; ``app.auth.rules.allowed`` over the commune's chain of unit ids in the
     year), set-wise; the audit records come from the same builder, in the same shape. The rows are
-    assessments of ``kind``, judged by the set of that kind that applies to the file's communes."""
+    assessments of ``kind``, judged by the set of that kind that applies to the file's communes.
+    ``files`` are consumed: the table's cells are dropped once parsed."""
     table = rules.find_table(files)
     day = year_end(year)
     units = await _units(session, rules.commune_codes(table), day) if table is not None else {}
@@ -259,6 +260,7 @@ async def import_assessments(
         await criteria_service.hold(session, cset)
     set_rules = await assessments_service.set_indicators(session, cset.code)
     parsed = await run_in_threadpool(rules.parse, table, cset.criteria_count, set_rules)
+    table.rows.clear()  # the cells are not read again: ``files`` are consumed (~15 MB for a national file)
     # every error counted, the first 1,000 (by row, then column) kept, in whatever order they are found
     errors: sheets.Errors[ImportError_] = sheets.Errors()
     errors.extend([_error(e.row, e.column, e.value, e.message) for e in parsed.errors])
