@@ -70,7 +70,7 @@ async def _counts(db) -> tuple[int, int, int, int]:
     return assessments, criteria, created, updated
 
 
-@pytest.mark.parametrize("count", [service.WRITE_CHUNK, service.WRITE_CHUNK + 1, 2 * service.WRITE_CHUNK + 1])
+@pytest.mark.parametrize("count", [service.WRITE_CHUNK, service.WRITE_CHUNK + 1, 2 * service.WRITE_CHUNK + 1, 1001])
 async def test_a_large_clean_import_writes_every_row_and_audit_record_across_chunks(db, client, count):
     made = await _communes(db, count)
     before = await _counts(db)
