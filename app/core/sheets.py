@@ -28,7 +28,7 @@ import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, NoReturn
+from typing import IO, Any, Generic, NoReturn, Protocol, TypeVar
 from xml.parsers import expat
 
 from pydantic import BaseModel
@@ -667,3 +667,74 @@ class ImportRowError(BaseModel):
                                 examples=["D"])
     value: str | None = PField(description="The cell's value as read", examples=["có lẽ"])
     message: str = PField(examples=["criterion 2: not a mark (met: x, Đạt, 1, true; not met: empty, Không, 0, false)"])
+
+
+MAX_LISTED_ERRORS = 1000  # contract v1.3: at most 1,000 errors listed, then one entry "and N more"
+
+
+class _Located(Protocol):
+    @property
+    def row(self) -> int: ...
+
+    @property
+    def column(self) -> str | None: ...
+
+
+E = TypeVar("E", bound=_Located)
+
+
+def error_order(error: _Located) -> tuple[int, str]:
+    """How an upload's errors are listed: by row, then column (ties: in the order found)."""
+    return error.row, error.column or ""
+
+
+class Errors(Generic[E]):
+    """An upload's errors in bounded memory: every one counted (``count``), but only the first
+    ``cap`` + 1 in ``error_order`` kept (the one past the cap gives the "and N more" entry its row),
+    whatever order they are added in: the list is sorted (stably) and cut whenever it reaches twice
+    that, so a file of 400,000 errors never holds more than ~2,000."""
+
+    def __init__(self, cap: int = MAX_LISTED_ERRORS) -> None:
+        self.cap = cap
+        self.count = 0
+        self._kept: list[E] = []
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def add(self, error: E) -> None:
+        self.count += 1
+        self._kept.append(error)
+        if len(self._kept) >= 2 * (self.cap + 1):
+            self._cut()
+
+    def extend(self, errors: Errors[E] | list[E]) -> None:
+        """Add another list's errors; all of another ``Errors`` counted, its kept ones added."""
+        if isinstance(errors, Errors):
+            for error in errors.kept():
+                self.add(error)
+            self.count += errors.count - len(errors.kept())
+        else:
+            for error in errors:
+                self.add(error)
+
+    def tally(self, count: int) -> None:
+        """Count ``count`` errors known to come after every one kept (another list's rest)."""
+        self.count += count
+
+    def _cut(self) -> None:
+        self._kept.sort(key=error_order)
+        del self._kept[self.cap + 1:]
+
+    def kept(self) -> list[E]:
+        """The first ``cap`` + 1 (at most), in ``error_order``."""
+        self._cut()
+        return list(self._kept)
+
+    def listed(self, more: Callable[[int, str], E]) -> list[E]:
+        """As an answer lists them: the first ``cap``, then ``more(row, "and N more")`` (the row of
+        the first one left out) when there are more."""
+        kept = self.kept()
+        if self.count <= self.cap:
+            return kept
+        return [*kept[:self.cap], more(kept[self.cap].row, f"and {self.count - self.cap} more")]

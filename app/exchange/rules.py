@@ -21,7 +21,7 @@ from typing import Any
 
 from app.assessments import rules as assessment_rules
 from app.assessments.schemas import CriterionResult
-from app.core.sheets import DATE, PERCENT, Cell, Sheet, column_letter
+from app.core.sheets import DATE, PERCENT, Cell, Errors, Sheet, column_letter
 from app.core.text import decimal_text, fold, nfc
 from app.criteria.thresholds import Op
 
@@ -64,29 +64,30 @@ class Layout:
 
 
 class RowValues(Mapping[int, Mapping[str, Any]]):
-    """One row's indicator values by criterion, ``{10: {"10.1": 41.5}}``, kept compactly: the
-    values in column order, against the sheet's one shared ``(criterion, codes)`` layout (a
-    dict of dicts per row cost ~3 KB for 30 columns; this ~0.3 KB). The inner dicts are built
-    when asked for."""
+    """A row's indicator values by criterion (``{10: {"10.1": 41.5}}``) held as one tuple, in the
+    order of the sheet's indicator columns (``columns``: (criterion, code) of each, shared by the
+    rows): a dict per criterion per row cost ~80 MB for a national file with 18 indicator columns."""
 
-    __slots__ = ("_layout", "_values")
+    __slots__ = ("_columns", "_values")
 
-    def __init__(self, layout: tuple[tuple[int, tuple[str, ...]], ...], values: tuple[Any, ...]) -> None:
-        self._layout, self._values = layout, values
+    def __init__(self, columns: tuple[tuple[int, str], ...], values: tuple[Any, ...]) -> None:
+        self._columns, self._values = columns, values
 
-    def __getitem__(self, criterion: int) -> Mapping[str, Any]:
-        at = 0
-        for number, codes in self._layout:
-            if number == criterion:
-                return dict(zip(codes, self._values[at:at + len(codes)], strict=True))
-            at += len(codes)
-        raise KeyError(criterion)
+    def __getitem__(self, criterion: int) -> dict[str, Any]:
+        out = {code: value for (number, code), value in zip(self._columns, self._values, strict=True)
+               if number == criterion}
+        if not out:
+            raise KeyError(criterion)
+        return out
 
     def __iter__(self) -> Iterator[int]:
-        return (number for number, _ in self._layout)
+        return iter(dict.fromkeys(number for number, _ in self._columns))
 
     def __len__(self) -> int:
-        return len(self._layout)
+        return len(set(number for number, _ in self._columns))
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,9 @@ class Parsed:
     code_column: str | None = None
     name_column: str | None = None
     indicator_columns: int = 0  # how many indicator columns the sheet has
+    # the first errors (``core.sheets.Errors``: at most the cap + 1, by row then column); ``more``: how many others
     errors: list[RowError] = field(default_factory=list)
+    more: int = 0
 
 
 def header_key(value: Any) -> str:
@@ -411,10 +414,9 @@ def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_IND
              *(index for _, index in table.indicators.values())}
     headed = {index for index, cell in enumerate(sheet.rows[0]) if header_key(cell.value)}
     seen: dict[str, int] = {}
-    shared: dict[frozenset[int], frozenset[int]] = {}
-    columns = sorted(table.indicators.items(), key=lambda item: (item[1][0], item[1][1]))  # by criterion, column
-    shape = tuple((number, tuple(code for code, (c, _) in columns if c == number))
-                   for number in dict.fromkeys(c for _, (c, _) in columns))
+    columns = tuple((criterion, code) for code, (criterion, _) in table.indicators.items())
+    interned: dict[frozenset[int], frozenset[int]] = {}  # rows share their sets of marks: one object each
+    found: Errors[RowError] = Errors()  # every error counted, the first ones kept
     for number, row in enumerate(sheet.rows[1:], start=2):
         if all(_blank(c.value) for c in row):
             continue
@@ -456,7 +458,7 @@ def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_IND
             elif value:
                 met.add(criterion)
         values: dict[int, dict[str, Any]] = {}
-        for indicator, (criterion, index) in columns:
+        for indicator, (criterion, index) in table.indicators.items():
             cell = _cell(row, index)
             if cell.formula:
                 continue
@@ -473,20 +475,19 @@ def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_IND
                 row_errors.append(RowError(number, column_letter(index), _text(cell.value),
                                            f"criterion {criterion}: {problem.message} ({hint})"))
         if row_errors:
-            out.errors.extend(row_errors)
+            found.extend(row_errors)
             continue
         if len(blank) == len(table.criteria) and all(v is None for vs in values.values() for v in vs.values()):
             out.skipped += 1
             continue
         name_value = _cell(row, table.name).value
         name = nfc(str(name_value)) if not _blank(name_value) else None
-        # the rows of a table mostly repeat a few sets of marks: one shared frozenset each (a
-        # frozenset of 19 numbers is 2.2 KB)
-        met_set = shared.setdefault(frozenset(met), frozenset(met))
-        blank_set = shared.setdefault(frozenset(blank), frozenset(blank))
-        kept = RowValues(shape, tuple(values.get(c, {}).get(i) for c, codes in shape for i in codes))
-        out.rows.append(ParsedRow(row=number, code=code, name=name, met=met_set,  # type: ignore[arg-type]
-                                  blank=blank_set, indicators=kept if shape else {}))
+        out.rows.append(ParsedRow(
+            row=number, code=code, name=name,  # type: ignore[arg-type]
+            met=interned.setdefault(frozenset(met), frozenset(met)),
+            blank=interned.setdefault(frozenset(blank), frozenset(blank)),
+            indicators=RowValues(columns, tuple(values.get(criterion, {}).get(code) for criterion, code in columns))))
+    out.errors, out.more = found.kept(), found.count - len(found.kept())
     return out
 
 

@@ -48,6 +48,9 @@ from app.units.rules import UnitChain
 from app.units.service import valid_on, year_end
 
 CHUNK = 2000  # codes per IN (…) list: far below every driver's bound-parameter limit
+# rows planned and written at a time: their criteria, audit views and records, statements' parameters
+# are built for a chunk and dropped (a national file's, all at once, cost ~1.3 GB with 18 indicator columns)
+WRITE_CHUNK = 100  # 1,000 rows with 18 indicator columns: ~80 MB of peak; 250: ~20 MB (bench/README.md)
 
 A = Assessment.__table__  # type: ignore[attr-defined]
 C = AssessmentCriterion.__table__  # type: ignore[attr-defined]
@@ -59,20 +62,23 @@ class UnsupportedFile(AppError):
     status, title, slug = 415, "Unsupported file", "unsupported-file"
 
 
-MAX_LISTED_ERRORS = 1000  # contract v1.3: at most 1,000 errors listed, then one entry "and N more"
+MAX_LISTED_ERRORS = sheets.MAX_LISTED_ERRORS  # contract v1.3: at most 1,000 listed, then one entry "and N more"
 
 
 class ImportRejected(OutcomeProblem):
-    """The file has errors (422) or rows outside the caller's scope (403): nothing was written."""
+    """The file has errors (422) or rows outside the caller's scope (403): nothing was written.
+    ``errors``: all of them counted, the first kept (``sheets.Errors``); else ``result.errors``."""
 
-    def __init__(self, result: ImportResult, *, status: int = 422) -> None:
-        count = len(result.errors)
+    def __init__(self, result: ImportResult, *, status: int = 422,
+                 errors: sheets.Errors[ImportError_] | None = None) -> None:
+        if errors is None:
+            errors = sheets.Errors()
+            errors.extend(result.errors)
+        count = errors.count
         detail = (f"{count} error{'s' if count != 1 else ''} in the file; nothing was written."
                   if status == 422 else "Some rows are outside your scope; nothing was written.")
-        if count > MAX_LISTED_ERRORS:  # the body stays small (values are cut at 100 characters)
-            rest = result.errors[MAX_LISTED_ERRORS:]
-            more = _error(rest[0].row, None, None, f"and {len(rest)} more")
-            result = result.model_copy(update={"errors": [*result.errors[:MAX_LISTED_ERRORS], more]})
+        # the body stays small (values are cut at 100 characters): the first 1,000, then "and N more"
+        result = result.model_copy(update={"errors": errors.listed(lambda row, text: _error(row, None, None, text))})
         super().__init__(detail, result)
         self.status = status
         self.title = "Import rejected" if status == 422 else "Forbidden"
@@ -99,11 +105,11 @@ class _Existing:
     row: assessment_rules.Row
 
 
-@dataclass
+@dataclass(slots=True)
 class _Plan:
-    """A row to write: what it creates or changes (``before`` None: creates) and, when the file has
-    indicator columns, the criteria it leaves and what judged them (else worked out when written:
-    only rows that change need the criteria recorded)."""
+    """A row to write: what it creates or changes (``before`` None: creates) and the marks it leaves.
+    The criteria it leaves and what judged them are worked out when its chunk is written (and
+    dropped after), as they were to plan it (``import_assessments``)."""
 
     row: rules.ParsedRow
     unit: _Unit
@@ -238,7 +244,8 @@ async def import_assessments(
     Each row goes through the same pure checks as the API's use cases (``app.assessments.rules``:
     assessable, frozen; ``app.auth.rules.allowed`` over the commune's chain of unit ids in the
     year), set-wise; the audit records come from the same builder, in the same shape. The rows are
-    assessments of ``kind``, judged by the set of that kind that applies to the file's communes."""
+    assessments of ``kind``, judged by the set of that kind that applies to the file's communes.
+    ``files`` are consumed: the table's cells are dropped once parsed."""
     table = rules.find_table(files)
     day = year_end(year)
     # the set is chosen by the rows that carry marks or values; a file with none (an untouched
@@ -257,77 +264,86 @@ async def import_assessments(
         await criteria_service.hold(session, cset)
     set_rules = await assessments_service.set_indicators(session, cset.code)
     parsed = await run_in_threadpool(rules.parse, table, cset.criteria_count, set_rules)
-    errors = [_error(e.row, e.column, e.value, e.message) for e in parsed.errors]
+    table.rows.clear()  # the cells are not read again: ``files`` are consumed (~15 MB for a national file)
+    # every error counted, the first 1,000 (by row, then column) kept, in whatever order they are found
+    errors: sheets.Errors[ImportError_] = sheets.Errors()
+    errors.extend([_error(e.row, e.column, e.value, e.message) for e in parsed.errors])
+    errors.tally(parsed.more)
     if any(e.row == 1 for e in parsed.errors):
-        raise ImportRejected(_empty_result(year, cset.code, dry_run, errors, kind=kind))
+        raise ImportRejected(_empty_result(year, cset.code, dry_run, [], kind=kind), errors=errors)
 
     code_col, name_col = parsed.code_column, parsed.name_column
-    out_of_scope: list[ImportError_] = []
+    out_of_scope: sheets.Errors[ImportError_] = sheets.Errors()
     good: list[tuple[rules.ParsedRow, _Unit, UnitChain]] = []
     for row in parsed.rows:
         unit = units.get(row.code)
         if unit is None:
-            errors.append(_error(row.row, code_col, row.code, f"no unit has the code {row.code} in {year}"))
+            errors.add(_error(row.row, code_col, row.code, f"no unit has the code {row.code} in {year}"))
             continue
         reason = assessment_rules.not_assessable(name=unit.name, code=unit.code, level=unit.level, kind=unit.kind,
                                                  year=year)
         if reason is not None:
-            errors.append(_error(row.row, code_col, row.code, reason))
+            errors.add(_error(row.row, code_col, row.code, reason))
             continue
         if row.name is not None and not rules.same_name(row.name, unit.name):
-            errors.append(_error(row.row, name_col, row.name,
+            errors.add(_error(row.row, name_col, row.name,
                                  f"the name does not match commune {unit.code}, which is {unit.name} in {year}"))
             continue
         chain = units_rules.chain_in(unit.id, unit.code, unit.parent_code, tree)
         if not allowed(principal.role, principal.unit_id, Action.assessment_write, chain.ids,
                        is_person=principal.is_person):
-            out_of_scope.append(_error(row.row, code_col, row.code,
+            out_of_scope.add(_error(row.row, code_col, row.code,
                                        f"{principal.actor} may not write assessments of {unit.name} ({unit.code})"))
             continue
         good.append((row, unit, chain))
 
-    existing = await _existing(session, [u.id for _, u, _ in good], year, kind=kind, lock=not dry_run and not errors)
-    # with indicator columns, what a row leaves depends on the values recorded (kept under the file's)
-    # and on the commune's thresholds: worked out here, so that an unchanged row is told apart
-    kept: dict[int, list[CriterionResult]] = {}
-    if parsed.indicator_columns:
-        kept = await _criteria_of(session, [b.id for b in existing.values() if b.row.criteria_set == cset.code])
+    lock = not dry_run and not errors
     judges = _Judges(session, year, set_rules)
-    if parsed.indicator_columns:
-        await judges.prefetch([u.id for _, u, _ in good])
     new_rows: list[_Plan] = []
     changed: list[_Plan] = []
     unchanged = 0
-    for row, unit, chain in good:
-        before = existing.get(unit.id)
-        same = before is not None and before.row.criteria_set == cset.code
-        plan = _Plan(row, unit, chain, before, row.met)
+    shared: dict[frozenset[int], frozenset[int]] = {}  # the rows' sets of marks, one object each
+    for start in range(0, len(good), WRITE_CHUNK):  # a chunk of rows at a time: what they leave is dropped
+        part = good[start:start + WRITE_CHUNK]
+        existing = await _existing(session, [u.id for _, u, _ in part], year, kind=kind, lock=lock)
+        # with indicator columns, what a row leaves depends on the values recorded (kept under the file's)
+        # and on the commune's thresholds: worked out here, so that an unchanged row is told apart (and
+        # again when written: a plan keeps only its marks)
+        kept: dict[int, list[CriterionResult]] = {}
         if parsed.indicator_columns:
-            old = kept.get(before.id, []) if before is not None and same else []
-            judge = await judges(unit, old, row)
-            criteria = rules.row_criteria(row, cset.criteria_count, old, judge)
-            plan.met, plan.criteria, plan.judge = frozenset(c.number for c in criteria if c.met), criteria, judge
-        if before is None:
-            new_rows.append(plan)
-        elif same and before.met_bits == assessment_rules.met_bits(sorted(plan.met)) and (
-                plan.criteria is None
-                or [c.indicators for c in plan.criteria] == [c.indicators for c in kept.get(before.id, [])]):
-            unchanged += 1
-        elif (reason := assessment_rules.frozen(before.row.status, code=unit.code, year=year, kind=kind)) is not None:
-            errors.append(_error(row.row, code_col, row.code, reason))
-        else:
-            changed.append(plan)
+            kept = await _criteria_of(session, [b.id for b in existing.values() if b.row.criteria_set == cset.code])
+            await judges.prefetch([u.id for _, u, _ in part])
+        for row, unit, chain in part:
+            before = existing.get(unit.id)
+            same = before is not None and before.row.criteria_set == cset.code
+            plan = _Plan(row, unit, chain, before, row.met)
+            criteria: list[CriterionResult] | None = None
+            if parsed.indicator_columns:
+                old = kept.get(before.id, []) if before is not None and same else []
+                criteria = rules.row_criteria(row, cset.criteria_count, old, await judges(unit, old, row))
+                met = frozenset(c.number for c in criteria if c.met)
+                plan.met = shared.setdefault(met, met)
+            if before is None:
+                new_rows.append(plan)
+            elif same and before.met_bits == assessment_rules.met_bits(sorted(plan.met)) and (
+                    criteria is None
+                    or [c.indicators for c in criteria] == [c.indicators for c in kept.get(before.id, [])]):
+                unchanged += 1
+            elif (reason := assessment_rules.frozen(before.row.status, code=unit.code, year=year, kind=kind)
+                  ) is not None:
+                errors.add(_error(row.row, code_col, row.code, reason))
+            else:
+                changed.append(plan)
 
-    errors.sort(key=lambda e: (e.row, e.column or ""))
     result = ImportResult(
         year=year, kind=AssessmentKind(kind), criteria_set=cset.code, dry_run=dry_run, rows=len(parsed.rows), created=len(new_rows),
-        updated=len(changed), unchanged=unchanged, skipped=parsed.skipped, errors=errors,
+        updated=len(changed), unchanged=unchanged, skipped=parsed.skipped, errors=[],
     )
     if out_of_scope and not errors:
-        raise ImportRejected(result.model_copy(update={"errors": out_of_scope}), status=403)
+        raise ImportRejected(result, status=403, errors=out_of_scope)
     if errors or out_of_scope:
-        raise ImportRejected(result.model_copy(update={"errors": sorted(errors + out_of_scope,
-                                                                         key=lambda e: (e.row, e.column or ""))}))
+        errors.extend(out_of_scope)
+        raise ImportRejected(result, errors=errors)
     if not dry_run and (new_rows or changed):
         await _write(session, cset, year, kind, new_rows, changed, principal, judges)
     return result
@@ -399,79 +415,100 @@ async def _write(
     principal: Principal,
     judges: _Judges,
 ) -> None:
+    """Write the rows, ``WRITE_CHUNK`` at a time (their criteria, audit views and records and the
+    statements' parameters are built for a chunk and dropped), in the request's one transaction:
+    the creations, then the changes, each with its audit records, in the rows' order."""
     now = utcnow()
-    count = cset.criteria_count
-    records: list[dict[str, Any]] = []
+    for start in range(0, len(new_rows), WRITE_CHUNK):
+        await _create(session, cset, year, kind, new_rows[start:start + WRITE_CHUNK], principal, judges, now)
+    for start in range(0, len(changed), WRITE_CHUNK):
+        await _update(session, cset, year, kind, changed[start:start + WRITE_CHUNK], principal, judges, now)
 
+
+def _recorder(records: list[dict[str, Any]], principal: Principal, year: int, kind: str, now: dt.datetime
+              ) -> Callable[[_Plan, str, AssessmentPublic | None, AssessmentPublic], None]:
     def record(plan: _Plan, action: str, before: AssessmentPublic | None, after: AssessmentPublic) -> None:
         records.append(audit.entry(actor=principal.actor, action=action, entity=assessments_service.ENTITY,
                                    key=assessments_service.audit_key(plan.unit.code, year, kind), before=before,
                                    after=after,
                                    unit_chain=plan.chain.codes, at=now))
 
-    if new_rows:
-        views: list[tuple[_Plan, list[CriterionResult], AssessmentPublic]] = []
-        for plan in new_rows:
-            criteria = plan.criteria if plan.criteria is not None else rules.row_criteria(
-                plan.row, count, (), assessment_rules.NO_JUDGE)
-            after = assessment_rules.Row(commune_code=plan.unit.code, year=year, criteria_set=cset.code,
-                                         criteria_count=count, met_count=len(plan.met), status=AssessmentStatus.draft,
-                                         version=1, created_at=now, updated_at=now, kind=kind)
-            views.append((plan, criteria, assessment_rules.view(after, plan.unit.name, criteria,
-                                                                plan.judge or assessment_rules.NO_JUDGE)))
-        inserted = await session.execute(
-            insert(A).returning(A.c.id, sort_by_parameter_order=True),
-            [
-                {"unit_id": plan.unit.id, "commune_code": plan.unit.code, "year": year, "kind": kind,
-                 "criteria_set": cset.code,
-                 "criteria_count": count, "met_count": len(plan.met), "met_bits": assessment_rules.met_bits(plan.met),
-                 "indicator_conflicts": assessment_rules.met_bits(view.indicator_conflicts),
-                 "status": AssessmentStatus.draft.value, "version": 1, "created_at": now, "updated_at": now}
-                for plan, _, view in views
-            ],
-        )
-        ids = list(inserted.scalars())
-        await _insert_criteria(session, zip(ids, (criteria for _, criteria, _ in views), strict=True))
-        for plan, _, view in views:
-            record(plan, "import_create", None, view)
+    return record
 
-    if changed:
-        kept = await _criteria_of(session, [plan.before.id for plan in changed if plan.before is not None])
-        await judges.prefetch([plan.unit.id for plan in changed if plan.criteria is None
-                               and any(c.indicators for c in kept.get(plan.before.id if plan.before else -1, []))])
-        fields = [await _changed(plan, kept.get(plan.before.id, []) if plan.before is not None else [], cset, year, now,
-                                 judges, record) for plan in changed]
-        await session.execute(
-            update(A).where(A.c.id == bindparam("b_id")).values(
-                criteria_set=bindparam("b_set"), criteria_count=bindparam("b_count"),
-                met_count=bindparam("b_met_count"), met_bits=bindparam("b_bits"),
-                indicator_conflicts=bindparam("b_conflicts"), version=A.c.version + 1, updated_at=bindparam("b_now"),
-            ),
-            fields,
-        )
-        # against the same set: the criteria rows whose mark or values changed; against another: new rows
-        same_set = [plan for plan in changed if plan.before is not None and plan.before.row.criteria_set == cset.code]
-        other_set = [plan for plan in changed if plan.before is not None and plan.before.row.criteria_set != cset.code]
-        edits = [
-            {"b_aid": plan.before.id, "b_num": c.number, "b_met": c.met, "b_indicators": c.indicators}
-            for plan in same_set if plan.before is not None and plan.criteria is not None
-            for c, o in zip(plan.criteria, kept.get(plan.before.id, []), strict=True)
-            if (c.met, c.indicators) != (o.met, o.indicators)
-        ]
-        if edits:
-            await session.execute(
-                update(C).where(and_(C.c.assessment_id == bindparam("b_aid"), C.c.number == bindparam("b_num")))
-                .values(met=bindparam("b_met"), indicators=bindparam("b_indicators", type_=C.c.indicators.type)),
-                edits,
-            )
-        if other_set:
-            other_ids = [plan.before.id for plan in other_set if plan.before is not None]
-            for start in range(0, len(other_ids), CHUNK):
-                await session.execute(delete(C).where(C.c.assessment_id.in_(other_ids[start:start + CHUNK])))
-            await _insert_criteria(session, ((plan.before.id, plan.criteria or []) for plan in other_set
-                                             if plan.before is not None))
 
+async def _create(session: AsyncSession, cset: CriteriaSet, year: int, kind: str, plans: list[_Plan],
+                  principal: Principal, judges: _Judges, now: dt.datetime) -> None:
+    """Create a chunk of assessments: their rows, criteria rows and audit records."""
+    count = cset.criteria_count
+    records: list[dict[str, Any]] = []
+    record = _recorder(records, principal, year, kind, now)
+    views: list[tuple[_Plan, list[CriterionResult], AssessmentPublic]] = []
+    for plan in plans:
+        judge = await judges(plan.unit, (), plan.row)  # NO_JUDGE for a row without indicator values
+        criteria = rules.row_criteria(plan.row, count, (), judge)
+        after = assessment_rules.Row(commune_code=plan.unit.code, year=year, criteria_set=cset.code,
+                                     criteria_count=count, met_count=len(plan.met), status=AssessmentStatus.draft,
+                                     version=1, created_at=now, updated_at=now, kind=kind)
+        views.append((plan, criteria, assessment_rules.view(after, plan.unit.name, criteria, judge)))
+    inserted = await session.execute(
+        insert(A).returning(A.c.id, sort_by_parameter_order=True),
+        [
+            {"unit_id": plan.unit.id, "commune_code": plan.unit.code, "year": year, "kind": kind,
+             "criteria_set": cset.code,
+             "criteria_count": count, "met_count": len(plan.met), "met_bits": assessment_rules.met_bits(plan.met),
+             "indicator_conflicts": assessment_rules.met_bits(view.indicator_conflicts),
+             "status": AssessmentStatus.draft.value, "version": 1, "created_at": now, "updated_at": now}
+            for plan, _, view in views
+        ],
+    )
+    ids = list(inserted.scalars())
+    await _insert_criteria(session, zip(ids, (criteria for _, criteria, _ in views), strict=True))
+    for plan, _, view in views:
+        record(plan, "import_create", None, view)
     await bulk_insert(session, AUDIT, records)
+
+
+async def _update(session: AsyncSession, cset: CriteriaSet, year: int, kind: str, plans: list[_Plan],
+                  principal: Principal, judges: _Judges, now: dt.datetime) -> None:
+    """Change a chunk of assessments: their rows, the criteria rows that change, audit records."""
+    records: list[dict[str, Any]] = []
+    record = _recorder(records, principal, year, kind, now)
+    kept = await _criteria_of(session, [plan.before.id for plan in plans if plan.before is not None])
+    await judges.prefetch([plan.unit.id for plan in plans if plan.criteria is None
+                           and any(c.indicators for c in kept.get(plan.before.id if plan.before else -1, []))])
+    fields = [await _changed(plan, kept.get(plan.before.id, []) if plan.before is not None else [], cset, year, now,
+                             judges, record) for plan in plans]
+    await session.execute(
+        update(A).where(A.c.id == bindparam("b_id")).values(
+            criteria_set=bindparam("b_set"), criteria_count=bindparam("b_count"),
+            met_count=bindparam("b_met_count"), met_bits=bindparam("b_bits"),
+            indicator_conflicts=bindparam("b_conflicts"), version=A.c.version + 1, updated_at=bindparam("b_now"),
+        ),
+        fields,
+    )
+    # against the same set: the criteria rows whose mark or values changed; against another: new rows
+    same_set = [plan for plan in plans if plan.before is not None and plan.before.row.criteria_set == cset.code]
+    other_set = [plan for plan in plans if plan.before is not None and plan.before.row.criteria_set != cset.code]
+    edits = [
+        {"b_aid": plan.before.id, "b_num": c.number, "b_met": c.met, "b_indicators": c.indicators}
+        for plan in same_set if plan.before is not None and plan.criteria is not None
+        for c, o in zip(plan.criteria, kept.get(plan.before.id, []), strict=True)
+        if (c.met, c.indicators) != (o.met, o.indicators)
+    ]
+    if edits:
+        await session.execute(
+            update(C).where(and_(C.c.assessment_id == bindparam("b_aid"), C.c.number == bindparam("b_num")))
+            .values(met=bindparam("b_met"), indicators=bindparam("b_indicators", type_=C.c.indicators.type)),
+            edits,
+        )
+    if other_set:
+        other_ids = [plan.before.id for plan in other_set if plan.before is not None]
+        await session.execute(delete(C).where(C.c.assessment_id.in_(other_ids)))
+        await _insert_criteria(session, ((plan.before.id, plan.criteria or []) for plan in other_set
+                                         if plan.before is not None))
+    await bulk_insert(session, AUDIT, records)
+    for plan in plans:  # worked out for this chunk's writes only
+        plan.criteria = plan.judge = None
 
 
 async def _changed(

@@ -178,8 +178,8 @@ class ImportRejected(OutcomeProblem):
     # rows that break the list's rules: a domain rule no schema can state (contract v1.3), as the assessment import
     status, title, slug = 422, "Import rejected", "rule-violation"
 
-    def __init__(self, outcome: PlanIndicatorImportResult) -> None:
-        count = len(outcome.errors)
+    def __init__(self, outcome: PlanIndicatorImportResult, count: int | None = None) -> None:
+        count = len(outcome.errors) if count is None else count  # all of them: the list stops at MAX_ERRORS
         super().__init__(f"{count} error{'s' if count != 1 else ''} in the file; nothing was written.", outcome)
 
 
@@ -252,16 +252,24 @@ def _find_table(found: list[sheets.Sheet]) -> sheets.Sheet | None:
     return None
 
 
-def parse(found: list[sheets.Sheet]) -> tuple[list[_Row], list[ImportError_], int, dict[str, str]]:
-    """Rows as items, every error, the number of indicator rows read, and each field's column letter. Pure."""
+def _collected(errors: list[ImportError_]) -> sheets.Errors[ImportError_]:
+    out: sheets.Errors[ImportError_] = sheets.Errors(cap=MAX_ERRORS)
+    out.extend(errors)
+    return out
+
+
+def parse(found: list[sheets.Sheet]) -> tuple[list[_Row], sheets.Errors[ImportError_], int, dict[str, str]]:
+    """Rows as items, every error (counted; the first ``MAX_ERRORS`` kept, ``sheets.Errors``), the
+    number of indicator rows read, and each field's column letter. Pure."""
     sheet = _find_table(found)
     if sheet is None:
         names = ", ".join(repr(s.name) for s in found)
-        return [], [ImportError_(row=1, column=None, value=None,
-                                 message=f"no sheet has an indicator code column (`code` or `Mã chỉ tiêu`) in row 1; "
-                                         f"sheets found: {names}")], 0, {}
-    columns, errors = _layout(sheet.rows[0])
+        return [], _collected([ImportError_(row=1, column=None, value=None,
+                                            message=f"no sheet has an indicator code column (`code` or `Mã chỉ "
+                                                    f"tiêu`) in row 1; sheets found: {names}")]), 0, {}
+    columns, header_errors = _layout(sheet.rows[0])
     letters = {f: sheets.column_letter(i) for f, i in columns.items()}
+    errors = _collected(header_errors)
     if errors:
         return [], errors, 0, letters
     out: list[_Row] = []
@@ -300,7 +308,7 @@ def parse(found: list[sheets.Sheet]) -> tuple[list[_Row], list[ImportError_], in
                 if text is not None:
                     data[field] = text
         if row_errors:
-            errors += row_errors
+            errors.extend(row_errors)
             continue
         try:
             item = PlanIndicatorIn.model_validate(data)
@@ -311,11 +319,11 @@ def parse(found: list[sheets.Sheet]) -> tuple[list[_Row], list[ImportError_], in
                 if e["type"] == "missing":
                     message = "required"
                 err(field if field in columns else "code", data.get(field), f"{field}: {message}")
-            errors += row_errors
+            errors.extend(row_errors)
             continue
         out.append(_Row(number, item))
     if read > MAX_ITEMS:
-        errors.append(ImportError_(row=MAX_ITEMS + 2, column=None, value=None,
+        errors.add(ImportError_(row=MAX_ITEMS + 2, column=None, value=None,
                                    message=f"a list holds at most {MAX_ITEMS} indicators; the file has {read}"))
     return out, errors, read, letters
 
@@ -338,7 +346,7 @@ async def import_list(
         found, early = [], [ImportError_(row=1, column=None, value=None, message=exc.message)]
     else:
         early = []
-    rows, errors, read, letters = parse(found) if not early else ([], early, 0, {})
+    rows, errors, read, letters = parse(found) if not early else ([], _collected(early), 0, {})
     version, before = await service.stored_items(session, unit, year)
     items = [r.item for r in rows]
     # the rules the schema cannot state, reported by spreadsheet row
@@ -347,18 +355,18 @@ async def import_list(
     for r in rows:
         key = r.item.code.casefold()
         if key in seen:
-            errors.append(ImportError_(row=r.number, column=letters.get("code"), value=r.item.code,
+            errors.add(ImportError_(row=r.number, column=letters.get("code"), value=r.item.code,
                                        message=f"the code {r.item.code!r} is already used in an earlier row"))
         seen.add(key)
         if r.item.code in service.RESERVED_CODES:
-            errors.append(ImportError_(row=r.number, column=letters.get("code"), value=r.item.code,
+            errors.add(ImportError_(row=r.number, column=letters.get("code"), value=r.item.code,
                                        message=f"{r.item.code!r} is reserved (a sibling resource's name)"))
         if r.item.ntm is not None and r.item.actual is not None:
             if figures is None:
                 figures = await service.ntm_figures(session, unit, year, {i.ntm for i in items if i.ntm})
             live, _ = figures.actual(r.item.ntm)
             if live is None or live != r.item.actual:
-                errors.append(ImportError_(
+                errors.add(ImportError_(
                     row=r.number, column=letters.get("actual"), value=str(r.item.actual),
                     message=f"{r.item.code}: the actual is computed from the NTM figures (ntm: {r.item.ntm.value}"
                             f"{'' if live is None else f', now {live}'}); leave the cell blank"))
@@ -371,10 +379,11 @@ async def import_list(
         updated=sum(1 for c, v in after.items() if c in before and _comparable(before[c]) != _comparable(v)),
         unchanged=sum(1 for c, v in after.items() if c in before and _comparable(before[c]) == _comparable(v)),
         removed=sum(1 for c in before if c not in after) if not errors else 0,
-        version=version, errors=capped(sorted(errors, key=lambda e: (e.row, e.column or ""))),
+        version=version, errors=errors.listed(lambda row, text: ImportError_(row=row, column=None, value=None,
+                                                                             message=text)),
     )
     if errors:
-        raise ImportRejected(outcome)
+        raise ImportRejected(outcome, errors.count)
     if dry_run:
         if_match.check(version)
         return outcome
@@ -382,15 +391,6 @@ async def import_list(
                                     data=PlanIndicatorsPut(indicators=items), if_match=if_match,
                                     action_prefix="import_")
     return outcome.model_copy(update={"version": written.body.version})
-
-
-def capped(errors: list[ImportError_]) -> list[ImportError_]:
-    """At most ``MAX_ERRORS`` errors, then one saying how many more there are."""
-    if len(errors) <= MAX_ERRORS:
-        return errors
-    rest = errors[MAX_ERRORS:]
-    return [*errors[:MAX_ERRORS], ImportError_(row=rest[0].row, column=None, value=None,
-                                               message=f"and {len(rest)} more")]
 
 
 def _comparable(item: dict[str, Any]) -> dict[str, Any]:

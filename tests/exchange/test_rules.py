@@ -147,7 +147,7 @@ def test_decimal_comma_is_the_rounded_figure_with_a_comma(total, count):
 
 
 def test_row_values_are_a_compact_mapping_of_criteria_to_values():
-    values = rules.RowValues(((10, ("10.1", "10.2")), (15, ("15.1",))), (41.5, None, 90))
+    values = rules.RowValues(((10, "10.1"), (10, "10.2"), (15, "15.1")), (41.5, None, 90))
     assert values == {10: {"10.1": 41.5, "10.2": None}, 15: {"15.1": 90}}
     assert values.get(10) == {"10.1": 41.5, "10.2": None} and values.get(3) is None and 15 in values
     assert list(values) == [10, 15] and len(values) == 2

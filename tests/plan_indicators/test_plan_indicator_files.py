@@ -178,4 +178,5 @@ async def test_the_error_list_is_capped(client):
     problem = assert_problem(await upload(client, csv_bytes(rows), name="list.csv"), 422)
     assert len(problem["errors"]) == 1001
     assert problem["errors"][-1]["message"] == "and 41 more"  # 520 rows × 2 errors, and over 500 indicators
+    assert problem["detail"].startswith("1041 errors in the file")  # every error counted, not the listed ones
     assert len((await upload(client, csv_bytes(rows), name="list.csv")).content) < 1_000_000
