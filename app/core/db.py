@@ -8,6 +8,7 @@ instead of failing with "database is locked" when two of them upgrade a read loc
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,8 @@ from app.core.cache import SCOPE_PREFIX, ResponseCache, WriteScope
 from app.core.changes import CHANGE_TABLE, CHANNEL, WATCHED, topics_of
 from app.core.config import Settings
 from app.core.logging import watch_slow_queries
+
+_log = logging.getLogger("ntm.db")
 
 # Stable constraint names, so migrations name what they create and can drop it again.
 NAMING_CONVENTION = {
@@ -43,6 +46,11 @@ WRITE_OPTION = "ntm_write"
 SCOPE_KEY = "ntm_write_scope"
 WRITTEN_KEY = "ntm_written_tables"  # session.info: the tables the current transaction wrote
 CACHE_KEY = "ntm_cache"  # session.info: the cache its commits stale
+# session.info: whether the reports may use their stored aggregates (``Settings.report_aggregates``)
+AGGREGATES_KEY = "ntm_report_aggregates"
+# session.info: work to run after the transaction ended (each ``async (Database) -> None``), in
+# transactions of their own, best effort: the reports' stores of the aggregates they computed
+AFTERWARDS_KEY = "ntm_afterwards"
 
 
 class ChangeToken(SQLModel, table=True):
@@ -201,6 +209,7 @@ class Database:
         factory = self.sessionmaker if write else self.read_sessionmaker
         async with factory() as session:
             session.info[CACHE_KEY] = self.cache
+            session.info[AGGREGATES_KEY] = self.settings.report_aggregates
             try:
                 yield session
             except BaseException:
@@ -213,6 +222,14 @@ class Database:
                     self.cache.bump(topics_of(written), session.info.get(SCOPE_KEY))
                 await session.rollback()
                 raise
+            afterwards = session.info.pop(AFTERWARDS_KEY, [])
+        # after the transaction and its connection are given back: a store never holds a read's
+        # snapshot nor a second connection, and its failure never fails what was read
+        for job in afterwards:
+            try:
+                await job(self)
+            except Exception:
+                _log.warning("deferred work failed (ignored)", exc_info=True)
 
     async def dispose(self) -> None:
         await self.cache.close()

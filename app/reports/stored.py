@@ -1,0 +1,213 @@
+"""The reports' aggregates, summed from rows stored per parent unit and year (issue 14).
+
+A national summary would otherwise walk ~10,000 communes after every write. The commune-level
+aggregation (``queries._aggregate_stmt``) is grouped instead by each commune's *parent code*
+(the district, or after the 2025 reform the province, whose code its ``parent_code`` names) and
+kept in ``report_agg`` (``app/reports/tables.py``), one row per parent, kind, ``approved_only``
+and year, tagged with the epochs that database triggers move in every writer's own transaction
+(``app/core/aggregate_epochs.py``). A read:
+
+1. finds, per year, the parents below the unit (the units above communes valid on 31 December,
+   followed down from the unit as ``queries._tree`` does) and the direct child each lies under
+   (the unit's own communes: ``""``, never a child's code);
+2. reads the current epochs, then the stored rows whose tags still equal them (one statement:
+   the rows and the epochs they are judged by in one snapshot);
+3. computes the missing or stale (parent, year) pairs live, in one statement grouped by parent,
+   and sums everything through the same ``queries._consume`` as the live query: the same
+   figures, exactly;
+4. after its transaction ended, stores what it computed, in a short write transaction of its
+   own, tagged with the epochs read in 2 *before* computing: a writer that committed in between
+   moved an epoch, so that row is never used. Storing is best effort (a failure is logged and
+   ignored) and stales no cached report (the tables are not in ``app/core/changes.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, and_, bindparam, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import AFTERWARDS_KEY, Database
+from app.criteria.models import AssessmentKind, CriteriaSet
+from app.reports.queries import ASSESSMENTS, MAX_DEPTH, UNITS, Aggregate, _aggregate_stmt, _consume, _dialect
+from app.reports.tables import EVERYTHING, ReportAgg, ReportAggEpoch
+from app.units.models import AdminUnit
+from app.units.service import tree_above_communes, year_end
+
+_log = logging.getLogger("ntm.reports")
+
+AGG: Table = ReportAgg.__table__  # type: ignore[attr-defined]  # SQLModel's stubs do not declare __table__
+EPOCHS: Table = ReportAggEpoch.__table__  # type: ignore[attr-defined]
+SETS: Table = CriteriaSet.__table__  # type: ignore[attr-defined]
+
+OWN = ""  # the "child" of the unit's own communes (no unit has an empty code)
+
+_EPOCHS = select(EPOCHS.c.parent_code, EPOCHS.c.epoch).where(EPOCHS.c.parent_code.in_(bindparam("codes", expanding=True)))
+
+
+def _valid_rows_stmt() -> Any:
+    mine = EPOCHS.alias("mine")
+    every = EPOCHS.alias("every")
+    return (
+        select(AGG.c.parent_code, AGG.c.year, AGG.c.body)
+        .select_from(
+            AGG.outerjoin(mine, mine.c.parent_code == AGG.c.parent_code)
+            .outerjoin(every, every.c.parent_code == EVERYTHING)
+        )
+        .where(
+            AGG.c.parent_code.in_(bindparam("parents", expanding=True)),
+            AGG.c.kind == bindparam("kind"), AGG.c.approved_only == bindparam("approved_only"),
+            AGG.c.year >= bindparam("first"), AGG.c.year <= bindparam("last"),
+            AGG.c.epoch == func.coalesce(mine.c.epoch, 0),
+            AGG.c.global_epoch == func.coalesce(every.c.epoch, 0),
+        )
+    )
+
+
+_VALID_ROWS = _valid_rows_stmt()
+_WIDEST = select(func.max(SETS.c.criteria_count))
+
+
+async def parents_below(session: AsyncSession, unit: AdminUnit, year: int) -> dict[str, str]:
+    """parent code → the direct child of the unit it lies under (``OWN`` for the unit itself): the
+    units whose communes count for the unit in the year, as ``queries._tree`` follows them."""
+    tree = await tree_above_communes(session, year_end(year))
+    children: dict[str, list[str]] = defaultdict(list)
+    for code, (_, parent) in tree.items():
+        if parent is not None:
+            children[parent].append(code)
+    found = {unit.code: OWN}
+    frontier = [(unit.code, OWN)]
+    for _ in range(MAX_DEPTH - 1):  # communes are at most MAX_DEPTH below the unit
+        following = []
+        for code, top in frontier:
+            for child in children.get(code, ()):
+                if child not in found:
+                    found[child] = child if top == OWN else top
+                    following.append((child, found[child]))
+        frontier = following
+    return found
+
+
+def _trimmed(sums: Sequence[Any]) -> list[int]:
+    values = [int(v or 0) for v in sums]
+    while values and values[-1] == 0:
+        values.pop()
+    return values
+
+
+async def compute(session: AsyncSession, parents: list[str], years: list[int], *, approved_only: bool, kind: str
+                  ) -> dict[tuple[str, int], list[list[Any]]]:
+    """The aggregate rows of each parent and year, live: one statement grouped by parent code."""
+    out: dict[tuple[str, int], list[list[Any]]] = {(p, y): [] for p in parents for y in years}
+    if not parents or not years:
+        return out
+    # every criterion a stored row may be asked about: the widest set's (bits above it are never set)
+    width = int((await session.execute(_WIDEST)).scalar_one() or 0)
+    rows = await session.execute(
+        _aggregate_stmt(width, len(years), True, approved_only, _dialect(session), False, True),
+        {"parents": parents, "kind": kind, **{f"y{i}": y for i, y in enumerate(years)}},
+    )
+    for y, parent, met_count, criteria_count, set_code, listed_code, rec, communes, gain, gain_communes, *sums in rows:
+        out.setdefault((parent, y), []).append([
+            met_count, criteria_count, set_code, listed_code, int(rec or 0), int(communes), int(gain or 0),
+            int(gain_communes or 0), *_trimmed(sums),
+        ])
+    return out
+
+
+async def aggregate_years(
+    session: AsyncSession, unit: AdminUnit, first: int, last: int, *, coverage: dict[int, tuple[str, int]],
+    by_child: bool = False, approved_only: bool = False, kind: str = AssessmentKind.chuan,
+) -> dict[int, dict[str, Aggregate]]:
+    """``queries.aggregate_years`` over the unit's tree, from the stored rows where still valid (the
+    same result; the unit's own communes under ``OWN`` rather than their codes when ``by_child``)."""
+    tops = {y: await parents_below(session, unit, y) for y in range(first, last + 1)}
+    parents = sorted({p for found in tops.values() for p in found})
+    epochs = {code: epoch for code, epoch in await session.execute(_EPOCHS, {"codes": [*parents, EVERYTHING]})}
+    bodies: dict[tuple[str, int], Any] = {}
+    rows = await session.execute(_VALID_ROWS, {"parents": parents, "kind": str(kind), "approved_only": approved_only,
+                                               "first": first, "last": last})
+    for parent, year, body in rows:
+        if year in tops and parent in tops[year]:
+            bodies[(parent, year)] = body
+    stale = [(p, y) for y, found in tops.items() for p in found if (p, y) not in bodies]
+    if stale:
+        fresh = await compute(session, sorted({p for p, _ in stale}), sorted({y for _, y in stale}),
+                              approved_only=approved_only, kind=str(kind))
+        everything = epochs.get(EVERYTHING, 0)
+        keep = [
+            {"parent_code": p, "kind": str(kind), "approved_only": approved_only, "year": y,
+             "epoch": epochs.get(p, 0), "global_epoch": everything, "body": fresh[(p, y)]}
+            for p, y in sorted(stale)
+        ]
+        for p, y in stale:
+            bodies[(p, y)] = fresh[(p, y)]
+        session.info.setdefault(AFTERWARDS_KEY, []).append(lambda db: store(db, keep))
+    out: dict[int, dict[str, Aggregate]] = defaultdict(lambda: defaultdict(Aggregate))
+    for (parent, y), body in bodies.items():
+        if not body:
+            continue
+        top = tops[y][parent] if by_child else OWN
+        agg = out[y][top]
+        for row in body:
+            _consume(agg, y, row, coverage, kind)
+    return out
+
+
+STORE_CHUNK = 500  # rows per INSERT (7 parameters each: far below every driver's limit)
+
+
+async def store(db: Database, rows: list[dict[str, Any]]) -> None:
+    """Upsert computed rows, in key order (two stores never wait on each other crosswise); a row
+    replaces a stored one only when its epochs are not older."""
+    if not rows:
+        return
+    dialect_insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+    async with db.transaction() as session:
+        for start in range(0, len(rows), STORE_CHUNK):
+            stmt = dialect_insert(AGG).values(rows[start:start + STORE_CHUNK])
+            new = stmt.excluded
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[AGG.c.parent_code, AGG.c.kind, AGG.c.approved_only, AGG.c.year],
+                set_={"epoch": new.epoch, "global_epoch": new.global_epoch, "body": new.body},
+                where=or_(AGG.c.global_epoch < new.global_epoch,
+                          and_(AGG.c.global_epoch == new.global_epoch, AGG.c.epoch <= new.epoch)),
+            )
+            await session.execute(stmt)
+
+
+async def rebuild(db: Database) -> dict[str, int]:
+    """Clear every stored aggregate and recompute them, for every parent with communes, kind with
+    assessments, both ``approved_only`` and every year with assessments: counts of what was done."""
+    async with db.transaction() as session:
+        deleted = getattr(await session.execute(AGG.delete()), "rowcount", 0) or 0
+    async with db.transaction(write=False) as session:
+        span = (await session.execute(select(func.min(ASSESSMENTS.c.year), func.max(ASSESSMENTS.c.year)))).one()
+        kinds = sorted((await session.execute(select(ASSESSMENTS.c.kind).distinct())).scalars())
+        parents = sorted(
+            code for code in (await session.execute(select(UNITS.c.parent_code).distinct())).scalars() if code is not None
+        )
+    stored = 0
+    if span[0] is None:
+        return {"deleted": deleted, "stored": 0, "parents": len(parents), "kinds": 0, "years": 0}
+    years = list(range(span[0], span[1] + 1))
+    for kind in kinds:
+        for approved_only in (False, True):
+            for year in years:
+                async with db.transaction(write=False) as session:
+                    epochs = {code: epoch for code, epoch in await session.execute(_EPOCHS, {"codes": [*parents, EVERYTHING]})}
+                    fresh = await compute(session, parents, [year], approved_only=approved_only, kind=str(kind))
+                rows = [
+                    {"parent_code": p, "kind": str(kind), "approved_only": approved_only, "year": year,
+                     "epoch": epochs.get(p, 0), "global_epoch": epochs.get(EVERYTHING, 0), "body": fresh[(p, year)]}
+                    for p in parents
+                ]
+                await store(db, rows)
+                stored += len(rows)
+    return {"deleted": deleted, "stored": stored, "parents": len(parents), "kinds": len(kinds), "years": len(years)}
