@@ -113,3 +113,17 @@ def test_assessments_rejudge(tmp_path, monkeypatch):
     assert "checked" in first.output
     again = runner.invoke(cli, ["assessments", "rejudge"])
     assert again.exit_code == 0 and "0 had their conflicts corrected" in again.output
+
+
+def test_reports_rebuild(tmp_path, monkeypatch):
+    monkeypatch.setenv("NTM_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("NTM_ENV", "development")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["seed", "demo"]).exit_code == 0
+    first = runner.invoke(cli, ["reports", "rebuild"])
+    assert first.exit_code == 0, first.output
+    assert "0 stored aggregates cleared" in first.output and "computed and stored" in first.output
+    stored = int(first.output.split("cleared; ")[1].split(" ")[0])
+    assert stored > 0
+    again = runner.invoke(cli, ["reports", "rebuild"])
+    assert again.exit_code == 0 and f"{stored} stored aggregates cleared; {stored} computed" in again.output

@@ -39,7 +39,6 @@ from sqlalchemy.sql.selectable import CTE, FromClause
 from sqlmodel import col
 
 from app.assessments.models import Assessment, AssessmentStatus
-from app.core.db import AGGREGATES_KEY
 from app.criteria.models import AssessmentKind
 from app.recognitions.models import Recognition
 from app.recognitions.rules import DISTRICT_COUNTED, LEVEL_BITS, attests
@@ -338,11 +337,6 @@ async def aggregate_years(
     (set code, count), gain over the year before, and the carried-forward and missing communes;
     split by direct child of the unit (``top``) when ``by_child``, else all under ``""``. With ``ids``,
     over those communes valid in each year instead of the unit's (a territory through lineage)."""
-    if ids is None and session.info.get(AGGREGATES_KEY, False):
-        from app.reports import stored  # the stored per-parent aggregates, summed (see there)
-
-        return await stored.aggregate_years(session, unit, first, last, coverage=coverage, by_child=by_child,
-                                            approved_only=approved_only, kind=kind)
     width = max((count for _, count in coverage.values()), default=0)
     out: dict[int, dict[str, Aggregate]] = defaultdict(lambda: defaultdict(Aggregate))
     rows = await session.execute(

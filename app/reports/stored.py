@@ -32,8 +32,9 @@ from sqlalchemy import Table, and_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import AFTERWARDS_KEY, Database
+from app.core.db import AFTERWARDS_KEY, AGGREGATES_KEY, Database
 from app.criteria.models import AssessmentKind, CriteriaSet
+from app.reports import queries
 from app.reports.queries import ASSESSMENTS, MAX_DEPTH, UNITS, Aggregate, _aggregate_stmt, _consume, _dialect
 from app.reports.tables import EVERYTHING, ReportAgg, ReportAggEpoch
 from app.units.models import AdminUnit
@@ -126,7 +127,11 @@ async def aggregate_years(
     by_child: bool = False, approved_only: bool = False, kind: str = AssessmentKind.chuan,
 ) -> dict[int, dict[str, Aggregate]]:
     """``queries.aggregate_years`` over the unit's tree, from the stored rows where still valid (the
-    same result; the unit's own communes under ``OWN`` rather than their codes when ``by_child``)."""
+    same result; the unit's own communes under ``OWN`` rather than their codes when ``by_child``).
+    Live when the session's transaction says so (``Settings.report_aggregates`` off)."""
+    if not session.info.get(AGGREGATES_KEY, False):
+        return await queries.aggregate_years(session, unit, first, last, coverage=coverage, by_child=by_child,
+                                             approved_only=approved_only, kind=kind)
     tops = {y: await parents_below(session, unit, y) for y in range(first, last + 1)}
     parents = sorted({p for found in tops.values() for p in found})
     epochs = {code: epoch for code, epoch in await session.execute(_EPOCHS, {"codes": [*parents, EVERYTHING]})}
