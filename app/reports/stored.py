@@ -10,13 +10,14 @@ and year, tagged with the epochs that database triggers move in every writer's o
 1. finds, per year, the parents below the unit (the units above communes valid on 31 December,
    followed down from the unit as ``queries._tree`` does) and the direct child each lies under
    (the unit's own communes: ``""``, never a child's code);
-2. reads the current epochs, then the stored rows whose tags still equal them (one statement:
-   the rows and the epochs they are judged by in one snapshot);
-3. computes the missing or stale (parent, year) pairs live, in one statement grouped by parent,
-   and sums everything through the same ``queries._consume`` as the live query: the same
-   figures, exactly;
+2. reads the stored rows whose tags still equal the current epochs (one statement: the rows and
+   the epochs they are judged by, in one snapshot);
+3. for the missing or stale (parent, year) pairs, reads their epochs, then computes them live in
+   one statement grouped by parent; every body holds what ``queries._consume`` would add from
+   that parent's rows (``_body``), and a read adds the bodies up (``_apply``): the same figures,
+   exactly;
 4. after its transaction ended, stores what it computed, in a short write transaction of its
-   own, tagged with the epochs read in 2 *before* computing: a writer that committed in between
+   own, tagged with the epochs read in 3 *before* computing: a writer that committed in between
    moved an epoch, so that row is never used. Storing is best effort (a failure is logged and
    ignored) and stales no cached report (the tables are not in ``app/core/changes.py``).
 """
@@ -34,8 +35,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import AFTERWARDS_KEY, AGGREGATES_KEY, Database
 from app.criteria.models import AssessmentKind, CriteriaSet
+from app.recognitions.rules import attests
 from app.reports import queries
-from app.reports.queries import ASSESSMENTS, MAX_DEPTH, UNITS, Aggregate, _aggregate_stmt, _consume, _dialect
+from app.reports.queries import ASSESSMENTS, MAX_DEPTH, UNITS, Aggregate, _aggregate_stmt, _dialect
+from app.reports.rules import StatusGroup
 from app.reports.tables import EVERYTHING, ReportAgg, ReportAggEpoch
 from app.units.models import AdminUnit
 from app.units.service import tree_above_communes, year_end
@@ -51,7 +54,7 @@ OWN = ""  # the "child" of the unit's own communes (no unit has an empty code)
 _EPOCHS = select(EPOCHS.c.parent_code, EPOCHS.c.epoch).where(EPOCHS.c.parent_code.in_(bindparam("codes", expanding=True)))
 
 
-def _valid_rows_stmt() -> Any:
+def _valid_rows_stmt(all_parents: bool = False) -> Any:
     mine = EPOCHS.alias("mine")
     every = EPOCHS.alias("every")
     return (
@@ -61,7 +64,7 @@ def _valid_rows_stmt() -> Any:
             .outerjoin(every, every.c.parent_code == EVERYTHING)
         )
         .where(
-            AGG.c.parent_code.in_(bindparam("parents", expanding=True)),
+            *(() if all_parents else (AGG.c.parent_code.in_(bindparam("parents", expanding=True)),)),
             AGG.c.kind == bindparam("kind"), AGG.c.approved_only == bindparam("approved_only"),
             AGG.c.year >= bindparam("first"), AGG.c.year <= bindparam("last"),
             AGG.c.epoch == func.coalesce(mine.c.epoch, 0),
@@ -71,6 +74,8 @@ def _valid_rows_stmt() -> Any:
 
 
 _VALID_ROWS = _valid_rows_stmt()
+_VALID_ROWS_ALL = _valid_rows_stmt(all_parents=True)
+FEW = 50  # parents named in the statement up to this many
 _WIDEST = select(func.max(SETS.c.criteria_count))
 
 
@@ -102,24 +107,74 @@ def _trimmed(sums: Sequence[Any]) -> list[int]:
     return values
 
 
+def _body(rows: list[Sequence[Any]], kind: str) -> dict[str, Any]:
+    """One parent's aggregate rows of a year (``queries._aggregate_stmt``), summed into what
+    ``queries._consume`` would add from them: status groups, bit sums per criteria set (a reader
+    takes its set's), gain, carried-forward and missing codes, communes by recognition bits, and
+    recognised communes below their set's count. ``{}`` for a parent without eligible communes."""
+    if not rows:
+        return {}
+    groups: dict[tuple[int, int], int] = {}
+    sums: dict[str, list[int]] = {}
+    recognized: dict[int, int] = {}
+    body: dict[str, Any] = {"gain": 0, "gc": 0, "cf": [], "m": [], "rb": 0}
+    for met_count, criteria_count, set_code, listed_code, rec, communes, gain, gain_communes, *bits in rows:
+        rec = int(rec or 0)
+        communes = int(communes)
+        body["gain"] += int(gain or 0)
+        body["gc"] += int(gain_communes or 0)
+        recognized[rec] = recognized.get(rec, 0) + communes
+        if attests(rec, kind) and met_count is not None and met_count < criteria_count:
+            body["rb"] += communes
+        if met_count is None:
+            body["m"].append(listed_code)
+            continue
+        if listed_code is not None:
+            body["cf"].append(listed_code)
+        groups[(met_count, criteria_count)] = groups.get((met_count, criteria_count), 0) + communes
+        into = sums.setdefault(set_code, [])
+        for n, value in enumerate(bits):
+            if n == len(into):
+                into.append(0)
+            into[n] += int(value or 0)
+    body["g"] = [[met, count, n] for (met, count), n in sorted(groups.items())]
+    body["c"] = {code: _trimmed(values) for code, values in sums.items()}
+    body["r"] = sorted([rec, n] for rec, n in recognized.items())
+    body["cf"].sort()
+    body["m"].sort()
+    return body
+
+
+def _apply(agg: Aggregate, body: dict[str, Any], coverage_set: str | None, coverage_count: int) -> None:
+    """Add a stored body to ``agg``: the same sums as ``queries._consume`` over the rows it was made of."""
+    agg.groups.extend(StatusGroup(met_count=met, criteria_count=count, communes=n) for met, count, n in body["g"])
+    sums = body["c"].get(coverage_set) if coverage_set is not None else None
+    if sums is not None:
+        for n in range(1, coverage_count + 1):
+            agg.coverage[n] = agg.coverage.get(n, 0) + (sums[n - 1] if n <= len(sums) else 0)
+    agg.gain += body["gain"]
+    agg.gain_communes += body["gc"]
+    agg.carried_forward.extend(body["cf"])
+    agg.missing.extend(body["m"])
+    for rec, n in body["r"]:
+        agg.recognized[rec] = agg.recognized.get(rec, 0) + n
+    agg.recognized_below += body["rb"]
+
+
 async def compute(session: AsyncSession, parents: list[str], years: list[int], *, approved_only: bool, kind: str
-                  ) -> dict[tuple[str, int], list[list[Any]]]:
-    """The aggregate rows of each parent and year, live: one statement grouped by parent code."""
-    out: dict[tuple[str, int], list[list[Any]]] = {(p, y): [] for p in parents for y in years}
-    if not parents or not years:
-        return out
-    # every criterion a stored row may be asked about: the widest set's (bits above it are never set)
-    width = int((await session.execute(_WIDEST)).scalar_one() or 0)
-    rows = await session.execute(
-        _aggregate_stmt(width, len(years), True, approved_only, _dialect(session), False, True),
-        {"parents": parents, "kind": kind, **{f"y{i}": y for i, y in enumerate(years)}},
-    )
-    for y, parent, met_count, criteria_count, set_code, listed_code, rec, communes, gain, gain_communes, *sums in rows:
-        out.setdefault((parent, y), []).append([
-            met_count, criteria_count, set_code, listed_code, int(rec or 0), int(communes), int(gain or 0),
-            int(gain_communes or 0), *_trimmed(sums),
-        ])
-    return out
+                  ) -> dict[tuple[str, int], dict[str, Any]]:
+    """The stored body of each parent and year, live: one statement grouped by parent code."""
+    rows_of: dict[tuple[str, int], list[Sequence[Any]]] = {(p, y): [] for p in parents for y in years}
+    if parents and years:
+        # every criterion a body may be asked about: the widest set's (bits above it are never set)
+        width = int((await session.execute(_WIDEST)).scalar_one() or 0)
+        rows = await session.execute(
+            _aggregate_stmt(width, len(years), True, approved_only, _dialect(session), False, True),
+            {"parents": parents, "kind": kind, **{f"y{i}": y for i, y in enumerate(years)}},
+        )
+        for y, parent, *row in rows:
+            rows_of.setdefault((parent, y), []).append(row)
+    return {key: _body(rows, kind) for key, rows in rows_of.items()}
 
 
 async def aggregate_years(
@@ -134,17 +189,22 @@ async def aggregate_years(
                                              approved_only=approved_only, kind=kind)
     tops = {y: await parents_below(session, unit, y) for y in range(first, last + 1)}
     parents = sorted({p for found in tops.values() for p in found})
-    epochs = {code: epoch for code, epoch in await session.execute(_EPOCHS, {"codes": [*parents, EVERYTHING]})}
     bodies: dict[tuple[str, int], Any] = {}
-    rows = await session.execute(_VALID_ROWS, {"parents": parents, "kind": str(kind), "approved_only": approved_only,
-                                               "first": first, "last": last})
+    params = {"kind": str(kind), "approved_only": approved_only, "first": first, "last": last}
+    # many parents (a province, the country): every stored row of the years, the others dropped here
+    rows = await session.execute(_VALID_ROWS if len(parents) <= FEW else _VALID_ROWS_ALL,
+                                 {**params, "parents": parents} if len(parents) <= FEW else params)
     for parent, year, body in rows:
         if year in tops and parent in tops[year]:
             bodies[(parent, year)] = body
     stale = [(p, y) for y, found in tops.items() for p in found if (p, y) not in bodies]
     if stale:
-        fresh = await compute(session, sorted({p for p, _ in stale}), sorted({y for _, y in stale}),
-                              approved_only=approved_only, kind=str(kind))
+        stale_parents = sorted({p for p, _ in stale})
+        # the epochs the stored rows will be tagged with: read before computing (a write committed
+        # after this read moved them, so what is computed from it is never taken for valid)
+        epochs = {code: epoch for code, epoch in await session.execute(_EPOCHS, {"codes": [*stale_parents, EVERYTHING]})}
+        fresh = await compute(session, stale_parents, sorted({y for _, y in stale}), approved_only=approved_only,
+                              kind=str(kind))
         everything = epochs.get(EVERYTHING, 0)
         keep = [
             {"parent_code": p, "kind": str(kind), "approved_only": approved_only, "year": y,
@@ -158,10 +218,8 @@ async def aggregate_years(
     for (parent, y), body in bodies.items():
         if not body:
             continue
-        top = tops[y][parent] if by_child else OWN
-        agg = out[y][top]
-        for row in body:
-            _consume(agg, y, row, coverage, kind)
+        coverage_set, coverage_count = coverage.get(y, (None, 0))
+        _apply(out[y][tops[y][parent] if by_child else OWN], body, coverage_set, coverage_count)
     return out
 
 
