@@ -65,13 +65,16 @@ def ddl_install(dialect: str) -> list[str]:
                 f"CREATE OR REPLACE FUNCTION ntm_agg_{table}() RETURNS trigger AS $$ BEGIN {body} RETURN NULL; END $$ "
                 "LANGUAGE plpgsql"
             )
-            # '*': once per statement is enough; a parent: per row (each row names its own)
-            each = "STATEMENT" if source is None else "ROW"
-            extra = " OR TRUNCATE" if source is None else ""
-            out.append(
-                f"CREATE TRIGGER ntm_agg_{table} AFTER INSERT OR UPDATE OR DELETE{extra} ON {table} "
-                f"FOR EACH {each} EXECUTE FUNCTION ntm_agg_{table}()"
-            )
+            if source is None:  # '*': once per statement is enough
+                out.append(f"CREATE TRIGGER ntm_agg_{table} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
+                           f"FOR EACH STATEMENT EXECUTE FUNCTION ntm_agg_{table}()")
+            else:
+                # a parent: per row (each names its own), deferred to the commit: the epoch's row lock
+                # is taken last and held only while committing, so writers of one district queue
+                # briefly and a writer holding it never waits for another's data rows (no deadlock
+                # with an import); still in the writer's transaction, atomically with its data
+                out.append(f"CREATE CONSTRAINT TRIGGER ntm_agg_{table} AFTER INSERT OR UPDATE OR DELETE ON {table} "
+                           f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ntm_agg_{table}()")
             if source is not None:  # TRUNCATE has no rows to name a parent by: everything moves
                 out.append(f"CREATE TRIGGER ntm_agg_{table}_truncate AFTER TRUNCATE ON {table} "
                            "FOR EACH STATEMENT EXECUTE FUNCTION ntm_agg_everything()")

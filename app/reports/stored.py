@@ -195,7 +195,7 @@ async def aggregate_years(
     rows = await session.execute(_VALID_ROWS if len(parents) <= FEW else _VALID_ROWS_ALL,
                                  {**params, "parents": parents} if len(parents) <= FEW else params)
     for parent, year, body in rows:
-        if year in tops and parent in tops[year]:
+        if year in tops and parent in tops[year] and isinstance(body, dict):  # else: another format, recomputed
             bodies[(parent, year)] = body
     stale = [(p, y) for y, found in tops.items() for p in found if (p, y) not in bodies]
     if stale:
