@@ -107,62 +107,95 @@ def _trimmed(sums: Sequence[Any]) -> list[int]:
     return values
 
 
-def _body(rows: list[Sequence[Any]], kind: str) -> dict[str, Any]:
+FORMAT = "v1"  # a stored body in another format is recomputed
+
+
+def _body(rows: list[Sequence[Any]], kind: str) -> list[Any]:
     """One parent's aggregate rows of a year (``queries._aggregate_stmt``), summed into what
-    ``queries._consume`` would add from them: status groups, bit sums per criteria set (a reader
-    takes its set's), gain, carried-forward and missing codes, communes by recognition bits, and
-    recognised communes below their set's count. ``{}`` for a parent without eligible communes."""
+    ``queries._consume`` would add from them, as one flat list (one container per body: thousands
+    of small lists and dicts per national read cost garbage-collector pauses of tens of ms)::
+
+        [FORMAT, gain, gain_communes, recognised below their set's count,
+         G, (met_count, criteria_count, communes) × G,       status groups
+         R, (recognition bits, communes) × R,                communes by recognition bits
+         S, (criteria set, L, bit sum × L) × S,              bit sums per set (a reader takes its set's)
+         C, carried-forward code × C, M, missing code × M]
+
+    ``[]`` for a parent without eligible communes."""
     if not rows:
-        return {}
+        return []
     groups: dict[tuple[int, int], int] = {}
     sums: dict[str, list[int]] = {}
     recognized: dict[int, int] = {}
-    body: dict[str, Any] = {"gain": 0, "gc": 0, "cf": [], "m": [], "rb": 0}
-    for met_count, criteria_count, set_code, listed_code, rec, communes, gain, gain_communes, *bits in rows:
+    gain = gain_communes = below = 0
+    carried: list[str] = []
+    missing: list[str] = []
+    for met_count, criteria_count, set_code, listed_code, rec, communes, row_gain, row_gain_communes, *bits in rows:
         rec = int(rec or 0)
         communes = int(communes)
-        body["gain"] += int(gain or 0)
-        body["gc"] += int(gain_communes or 0)
+        gain += int(row_gain or 0)
+        gain_communes += int(row_gain_communes or 0)
         recognized[rec] = recognized.get(rec, 0) + communes
         if attests(rec, kind) and met_count is not None and met_count < criteria_count:
-            body["rb"] += communes
+            below += communes
         if met_count is None:
-            body["m"].append(listed_code)
+            missing.append(listed_code)
             continue
         if listed_code is not None:
-            body["cf"].append(listed_code)
+            carried.append(listed_code)
         groups[(met_count, criteria_count)] = groups.get((met_count, criteria_count), 0) + communes
         into = sums.setdefault(set_code, [])
         for n, value in enumerate(bits):
             if n == len(into):
                 into.append(0)
             into[n] += int(value or 0)
-    body["g"] = [[met, count, n] for (met, count), n in sorted(groups.items())]
-    body["c"] = {code: _trimmed(values) for code, values in sums.items()}
-    body["r"] = sorted([rec, n] for rec, n in recognized.items())
-    body["cf"].sort()
-    body["m"].sort()
-    return body
+    out: list[Any] = [FORMAT, gain, gain_communes, below, len(groups)]
+    for (met, count), n in sorted(groups.items()):
+        out += [met, count, n]
+    out.append(len(recognized))
+    for rec, n in sorted(recognized.items()):
+        out += [rec, n]
+    out.append(len(sums))
+    for code, values in sorted(sums.items()):
+        trimmed = _trimmed(values)
+        out += [code, len(trimmed), *trimmed]
+    out += [len(carried), *sorted(carried), len(missing), *sorted(missing)]
+    return out
 
 
-def _apply(agg: Aggregate, body: dict[str, Any], coverage_set: str | None, coverage_count: int) -> None:
+def _usable(body: Any) -> bool:
+    return isinstance(body, list) and (not body or body[0] == FORMAT)
+
+
+def _apply(agg: Aggregate, body: list[Any], coverage_set: str | None, coverage_count: int) -> None:
     """Add a stored body to ``agg``: the same sums as ``queries._consume`` over the rows it was made of."""
-    agg.groups.extend(StatusGroup(met_count=met, criteria_count=count, communes=n) for met, count, n in body["g"])
-    sums = body["c"].get(coverage_set) if coverage_set is not None else None
-    if sums is not None:
-        for n in range(1, coverage_count + 1):
-            agg.coverage[n] = agg.coverage.get(n, 0) + (sums[n - 1] if n <= len(sums) else 0)
-    agg.gain += body["gain"]
-    agg.gain_communes += body["gc"]
-    agg.carried_forward.extend(body["cf"])
-    agg.missing.extend(body["m"])
-    for rec, n in body["r"]:
-        agg.recognized[rec] = agg.recognized.get(rec, 0) + n
-    agg.recognized_below += body["rb"]
+    agg.gain += body[1]
+    agg.gain_communes += body[2]
+    agg.recognized_below += body[3]
+    i = 5
+    for _ in range(body[4]):
+        agg.groups.append(StatusGroup(met_count=body[i], criteria_count=body[i + 1], communes=body[i + 2]))
+        i += 3
+    count, i = body[i], i + 1
+    for _ in range(count):
+        agg.recognized[body[i]] = agg.recognized.get(body[i], 0) + body[i + 1]
+        i += 2
+    count, i = body[i], i + 1
+    for _ in range(count):
+        code, length = body[i], body[i + 1]
+        if coverage_set is not None and code == coverage_set:
+            for n in range(1, coverage_count + 1):
+                agg.coverage[n] = agg.coverage.get(n, 0) + (body[i + 1 + n] if n <= length else 0)
+        i += 2 + length
+    count, i = body[i], i + 1
+    agg.carried_forward.extend(body[i:i + count])
+    i += count
+    count, i = body[i], i + 1
+    agg.missing.extend(body[i:i + count])
 
 
 async def compute(session: AsyncSession, parents: list[str], years: list[int], *, approved_only: bool, kind: str
-                  ) -> dict[tuple[str, int], dict[str, Any]]:
+                  ) -> dict[tuple[str, int], list[Any]]:
     """The stored body of each parent and year, live: one statement grouped by parent code."""
     rows_of: dict[tuple[str, int], list[Sequence[Any]]] = {(p, y): [] for p in parents for y in years}
     if parents and years:
@@ -195,7 +228,7 @@ async def aggregate_years(
     rows = await session.execute(_VALID_ROWS if len(parents) <= FEW else _VALID_ROWS_ALL,
                                  {**params, "parents": parents} if len(parents) <= FEW else params)
     for parent, year, body in rows:
-        if year in tops and parent in tops[year] and isinstance(body, dict):  # else: another format, recomputed
+        if year in tops and parent in tops[year] and _usable(body):  # else: another format, recomputed
             bodies[(parent, year)] = body
     stale = [(p, y) for y, found in tops.items() for p in found if (p, y) not in bodies]
     if stale:
