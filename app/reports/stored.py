@@ -37,11 +37,11 @@ from app.core.db import AFTERWARDS_KEY, AGGREGATES_KEY, Database
 from app.criteria.models import AssessmentKind, CriteriaSet
 from app.recognitions.rules import attests
 from app.reports import queries
-from app.reports.queries import ASSESSMENTS, MAX_DEPTH, UNITS, Aggregate, _aggregate_stmt, _dialect
+from app.reports.queries import ASSESSMENTS, MAX_DEPTH, P_DAY, UNITS, Aggregate, _aggregate_stmt, _dialect, _valid
 from app.reports.rules import StatusGroup
 from app.reports.tables import EVERYTHING, ReportAgg, ReportAggEpoch
-from app.units.models import AdminUnit
-from app.units.service import tree_above_communes, year_end
+from app.units.models import AdminUnit, UnitLevel
+from app.units.service import year_end
 
 _log = logging.getLogger("ntm.reports")
 
@@ -79,23 +79,28 @@ FEW = 50  # parents named in the statement up to this many
 _WIDEST = select(func.max(SETS.c.criteria_count))
 
 
+_CHILDREN_ABOVE_COMMUNES = (
+    select(UNITS.c.code, UNITS.c.parent_code)
+    .where(UNITS.c.parent_code.in_(bindparam("codes", expanding=True)), UNITS.c.level != UnitLevel.commune.value,
+           _valid(UNITS, P_DAY))
+    .order_by(UNITS.c.code)
+)
+
+
 async def parents_below(session: AsyncSession, unit: AdminUnit, year: int) -> dict[str, str]:
     """parent code → the direct child of the unit it lies under (``OWN`` for the unit itself): the
-    units whose communes count for the unit in the year, as ``queries._tree`` follows them."""
-    tree = await tree_above_communes(session, year_end(year))
-    children: dict[str, list[str]] = defaultdict(list)
-    for code, (_, parent) in tree.items():
-        if parent is not None:
-            children[parent].append(code)
+    units whose communes count for the unit in the year, following the parent links valid on 31
+    December as ``queries._tree`` does (a district: itself alone, in one short query)."""
     found = {unit.code: OWN}
-    frontier = [(unit.code, OWN)]
+    frontier = [unit.code]
     for _ in range(MAX_DEPTH - 1):  # communes are at most MAX_DEPTH below the unit
+        if not frontier:
+            break
         following = []
-        for code, top in frontier:
-            for child in children.get(code, ()):
-                if child not in found:
-                    found[child] = child if top == OWN else top
-                    following.append((child, found[child]))
+        for code, parent in await session.execute(_CHILDREN_ABOVE_COMMUNES, {"codes": frontier, "day": year_end(year)}):
+            if code not in found:
+                found[code] = code if found[parent] == OWN else found[parent]
+                following.append(code)
         frontier = following
     return found
 
