@@ -20,10 +20,12 @@ db_cli = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_he
 seed_cli = typer.Typer(help="Load data.", no_args_is_help=True)
 units_cli = typer.Typer(help="Administrative units.", no_args_is_help=True)
 assessments_cli = typer.Typer(help="Assessments upkeep.", no_args_is_help=True)
+reports_cli = typer.Typer(help="Reports upkeep.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(seed_cli, name="seed")
 cli.add_typer(units_cli, name="units")
 cli.add_typer(assessments_cli, name="assessments")
+cli.add_typer(reports_cli, name="reports")
 console = Console(stderr=True)
 
 
@@ -262,6 +264,27 @@ def assessments_rejudge() -> None:
 
     checked, changed = asyncio.run(run())
     console.print(f"{checked} assessments with indicator values checked; {changed} had their conflicts corrected")
+
+
+@reports_cli.command("rebuild")
+def reports_rebuild() -> None:
+    """Clear the stored per-parent report aggregates and recompute them all (every parent unit, kind
+    assessed, approved_only or not, year with assessments). Never needed for correctness (a stale row
+    is recomputed on read); after it, the first summaries are as fast as later ones."""
+
+    from app.reports import stored
+
+    async def run() -> dict[str, int]:
+        db = Database(Settings())
+        try:
+            return await stored.rebuild(db)
+        finally:
+            await db.dispose()
+
+    counts = asyncio.run(run())
+    console.print(f"{counts['deleted']} stored aggregates cleared; {counts['stored']} computed and stored "
+                  f"({counts['parents']} parent units, {counts['kinds']} kinds, {counts['years']} years, "
+                  "approved only and not)")
 
 
 class Scheme(StrEnum):

@@ -8,6 +8,7 @@ from app.criteria.models import CriteriaSet, Criterion, Indicator
 from app.exchange.models import ImportRequest
 from app.plan_indicators.models import PlanIndicator, PlanIndicatorList
 from app.recognitions.models import Recognition
+from app.reports.tables import ReportAgg, ReportAggEpoch
 from app.targets.models import Target
 from app.units.models import AdminUnit, UnitAttribute, UnitLineage
 
@@ -15,4 +16,5 @@ __all__ = [
     "metadata", "AdminUnit", "UnitLineage", "CriteriaSet", "Criterion", "Indicator",
     "Assessment", "AssessmentCriterion", "Recognition", "Target", "User", "ApiKey", "LoginFailure", "AuditRecord",
     "ImportRequest", "UnitAttribute", "PlanIndicatorList", "PlanIndicator", "ChangeToken",
+    "ReportAgg", "ReportAggEpoch",
 ]

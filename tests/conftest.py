@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.models import AuditRecord
 from app.auth.models import Role, User
 from app.core import migrations
+from app.core.aggregate_epochs import EPOCH_TABLE
 from app.core.changes import CHANGE_TABLE
 from app.core.config import Settings
 from app.core.db import Database
@@ -167,8 +168,9 @@ async def _take_snapshot(database: Database) -> _Snapshot:
     sequences: list[str] = []
     async with database.transaction(write=False) as session:
         for table in metadata.sorted_tables:
-            # the change tokens are random, and written by the SQLite triggers as the rows go in
-            if table.name != CHANGE_TABLE:
+            # the change tokens are random, and written by the SQLite triggers as the rows go in; the
+            # aggregate epochs are moved by triggers as the rows go in (and their aggregates emptied)
+            if table.name not in (CHANGE_TABLE, EPOCH_TABLE):
                 rows[table.name] = [dict(row) for row in (await session.execute(select(table))).mappings()]
         if database.dialect == "postgresql":
             found = await session.execute(text(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 from typer.testing import CliRunner
@@ -113,3 +114,19 @@ def test_assessments_rejudge(tmp_path, monkeypatch):
     assert "checked" in first.output
     again = runner.invoke(cli, ["assessments", "rejudge"])
     assert again.exit_code == 0 and "0 had their conflicts corrected" in again.output
+
+
+def test_reports_rebuild(tmp_path, monkeypatch):
+    monkeypatch.setenv("NTM_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("NTM_ENV", "development")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["seed", "demo"]).exit_code == 0
+    first = runner.invoke(cli, ["reports", "rebuild"])
+    assert first.exit_code == 0, first.output
+    found = re.search(r"(\d+) stored aggregates cleared; (\d+) computed and stored", " ".join(first.output.split()))
+    assert found is not None, first.output
+    stored = int(found.group(2))
+    assert stored > 0  # 4 parent units (VN, 10, 084, 15) x 2 years x approved only or not, at least
+    again = runner.invoke(cli, ["reports", "rebuild"])
+    assert again.exit_code == 0
+    assert f"{stored} stored aggregates cleared; {stored} computed" in " ".join(again.output.split())

@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=10, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
     require_if_match: bool = False
+    report_aggregates: bool = Field(
+        default=True, description="Sum the stored per-parent report aggregates (false: every summary walks its communes)"
+    )
     report_cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0, description="Report cache per worker")
 
     @field_validator("database_url")

@@ -8,8 +8,10 @@ instead of failing with "database is locked" when two of them upgrade a read loc
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import cache
 from typing import Any
@@ -24,6 +26,8 @@ from app.core.cache import SCOPE_PREFIX, ResponseCache, WriteScope
 from app.core.changes import CHANGE_TABLE, CHANNEL, WATCHED, topics_of
 from app.core.config import Settings
 from app.core.logging import watch_slow_queries
+
+_log = logging.getLogger("ntm.db")
 
 # Stable constraint names, so migrations name what they create and can drop it again.
 NAMING_CONVENTION = {
@@ -43,6 +47,12 @@ WRITE_OPTION = "ntm_write"
 SCOPE_KEY = "ntm_write_scope"
 WRITTEN_KEY = "ntm_written_tables"  # session.info: the tables the current transaction wrote
 CACHE_KEY = "ntm_cache"  # session.info: the cache its commits stale
+# session.info: whether the reports may use their stored aggregates (``Settings.report_aggregates``)
+AGGREGATES_KEY = "ntm_report_aggregates"
+# session.info: work to run after the transaction ended (each ``async (Database) -> None``), in
+# transactions of their own, in the background (the request never waits for it), best effort:
+# the reports' stores of the aggregates they computed
+AFTERWARDS_KEY = "ntm_afterwards"
 
 
 class ChangeToken(SQLModel, table=True):
@@ -183,6 +193,7 @@ class Database:
         self.read_sessionmaker = async_sessionmaker(
             self.engine, expire_on_commit=False, class_=AsyncSession, sync_session_class=TrackedSession
         )
+        self._background: set[asyncio.Task[None]] = set()
         self.cache = ResponseCache(self.engine.url, max_bytes=settings.report_cache_max_bytes)
         watch_slow_queries(self.engine, settings.slow_query_ms)
 
@@ -201,6 +212,7 @@ class Database:
         factory = self.sessionmaker if write else self.read_sessionmaker
         async with factory() as session:
             session.info[CACHE_KEY] = self.cache
+            session.info[AGGREGATES_KEY] = self.settings.report_aggregates
             try:
                 yield session
             except BaseException:
@@ -213,7 +225,30 @@ class Database:
                     self.cache.bump(topics_of(written), session.info.get(SCOPE_KEY))
                 await session.rollback()
                 raise
+            afterwards = session.info.pop(AFTERWARDS_KEY, [])
+        # after the transaction and its connection are given back, in the background: a store never
+        # holds a read's snapshot nor a second connection, never delays the answer (on SQLite it may
+        # wait for a long writer), and its failure never fails what was read
+        for job in afterwards:
+            task = asyncio.get_running_loop().create_task(self._afterwards(job))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _afterwards(self, job: Callable[[Database], Awaitable[None]]) -> None:
+        try:
+            await job(self)
+        except Exception:
+            _log.warning("deferred work failed (ignored)", exc_info=True)
+
+    async def settle(self, timeout: float | None = None) -> None:
+        """Wait for the background work started so far (the tests; shutdown, bounded)."""
+        pending = set(self._background)
+        if pending:
+            _done, late = await asyncio.wait(pending, timeout=timeout)
+            for task in late:
+                task.cancel()
 
     async def dispose(self) -> None:
+        await self.settle(timeout=5)
         await self.cache.close()
         await self.engine.dispose()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -155,6 +155,16 @@ def _listed_communes(year_count: int) -> CTE:
     return select(years.c.y, u.c.id, u.c.code, u.c.name, literal_column("''").label("top")).select_from(joined).cte("elig")
 
 
+def _parent_communes(year_count: int) -> CTE:
+    """For each year y, the communes (xã) valid on 31 December of y whose parent code is one of
+    ``:parents``, with ``top`` their parent code: the rows stored per parent (``report_agg``)."""
+    years = _years(year_count)
+    u = UNITS.alias("member")
+    joined = years.join(u, and_(u.c.parent_code.in_(bindparam("parents", expanding=True)),
+                                _valid(u, year_end_date(years.c.y)), u.c.kind == UnitKind.xa.value))
+    return select(years.c.y, u.c.id, u.c.code, u.c.name, u.c.parent_code.label("top")).select_from(joined).cte("elig")
+
+
 def _latest_row(elig: CTE, year: ColumnElement[int], name: str, approved_only: bool) -> Any:
     """PostgreSQL, rule 2 in one index descent: the commune's latest assessment up to ``year``."""
     a = ASSESSMENTS.alias(f"{name}_a")
@@ -177,12 +187,16 @@ def _latest_id(elig: CTE, year: ColumnElement[int], name: str, approved_only: bo
     return select(a.c.id).where(*conditions).order_by(a.c.year.desc()).limit(1).scalar_subquery()
 
 
-def _statuses(year_count: int, approved_only: bool, dialect: str = "sqlite", by_ids: bool = False) -> Select:
+def _statuses(year_count: int, approved_only: bool, dialect: str = "sqlite", by_ids: bool = False,
+              by_parents: bool = False) -> Select:
     """One row per year y and eligible commune (rule 1): its status in y and in y − 1 (rule 2), and
     the bit set of its valid recognitions in y (``rec``). ``by_ids``: the communes are those of
-    ``:ids`` valid in y instead of those below ``:parent``."""
+    ``:ids`` valid in y instead of those below ``:parent``; ``by_parents``: those whose parent code
+    is one of ``:parents``, ``top`` being that code."""
     if by_ids:
         elig = _listed_communes(year_count)
+    elif by_parents:
+        elig = _parent_communes(year_count)
     else:
         tree = _tree(year_count)
         elig = (
@@ -251,8 +265,8 @@ def _statuses(year_count: int, approved_only: bool, dialect: str = "sqlite", by_
 
 @lru_cache(maxsize=128)
 def _aggregate_stmt(coverage_count: int, year_count: int, by_child: bool, approved_only: bool, dialect: str,
-                    by_ids: bool = False) -> Select:
-    st = _statuses(year_count, approved_only, dialect, by_ids).subquery("st")
+                    by_ids: bool = False, by_parents: bool = False) -> Select:
+    st = _statuses(year_count, approved_only, dialect, by_ids, by_parents).subquery("st")
     listed = or_(st.c.ly.is_(None), st.c.ly < st.c.y)
     both = and_(st.c.met_count.is_not(None), st.c.prev_met.is_not(None))
     bits = [
@@ -329,25 +343,31 @@ async def aggregate_years(
         _aggregate_stmt(width, last - first + 1, by_child and ids is None, approved_only, _dialect(session), ids is not None),
         {"parent": unit.code, "kind": kind, **year_params(first, last), **({"ids": ids} if ids is not None else {})},
     )
-    for y, top, met_count, criteria_count, set_code, listed_code, rec, communes, gain, gain_communes, *sums in rows:
-        agg = out[y][top]
-        agg.gain += int(gain or 0)
-        agg.gain_communes += int(gain_communes or 0)
-        rec = int(rec or 0)
-        agg.recognized[rec] = agg.recognized.get(rec, 0) + communes
-        if attests(rec, kind) and met_count is not None and met_count < criteria_count:
-            agg.recognized_below += communes
-        if met_count is None:
-            agg.missing.append(listed_code)
-            continue
-        if listed_code is not None:
-            agg.carried_forward.append(listed_code)
-        agg.groups.append(StatusGroup(met_count=met_count, criteria_count=criteria_count, communes=communes))
-        coverage_set, coverage_count = coverage.get(y, (None, 0))
-        if set_code == coverage_set:
-            for n, value in enumerate(sums[:coverage_count], start=1):
-                agg.coverage[n] = agg.coverage.get(n, 0) + int(value or 0)
+    for y, top, *row in rows:
+        _consume(out[y][top], y, row, coverage, kind)
     return out
+
+
+def _consume(agg: Aggregate, y: int, row: Sequence[Any], coverage: dict[int, tuple[str, int]], kind: str) -> None:
+    """Add one aggregate row (status group) to ``agg``: the one reading of the rows, live or stored."""
+    met_count, criteria_count, set_code, listed_code, rec, communes, gain, gain_communes, *sums = row
+    agg.gain += int(gain or 0)
+    agg.gain_communes += int(gain_communes or 0)
+    rec = int(rec or 0)
+    agg.recognized[rec] = agg.recognized.get(rec, 0) + communes
+    if attests(rec, kind) and met_count is not None and met_count < criteria_count:
+        agg.recognized_below += communes
+    if met_count is None:
+        agg.missing.append(listed_code)
+        return
+    if listed_code is not None:
+        agg.carried_forward.append(listed_code)
+    agg.groups.append(StatusGroup(met_count=met_count, criteria_count=criteria_count, communes=communes))
+    coverage_set, coverage_count = coverage.get(y, (None, 0))
+    if set_code == coverage_set:
+        for n in range(1, coverage_count + 1):
+            value = sums[n - 1] if n <= len(sums) else 0
+            agg.coverage[n] = agg.coverage.get(n, 0) + int(value or 0)
 
 
 _ELIGIBLE_CODES = (lambda tree: select(tree.c.code).where(tree.c.kind == UnitKind.xa.value))(_tree(1))

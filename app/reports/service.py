@@ -10,7 +10,7 @@ from app.core.errors import InvalidInput
 from app.criteria import service as criteria_service
 from app.criteria.models import AssessmentKind, CriteriaSet
 from app.recognitions import service as recognitions_service
-from app.reports import queries, rules
+from app.reports import queries, rules, stored
 from app.reports.models import (
     Coverage,
     FlagName,
@@ -85,7 +85,7 @@ async def summary(session: AsyncSession, unit: AdminUnit, year: int, *, approved
     """The unit's figures for the year over the assessments of ``kind``, with a row per direct child unit."""
     cset = await criteria_service.set_that_applies(session, year, unit=unit, kind=kind, location="query")
     kids = await queries.direct_children(session, unit, year)
-    by_year = await queries.aggregate_years(
+    by_year = await stored.aggregate_years(
         session, unit, year, year, coverage={year: (cset.code, cset.criteria_count)}, by_child=bool(kids),
         approved_only=approved_only, kind=kind,
     )
@@ -174,7 +174,7 @@ async def trend(
         return []
     lo, hi = min(in_force), max(in_force)
     targets = await targets_service.targets_by_year(session, unit, lo, hi) if _planned(kind) else {}
-    by_year = await queries.aggregate_years(
+    by_year = await stored.aggregate_years(
         session, unit, lo, hi, coverage={y: (c.code, c.criteria_count) for y, c in in_force.items()},
         approved_only=approved_only, kind=kind,
     )

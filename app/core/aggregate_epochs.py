@@ -1,0 +1,118 @@
+"""DDL, for the migrations: the triggers that raise the epochs of the stored report aggregates
+(``report_agg_epoch``, see ``app/reports/tables.py``) in the writer's own transaction.
+
+* ``assessment`` (insert, update, delete): the epoch of the commune's parent code (the
+  ``parent_code`` of ``admin_unit`` ``unit_id``), old and new row;
+* ``recognition``: the epoch of the recognised unit's parent code;
+* ``admin_unit``, ``unit_lineage``: the epoch ``'*'``, which every stored aggregate also names.
+
+Whoever writes (the API, the import, ``psql``, ``sqlite3``) moves the epoch with its data. A
+migration that rebuilds one of these tables on SQLite (batch mode) drops its triggers: call
+``install(op)`` again after it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+EPOCH_TABLE = "report_agg_epoch"
+_OPS = {"ins": "INSERT", "upd": "UPDATE", "del": "DELETE"}
+# table → SQL (over NEW/OLD as {row}) of the parent code whose epoch moves; None: '*'
+_SOURCES: dict[str, str | None] = {
+    "assessment": "(SELECT parent_code FROM admin_unit WHERE id = {row}.unit_id)",
+    "recognition": "(SELECT parent_code FROM admin_unit WHERE id = {row}.unit_id)",
+    "admin_unit": None,
+    "unit_lineage": None,
+}
+
+
+def _rows(op: str) -> list[str]:
+    return {"ins": ["NEW"], "upd": ["OLD", "NEW"], "del": ["OLD"]}[op]
+
+
+def _sqlite_bump(code_sql: str) -> list[str]:
+    # INSERT OR IGNORE then UPDATE: no UPSERT inside triggers on older SQLite
+    return [
+        f"INSERT OR IGNORE INTO {EPOCH_TABLE} (parent_code, epoch) SELECT c, 0 FROM (SELECT {code_sql} AS c) WHERE c IS NOT NULL;",
+        f"UPDATE {EPOCH_TABLE} SET epoch = epoch + 1 WHERE parent_code = {code_sql};",
+    ]
+
+
+def ddl_install(dialect: str) -> list[str]:
+    out = ddl_uninstall(dialect)
+    if dialect == "postgresql":
+        out.append(
+            f"""CREATE OR REPLACE FUNCTION ntm_agg_bump(code text) RETURNS void AS $$
+            BEGIN
+                IF code IS NOT NULL THEN
+                    INSERT INTO {EPOCH_TABLE} (parent_code, epoch) VALUES (code, 1)
+                    ON CONFLICT (parent_code) DO UPDATE SET epoch = {EPOCH_TABLE}.epoch + 1;
+                END IF;
+            END $$ LANGUAGE plpgsql"""
+        )
+        out.append("CREATE OR REPLACE FUNCTION ntm_agg_everything() RETURNS trigger AS $$ "
+                   "BEGIN PERFORM ntm_agg_bump('*'); RETURN NULL; END $$ LANGUAGE plpgsql")
+        for table, source in _SOURCES.items():
+            if source is None:
+                body = "PERFORM ntm_agg_bump('*');"
+            else:
+                body = (
+                    "IF TG_OP <> 'INSERT' THEN PERFORM ntm_agg_bump(" + source.format(row="OLD") + "); END IF;\n"
+                    "IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR NEW.unit_id IS DISTINCT FROM OLD.unit_id) THEN "
+                    "PERFORM ntm_agg_bump(" + source.format(row="NEW") + "); END IF;"
+                )
+            out.append(
+                f"CREATE OR REPLACE FUNCTION ntm_agg_{table}() RETURNS trigger AS $$ BEGIN {body} RETURN NULL; END $$ "
+                "LANGUAGE plpgsql"
+            )
+            if source is None:  # '*': once per statement is enough
+                out.append(f"CREATE TRIGGER ntm_agg_{table} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
+                           f"FOR EACH STATEMENT EXECUTE FUNCTION ntm_agg_{table}()")
+            else:
+                # a parent: per row (each names its own), deferred to the commit: the epoch's row lock
+                # is taken last and held only while committing, so writers of one district queue
+                # briefly and a writer holding it never waits for another's data rows (no deadlock
+                # with an import); still in the writer's transaction, atomically with its data
+                out.append(f"CREATE CONSTRAINT TRIGGER ntm_agg_{table} AFTER INSERT OR UPDATE OR DELETE ON {table} "
+                           f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ntm_agg_{table}()")
+            if source is not None:  # TRUNCATE has no rows to name a parent by: everything moves
+                out.append(f"CREATE TRIGGER ntm_agg_{table}_truncate AFTER TRUNCATE ON {table} "
+                           "FOR EACH STATEMENT EXECUTE FUNCTION ntm_agg_everything()")
+        return out
+    for table, source in _SOURCES.items():
+        for short, op in _OPS.items():
+            if source is None:
+                statements = _sqlite_bump("'*'")
+            else:
+                statements = [s for row in _rows(short) for s in _sqlite_bump(source.format(row=row))]
+            out.append(f"CREATE TRIGGER ntm_agg_{table}_{short} AFTER {op} ON {table} BEGIN " + " ".join(statements) + " END")
+    return out
+
+
+def ddl_uninstall(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        out = [f"DROP TRIGGER IF EXISTS ntm_agg_{table}{tail} ON {table}" for table in _SOURCES for tail in ("", "_truncate")]
+        out += [f"DROP FUNCTION IF EXISTS ntm_agg_{table}()" for table in _SOURCES]
+        return [*out, "DROP FUNCTION IF EXISTS ntm_agg_everything()", "DROP FUNCTION IF EXISTS ntm_agg_bump(text)"]
+    return [f"DROP TRIGGER IF EXISTS ntm_agg_{table}_{short}" for table in _SOURCES for short in _OPS]
+
+
+def install(op: Any) -> None:
+    for statement in ddl_install(op.get_bind().dialect.name):
+        op.execute(statement)
+
+
+def uninstall(op: Any) -> None:
+    for statement in ddl_uninstall(op.get_bind().dialect.name):
+        op.execute(statement)
+
+
+def triggers_in_database_sql(dialect: str) -> str:
+    """A query listing the tables whose changes move the aggregate epochs (for the tests)."""
+    if dialect == "postgresql":
+        return ("SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE t.tgname LIKE 'ntm\\_agg\\_%' AND NOT t.tgisinternal")
+    return "SELECT DISTINCT tbl_name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'ntm\\_agg\\_%' ESCAPE '\\'"
+
+
+TABLES = frozenset(_SOURCES)
