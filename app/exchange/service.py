@@ -41,6 +41,7 @@ from app.exchange.workbooks import CommuneLine, ReportData
 from app.plan_indicators import service as plan_indicators
 from app.reports import queries
 from app.reports import service as reports_service
+from app.reports import stored as stored_reports
 from app.units import rules as units_rules
 from app.units import service as units_service
 from app.units.models import AdminUnit
@@ -345,6 +346,8 @@ async def import_assessments(
         errors.extend(out_of_scope)
         raise ImportRejected(result, errors=errors)
     if not dry_run and (new_rows or changed):
+        # the stored report aggregates' epochs of every district written, taken in code order first
+        await stored_reports.hold_epochs(session, [p.unit.parent_code for p in (*new_rows, *changed)])
         await _write(session, cset, year, kind, new_rows, changed, principal, judges)
     return result
 

@@ -312,3 +312,21 @@ async def rebuild(db: Database) -> dict[str, int]:
                 await store(db, rows)
                 stored += len(rows)
     return {"deleted": deleted, "stored": stored, "parents": len(parents), "kinds": len(kinds), "years": len(years)}
+
+
+async def hold_epochs(session: AsyncSession, parent_codes: Sequence[str | None]) -> None:
+    """PostgreSQL: take the epoch rows of these parents, in code order, before writing many
+    assessments at once (an import). The deferred epoch triggers then find them already held at
+    commit, in whatever order the rows were written, so two imports touching the same districts
+    queue one behind the other instead of deadlocking. SQLite writers are serialised anyway."""
+    codes = sorted({code for code in parent_codes if code is not None})
+    if not codes or _dialect(session) != "postgresql":
+        return
+    for start in range(0, len(codes), STORE_CHUNK):
+        part = codes[start:start + STORE_CHUNK]
+        await session.execute(postgresql.insert(EPOCHS).values([{"parent_code": c, "epoch": 0} for c in part])
+                              .on_conflict_do_nothing(index_elements=[EPOCHS.c.parent_code]))
+    for start in range(0, len(codes), STORE_CHUNK):
+        part = codes[start:start + STORE_CHUNK]
+        await session.execute(select(EPOCHS.c.parent_code).where(EPOCHS.c.parent_code.in_(part))
+                              .order_by(EPOCHS.c.parent_code).with_for_update())
