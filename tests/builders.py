@@ -35,3 +35,7 @@ async def load_demo(db) -> None:
 
     async with db.transaction() as session:
         await load(session)
+    # the demo's plan indicators read summaries, whose stored aggregates are written in the
+    # background: done before the test goes on (a test that then blocks its event loop on a
+    # server of its own would otherwise hold that store, and its write lock, meanwhile)
+    await db.settle()
