@@ -98,24 +98,30 @@ def year_params(first: int, last: int) -> dict[str, int]:
     return {f"y{i}": year for i, year in enumerate(range(first, last + 1))}
 
 
-def _tree(year_count: int) -> CTE:
+def _tree(year_count: int, *, above_communes: bool = False) -> CTE:
     """For each year y, every unit below ``:parent`` on 31 December of y (following the parent
-    links valid then), with ``top``: the code of the direct child of ``:parent`` it sits under."""
+    links valid then), with ``top``: the code of the direct child of ``:parent`` it sits under.
+    ``above_communes``: the walk never steps onto a commune (the ~10,000 rows a count of districts
+    does not need)."""
     years = _years(year_count)
     levels = []
+
+    def keep(unit: Any) -> ColumnElement[bool]:
+        return unit.c.level != UnitLevel.commune.value if above_communes else true()
+
     for depth in range(1, MAX_DEPTH + 1):
         chain = [UNITS.alias(f"u{d}") for d in range(1, depth + 1)]
         day = year_end_date(years.c.y)
-        joined = years.join(chain[0], and_(chain[0].c.parent_code == P_PARENT, _valid(chain[0], day)))
+        joined = years.join(chain[0], and_(chain[0].c.parent_code == P_PARENT, _valid(chain[0], day), keep(chain[0])))
         for parent, child in zip(chain, chain[1:], strict=False):
-            joined = joined.join(child, and_(child.c.parent_code == parent.c.code, _valid(child, day)))
+            joined = joined.join(child, and_(child.c.parent_code == parent.c.code, _valid(child, day), keep(child)))
         last = chain[-1]
         levels.append(
             select(years.c.y, last.c.id, last.c.code, last.c.name, last.c.kind, chain[0].c.code.label("top"))
             .select_from(joined)
         )
     # materialized: walked from :parent down the parent_code index, never from the (many) communes up
-    return union_all(*levels).cte("tree").prefix_with("MATERIALIZED")
+    return union_all(*levels).cte("tree_above" if above_communes else "tree").prefix_with("MATERIALIZED")
 
 
 def _latest(elig: CTE, year: ColumnElement[int], name: str, approved_only: bool) -> ColumnElement[int]:
@@ -470,7 +476,7 @@ DISTRICT_KINDS = tuple(k.value for k in (UnitKind.huyen, UnitKind.thi_xa, UnitKi
 def _districts_stmt(year_count: int) -> Select:
     """Per year and direct child (``top``): the districts below ``:parent`` valid then, and how many
     hold a valid district-level recognition; ``own`` marks the rows where the district *is* the child."""
-    tree = _tree(year_count)
+    tree = _tree(year_count, above_communes=True)  # districts are never below a commune
     rec = RECOGNITIONS.alias("drec")
     held = exists().where(rec.c.unit_id == tree.c.id, rec.c.level.in_(DISTRICT_COUNTED), _valid_recognition(rec, tree.c.y))
     own = (tree.c.code == tree.c.top).label("own")

@@ -46,3 +46,30 @@ async def test_every_form_of_the_status_query_agrees(db, client, seed):
                 if first == last:
                     portable = await _rows(db, queries._commune_rows_stmt(approved_only, "portable"), params)
                     assert await _rows(db, queries._commune_rows_stmt(approved_only, native), params) == portable
+
+
+async def test_the_district_count_walks_no_commune_and_agrees_with_the_full_walk(db):
+    """`district_recognitions` walks the tree above the communes only (a national count of
+    districts read ~10,000 communes): the same rows as the walk of every unit."""
+    from sqlalchemy import case, exists, func, select
+
+    from app.recognitions.rules import DISTRICT_COUNTED
+
+    await load_demo(db)
+    # the demo recognises district 084 (chuan): counted below 10 and VN
+    def full(year_count: int):
+        tree = queries._tree(year_count)
+        rec = queries.RECOGNITIONS.alias("drec")
+        held = exists().where(rec.c.unit_id == tree.c.id, rec.c.level.in_(DISTRICT_COUNTED),
+                              queries._valid_recognition(rec, tree.c.y))
+        own = (tree.c.code == tree.c.top).label("own")
+        return (select(tree.c.y, tree.c.top, own, func.count().label("districts"),
+                       func.sum(case((held, 1), else_=0)).label("recognized"))
+                .where(tree.c.kind.in_(queries.DISTRICT_KINDS)).group_by(tree.c.y, tree.c.top, own))
+
+    for unit in ("VN", "10", "084", "15"):
+        params = {"parent": unit, **queries.year_params(2019, 2026)}
+        walked = await _rows(db, full(8), params)
+        assert await _rows(db, queries._districts_stmt(8), params) == walked, unit
+        if unit in ("VN", "10"):
+            assert any(r[-1] for r in walked), unit  # the recognised district is counted
