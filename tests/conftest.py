@@ -110,7 +110,12 @@ async def reset_database(database: Database) -> None:
     The first reset of a database loads them as the service does (``load_reference``,
     ``make_user``) and keeps a copy of the rows (and, on PostgreSQL, of the sequences); every
     later one empties the tables and puts that copy back in one transaction, one multi-row
-    INSERT per table, the administrator with a fresh ``created_at``. The end state is the same."""
+    INSERT per table, the administrator with a fresh ``created_at``. The end state is the same.
+
+    The previous test's background stores of report aggregates are waited for first: the reset
+    empties the epochs, which then count up again, and a store landing after it would carry a
+    tag that a later epoch of this test repeats (production never empties the epochs)."""
+    await database.settle()
     snapshot = _SNAPSHOTS.get(str(database.engine.url))
     if snapshot is None:
         await _reset_from_scratch(database)
