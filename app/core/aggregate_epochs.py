@@ -30,10 +30,17 @@ def _rows(op: str) -> list[str]:
     return {"ins": ["NEW"], "upd": ["OLD", "NEW"], "del": ["OLD"]}[op]
 
 
+# A new epoch row starts from the clock (milliseconds), not from 0: were the rows ever emptied, the
+# epochs would not count through values that rows stored before were tagged with.
+SQLITE_START = "CAST(strftime('%s', 'now') AS INTEGER) * 1000"
+POSTGRESQL_START = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+
+
 def _sqlite_bump(code_sql: str) -> list[str]:
     # INSERT OR IGNORE then UPDATE: no UPSERT inside triggers on older SQLite
     return [
-        f"INSERT OR IGNORE INTO {EPOCH_TABLE} (parent_code, epoch) SELECT c, 0 FROM (SELECT {code_sql} AS c) WHERE c IS NOT NULL;",
+        f"INSERT OR IGNORE INTO {EPOCH_TABLE} (parent_code, epoch) SELECT c, {SQLITE_START} FROM (SELECT {code_sql} AS c) "
+        "WHERE c IS NOT NULL;",
         f"UPDATE {EPOCH_TABLE} SET epoch = epoch + 1 WHERE parent_code = {code_sql};",
     ]
 
@@ -45,7 +52,7 @@ def ddl_install(dialect: str) -> list[str]:
             f"""CREATE OR REPLACE FUNCTION ntm_agg_bump(code text) RETURNS void AS $$
             BEGIN
                 IF code IS NOT NULL THEN
-                    INSERT INTO {EPOCH_TABLE} (parent_code, epoch) VALUES (code, 1)
+                    INSERT INTO {EPOCH_TABLE} (parent_code, epoch) VALUES (code, {POSTGRESQL_START})
                     ON CONFLICT (parent_code) DO UPDATE SET epoch = {EPOCH_TABLE}.epoch + 1;
                 END IF;
             END $$ LANGUAGE plpgsql"""

@@ -29,10 +29,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select
+from sqlalchemy import Table, and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.aggregate_epochs import POSTGRESQL_START
 from app.core.db import AFTERWARDS_KEY, AGGREGATES_KEY, Database
 from app.criteria.models import AssessmentKind, CriteriaSet
 from app.recognitions.rules import attests
@@ -314,6 +315,9 @@ async def rebuild(db: Database) -> dict[str, int]:
     return {"deleted": deleted, "stored": stored, "parents": len(parents), "kinds": len(kinds), "years": len(years)}
 
 
+_CLOCK_START: Any = literal_column(POSTGRESQL_START)  # as the triggers start a new epoch row
+
+
 async def hold_epochs(session: AsyncSession, parent_codes: Sequence[str | None]) -> None:
     """PostgreSQL: take the epoch rows of these parents, in code order, before writing many
     assessments at once (an import). The deferred epoch triggers then find them already held at
@@ -324,7 +328,7 @@ async def hold_epochs(session: AsyncSession, parent_codes: Sequence[str | None])
         return
     for start in range(0, len(codes), STORE_CHUNK):
         part = codes[start:start + STORE_CHUNK]
-        await session.execute(postgresql.insert(EPOCHS).values([{"parent_code": c, "epoch": 0} for c in part])
+        await session.execute(postgresql.insert(EPOCHS).values([{"parent_code": c, "epoch": _CLOCK_START} for c in part])
                               .on_conflict_do_nothing(index_elements=[EPOCHS.c.parent_code]))
     for start in range(0, len(codes), STORE_CHUNK):
         part = codes[start:start + STORE_CHUNK]
