@@ -46,7 +46,7 @@ from typing import Any
 import httpx
 
 from bench import dataset
-from bench.run import RESULTS, ROOT, _ms, _recreate_pg, database_url, free_port
+from bench.run import RESULTS, ROOT, _ms, clear_dataset, database_url, free_port, wait_ready
 from bench.workers_bench import ADMIN, PASSWORD, WRITE_YEAR, WRK_MIXED, WRK_ROTATE, stop, warm_up
 
 NATIONAL = f"/api/v1/units/VN/summary?year={WRITE_YEAR}"
@@ -63,15 +63,7 @@ def serve(url: str, port: int, workers: int, app_root: Path) -> subprocess.Popen
          "--workers", str(workers)],
         cwd=app_root, env=env,
     )
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the service did not start (is the database at that code's head? see --schema)")
+    return wait_ready(proc, port, tries=300, hint="is the database at that code's head? see --schema")
 
 
 async def prepare(url: str, schema: str | None) -> str:
@@ -252,11 +244,7 @@ def run(backend: str, *, duration: int, reuse: bool, app_root: Path, schema: str
     url = database_url(backend)
     print(f"\n== {backend}, code in {app_root} ==", flush=True)
     if not reuse:
-        if backend == "postgresql":
-            asyncio.run(_recreate_pg())
-        else:
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(RESULTS / "national.db") + suffix).unlink(missing_ok=True)
+        clear_dataset(backend)
         print(f"  dataset: {asyncio.run(dataset.load(url, fresh=False))}", flush=True)
     token = asyncio.run(prepare(url, schema))
     auth = {"Authorization": f"Bearer {token}"}

@@ -86,6 +86,29 @@ def serve(app: str, port: int, env: dict[str, str], *, factory: bool = False) ->
     raise RuntimeError(f"{app} did not start on port {port}")
 
 
+def wait_ready(proc: subprocess.Popen[bytes], port: int, *, tries: int, hint: str = "") -> subprocess.Popen[bytes]:
+    """The served process once ``/readyz`` answers 200 (polled every 0.2 s, ``tries`` times); else
+    killed and an error (``hint``: what to check)."""
+    for _ in range(tries):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the service did not start" + (f" ({hint})" if hint else ""))
+
+
+def clear_dataset(backend: str) -> None:
+    """Drop the national dataset of ``backend`` (PostgreSQL database, or SQLite file with its WAL)."""
+    if backend == "postgresql":
+        asyncio.run(_recreate_pg())
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(RESULTS / "national.db") + suffix).unlink(missing_ok=True)
+
+
 WRK_LUA = """
 local paths = {}
 for line in io.lines(os.getenv("NTM_BENCH_PATHS")) do paths[#paths + 1] = line end
@@ -217,11 +240,7 @@ def run_backend(backend: str, *, duration: float, connections: int, reuse: bool)
     url = database_url(backend)
     print(f"\n== {backend} ==", flush=True)
     if not reuse:
-        if backend == "postgresql":
-            asyncio.run(_recreate_pg())
-        else:
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(RESULTS / "national.db") + suffix).unlink(missing_ok=True)
+        clear_dataset(backend)
         started = time.perf_counter()
         counts = asyncio.run(dataset.load(url, fresh=False))
         print(f"  dataset: {counts} in {time.perf_counter() - started:.1f} s", flush=True)

@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 
 from bench import dataset
-from bench.run import RESULTS, ROOT, YEAR, _ms, _recreate_pg, database_url, free_port
+from bench.run import RESULTS, ROOT, YEAR, _ms, clear_dataset, database_url, free_port, wait_ready
 
 # one signing key for the bench and the servers it starts (development would make one per process)
 BENCH_SECRET = "ntm-bench-signing-key-" + "0" * 32
@@ -101,15 +101,7 @@ def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         cwd=ROOT, env={**os.environ, "NTM_DATABASE_URL": url, "NTM_ENV": "development", "NTM_SECRET_KEY": BENCH_SECRET,
                        "NTM_LOG_LEVEL": "warning"},
     )
-    for _ in range(150):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the service did not start")
+    return wait_ready(proc, port, tries=150)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -184,11 +176,7 @@ def run_backend(backend: str, *, duration: int, reuse: bool) -> dict[str, Any]:
     url = database_url(backend)
     print(f"\n== {backend} ==", flush=True)
     if not reuse or (backend == "sqlite" and not (RESULTS / "national.db").exists()):
-        if backend == "postgresql":
-            asyncio.run(_recreate_pg())
-        else:
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(RESULTS / "national.db") + suffix).unlink(missing_ok=True)
+        clear_dataset(backend)
         started = time.perf_counter()
         counts = asyncio.run(dataset.load(url, fresh=False))
         print(f"  dataset: {counts} in {time.perf_counter() - started:.1f} s", flush=True)
