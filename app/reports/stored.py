@@ -244,12 +244,7 @@ async def aggregate_years(
         epochs = {code: epoch for code, epoch in await session.execute(_EPOCHS, {"codes": [*stale_parents, EVERYTHING]})}
         fresh = await compute(session, stale_parents, sorted({y for _, y in stale}), approved_only=approved_only,
                               kind=str(kind))
-        everything = epochs.get(EVERYTHING, 0)
-        keep = [
-            {"parent_code": p, "kind": str(kind), "approved_only": approved_only, "year": y,
-             "epoch": epochs.get(p, 0), "global_epoch": everything, "body": fresh[(p, y)]}
-            for p, y in sorted(stale)
-        ]
+        keep = [_tagged(p, str(kind), approved_only, y, epochs, fresh[(p, y)]) for p, y in sorted(stale)]
         for p, y in stale:
             bodies[(p, y)] = fresh[(p, y)]
         session.info.setdefault(AFTERWARDS_KEY, []).append(lambda db: store(db, keep))
@@ -260,6 +255,13 @@ async def aggregate_years(
         coverage_set, coverage_count = coverage.get(y, (None, 0))
         _apply(out[y][tops[y][parent] if by_child else OWN], body, coverage_set, coverage_count)
     return out
+
+
+def _tagged(parent: str, kind: str, approved_only: bool, year: int, epochs: dict[str, int], body: Any
+            ) -> dict[str, Any]:
+    """A computed body as a ``report_agg`` row, tagged with the epochs read before computing it."""
+    return {"parent_code": parent, "kind": kind, "approved_only": approved_only, "year": year,
+            "epoch": epochs.get(parent, 0), "global_epoch": epochs.get(EVERYTHING, 0), "body": body}
 
 
 STORE_CHUNK = 500  # rows per INSERT (7 parameters each: far below every driver's limit)
@@ -305,11 +307,7 @@ async def rebuild(db: Database) -> dict[str, int]:
                 async with db.transaction(write=False) as session:
                     epochs = {code: epoch for code, epoch in await session.execute(_EPOCHS, {"codes": [*parents, EVERYTHING]})}
                     fresh = await compute(session, parents, [year], approved_only=approved_only, kind=str(kind))
-                rows = [
-                    {"parent_code": p, "kind": str(kind), "approved_only": approved_only, "year": year,
-                     "epoch": epochs.get(p, 0), "global_epoch": epochs.get(EVERYTHING, 0), "body": fresh[(p, year)]}
-                    for p in parents
-                ]
+                rows = [_tagged(p, str(kind), approved_only, year, epochs, fresh[(p, year)]) for p in parents]
                 await store(db, rows)
                 stored += len(rows)
     return {"deleted": deleted, "stored": stored, "parents": len(parents), "kinds": len(kinds), "years": len(years)}
