@@ -271,3 +271,20 @@ async def test_indicator_rules_are_checked_across_rows_and_criteria(client):
                             json={"criteria": criteria(63, count=63)})
     assert full.status_code == 201, full.text
     assert full.json()["met_count"] == 63 and full.json()["standard_reached"] is True
+
+
+async def test_an_api_key_may_submit_another_kind_but_never_approve_it(client, app):
+    """Four eyes per kind holds for every credential: a district key submits the nâng cao assessment,
+    and neither approves nor reopens it (403); a district person then approves it."""
+    from tests.assessments.test_integrity import as_key
+
+    await _with_advanced_set(client)
+    await client.put(A.format(code="02812") + "/2022", params={"kind": "nang_cao"},
+                     json={"criteria": criteria(7, count=10)})
+    async with await as_key(client, app, "huyen-sync", "district", "084") as key:
+        submitted = await key.post(A.format(code="02812") + "/2022/submit", params={"kind": "nang_cao"})
+        assert submitted.status_code == 200 and submitted.json()["status"] == "submitted"
+        assert_problem(await key.post(A.format(code="02812") + "/2022/approve", params={"kind": "nang_cao"}), 403)
+        assert_problem(await key.post(A.format(code="02812") + "/2022/reopen", params={"kind": "nang_cao"}), 403)
+    approved = await client.post(A.format(code="02812") + "/2022/approve", params={"kind": "nang_cao"})
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
