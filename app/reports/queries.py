@@ -24,7 +24,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    exists,
     func,
     literal_column,
     or_,
@@ -41,10 +40,9 @@ from sqlmodel import col
 from app.assessments.models import Assessment, AssessmentStatus
 from app.criteria.models import AssessmentKind
 from app.recognitions.models import Recognition
-from app.recognitions.rules import DISTRICT_COUNTED, LEVEL_BITS, attests
+from app.recognitions.rules import LEVEL_BITS, attests
 from app.reports.rules import CommuneStatus, StatusGroup
 from app.units.models import AdminUnit, UnitKind, UnitLevel, UnitLineage
-from app.units.service import year_end
 
 UNITS: Table = AdminUnit.__table__  # type: ignore[attr-defined]  # SQLModel's stubs do not declare __table__
 ASSESSMENTS: Table = Assessment.__table__  # type: ignore[attr-defined]  # SQLModel's stubs do not declare __table__
@@ -98,30 +96,24 @@ def year_params(first: int, last: int) -> dict[str, int]:
     return {f"y{i}": year for i, year in enumerate(range(first, last + 1))}
 
 
-def _tree(year_count: int, *, above_communes: bool = False) -> CTE:
+def _tree(year_count: int) -> CTE:
     """For each year y, every unit below ``:parent`` on 31 December of y (following the parent
-    links valid then), with ``top``: the code of the direct child of ``:parent`` it sits under.
-    ``above_communes``: the walk never steps onto a commune (the ~10,000 rows a count of districts
-    does not need)."""
+    links valid then), with ``top``: the code of the direct child of ``:parent`` it sits under."""
     years = _years(year_count)
     levels = []
-
-    def keep(unit: Any) -> ColumnElement[bool]:
-        return unit.c.level != UnitLevel.commune.value if above_communes else true()
-
     for depth in range(1, MAX_DEPTH + 1):
         chain = [UNITS.alias(f"u{d}") for d in range(1, depth + 1)]
         day = year_end_date(years.c.y)
-        joined = years.join(chain[0], and_(chain[0].c.parent_code == P_PARENT, _valid(chain[0], day), keep(chain[0])))
+        joined = years.join(chain[0], and_(chain[0].c.parent_code == P_PARENT, _valid(chain[0], day)))
         for parent, child in zip(chain, chain[1:], strict=False):
-            joined = joined.join(child, and_(child.c.parent_code == parent.c.code, _valid(child, day), keep(child)))
+            joined = joined.join(child, and_(child.c.parent_code == parent.c.code, _valid(child, day)))
         last = chain[-1]
         levels.append(
             select(years.c.y, last.c.id, last.c.code, last.c.name, last.c.kind, chain[0].c.code.label("top"))
             .select_from(joined)
         )
     # materialized: walked from :parent down the parent_code index, never from the (many) communes up
-    return union_all(*levels).cte("tree_above" if above_communes else "tree").prefix_with("MATERIALIZED")
+    return union_all(*levels).cte("tree").prefix_with("MATERIALIZED")
 
 
 def _latest(elig: CTE, year: ColumnElement[int], name: str, approved_only: bool) -> ColumnElement[int]:
@@ -298,7 +290,8 @@ def _aggregate_stmt(coverage_count: int, year_count: int, by_child: bool, approv
 class Aggregate:
     """What the database returns for one group of communes (a child unit, or the whole unit)."""
 
-    groups: list[StatusGroup] = field(default_factory=list)
+    # communes by (met_count, criteria_count): rule 3's status groups, merged as they are added
+    groups: dict[tuple[int, int], int] = field(default_factory=dict)
     coverage: dict[int, int] = field(default_factory=dict)
     gain: int = 0
     gain_communes: int = 0
@@ -314,8 +307,16 @@ class Aggregate:
         """Rule 9 over the communes with a status in both years; None when there are none."""
         return self.gain if self.gain_communes else None
 
+    def status_groups(self) -> list[StatusGroup]:
+        return [StatusGroup(met_count=met, criteria_count=count, communes=n) for (met, count), n in sorted(self.groups.items())]
+
+    def add_group(self, met_count: int, criteria_count: int, communes: int) -> None:
+        key = (met_count, criteria_count)
+        self.groups[key] = self.groups.get(key, 0) + communes
+
     def add(self, other: Aggregate) -> None:
-        self.groups.extend(other.groups)
+        for (met, count), n in other.groups.items():
+            self.add_group(met, count, n)
         for n, v in other.coverage.items():
             self.coverage[n] = self.coverage.get(n, 0) + v
         self.gain += other.gain
@@ -368,7 +369,7 @@ def _consume(agg: Aggregate, y: int, row: Sequence[Any], coverage: dict[int, tup
         return
     if listed_code is not None:
         agg.carried_forward.append(listed_code)
-    agg.groups.append(StatusGroup(met_count=met_count, criteria_count=criteria_count, communes=communes))
+    agg.add_group(met_count, criteria_count, communes)
     coverage_set, coverage_count = coverage.get(y, (None, 0))
     if set_code == coverage_set:
         for n in range(1, coverage_count + 1):
@@ -431,19 +432,6 @@ async def commune_rows(
     return out
 
 
-_CHILDREN = (
-    select(AdminUnit)
-    .where(col(AdminUnit.parent_code) == P_PARENT, col(AdminUnit.level) != UnitLevel.commune.value, _valid(UNITS, P_DAY))
-    .order_by(col(AdminUnit.code))
-)
-
-
-async def direct_children(session: AsyncSession, unit: AdminUnit, year: int) -> list[AdminUnit]:
-    """Units directly below the unit in the year, communes excepted (a province's districts)."""
-    rows = await session.execute(_CHILDREN, {"parent": unit.code, "day": year_end(year)})
-    return list(rows.scalars())
-
-
 def _data_years_stmt() -> Select:
     anchor = select(UNITS.c.code, UNITS.c.level).where(UNITS.c.parent_code == P_PARENT)
     below = anchor.cte("ever_below", recursive=True)
@@ -470,45 +458,6 @@ async def data_years(session: AsyncSession, unit: AdminUnit, *, kind: str = Asse
 
 
 DISTRICT_KINDS = tuple(k.value for k in (UnitKind.huyen, UnitKind.thi_xa, UnitKind.thanh_pho, UnitKind.quan))
-
-
-@lru_cache(maxsize=64)
-def _districts_stmt(year_count: int) -> Select:
-    """Per year and direct child (``top``): the districts below ``:parent`` valid then, and how many
-    hold a valid district-level recognition; ``own`` marks the rows where the district *is* the child."""
-    tree = _tree(year_count, above_communes=True)  # districts are never below a commune
-    rec = RECOGNITIONS.alias("drec")
-    held = exists().where(rec.c.unit_id == tree.c.id, rec.c.level.in_(DISTRICT_COUNTED), _valid_recognition(rec, tree.c.y))
-    own = (tree.c.code == tree.c.top).label("own")
-    return (
-        select(tree.c.y, tree.c.top, own, func.count().label("districts"),
-               func.sum(case((held, 1), else_=0)).label("recognized"))
-        .where(tree.c.kind.in_(DISTRICT_KINDS))
-        .group_by(tree.c.y, tree.c.top, own)
-    )
-
-
-@dataclass
-class DistrictCount:
-    districts: int = 0
-    recognized: int = 0
-
-
-async def district_recognitions(
-    session: AsyncSession, unit: AdminUnit, first: int, last: int
-) -> dict[int, tuple[DistrictCount, dict[str, DistrictCount]]]:
-    """For each year: (the districts below the unit, those below each direct child)."""
-    out: dict[int, tuple[DistrictCount, dict[str, DistrictCount]]] = {}
-    rows = await session.execute(_districts_stmt(last - first + 1), {"parent": unit.code, **year_params(first, last)})
-    for y, top, own, districts, recognized in rows:
-        whole, by_child = out.setdefault(y, (DistrictCount(), defaultdict(DistrictCount)))
-        whole.districts += districts
-        whole.recognized += int(recognized or 0)
-        if not own:
-            child = by_child[top]
-            child.districts += districts
-            child.recognized += int(recognized or 0)
-    return out
 
 
 # ---- today's territory through lineage (trend?basis=current) --------------------------------

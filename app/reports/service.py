@@ -12,7 +12,6 @@ from app.criteria.models import AssessmentKind, CriteriaSet
 from app.recognitions import service as recognitions_service
 from app.reports import queries, rules, stored
 from app.reports.models import (
-    Coverage,
     FlagName,
     FlagRow,
     RecognizedCommunes,
@@ -21,6 +20,7 @@ from app.reports.models import (
     TrendBasis,
     TrendRow,
 )
+from app.reports.walk import DistrictCount, district_counts, walk
 from app.targets import service as targets_service
 from app.targets.models import Target
 from app.units.models import AdminUnit, UnitKind, UnitLevel
@@ -42,9 +42,9 @@ def _rule_target(target: Target | None) -> rules.Target | None:
 
 def _row(
     unit: AdminUnit, year: int, cset: CriteriaSet, agg: queries.Aggregate, target: Target | None, *,
-    districts: queries.DistrictCount | None, levels: list[str],
+    districts: DistrictCount | None, levels: list[str],
 ) -> SummaryRow:
-    figures = rules.summarize(agg.groups, bands=_bands(cset), target=_rule_target(target), gained=agg.gained)
+    figures = rules.summarize(agg.status_groups(), bands=_bands(cset), target=_rule_target(target), gained=agg.gained)
     eligible = figures.commune_count + len(agg.missing)
     recognized = rules.recognition_figures(agg.recognized, below_standard=agg.recognized_below, eligible=eligible)
     return SummaryRow(
@@ -58,10 +58,8 @@ def _row(
         recognized_below_standard_count=recognized.recognized_below_standard_count,
         recognized_districts=districts.recognized if districts is not None and districts.districts else None,
         unit_recognitions=levels,
-        criteria_coverage=[
-            Coverage.model_construct(number=n, communes_met=agg.coverage.get(n, 0))
-            for n in range(1, cset.criteria_count + 1)
-        ],
+        # plain dicts: validated into Coverage by pydantic-core (faster than a model_construct each)
+        criteria_coverage=[{"number": n, "communes_met": agg.coverage.get(n, 0)} for n in range(1, cset.criteria_count + 1)],
         carried_forward=sorted(agg.carried_forward),
         missing=sorted(agg.missing),
         **figures.__dict__,
@@ -84,17 +82,19 @@ async def summary(session: AsyncSession, unit: AdminUnit, year: int, *, approved
                   kind: str = AssessmentKind.chuan) -> Summary:
     """The unit's figures for the year over the assessments of ``kind``, with a row per direct child unit."""
     cset = await criteria_service.set_that_applies(session, year, unit=unit, kind=kind, location="query")
-    kids = await queries.direct_children(session, unit, year)
+    below = await walk(session, unit, [year])
+    kids = below.children[year]
     by_year = await stored.aggregate_years(
-        session, unit, year, year, coverage={year: (cset.code, cset.criteria_count)}, by_child=bool(kids),
+        session, unit, below, coverage={year: (cset.code, cset.criteria_count)}, by_child=bool(kids),
         approved_only=approved_only, kind=kind,
     )
     by_child = by_year.get(year, {})
     kids = [k for k in kids if k.code in by_child]
     ids: list[int] = [unit.id, *(k.id for k in kids)]  # type: ignore[list-item]
     targets = await targets_service.targets_for(session, ids, year) if _planned(kind) else {}
-    levels = await recognitions_service.valid_levels(session, ids, range(year, year + 1))
-    whole, below_child = (await queries.district_recognitions(session, unit, year, year)).get(year, (None, {}))
+    # the levels of the unit, its children and the districts below it: one query
+    levels = await recognitions_service.valid_levels(session, [*ids, *below.district_ids()], range(year, year + 1))
+    whole, below_child = district_counts(below, levels).get(year, (None, {}))
     children = [
         _row(k, year, cset, by_child[k.code], targets.get(k.id), districts=below_child.get(k.code),  # type: ignore[arg-type]
              levels=levels.get((k.id, year), []))  # type: ignore[arg-type]
@@ -174,12 +174,14 @@ async def trend(
         return []
     lo, hi = min(in_force), max(in_force)
     targets = await targets_service.targets_by_year(session, unit, lo, hi) if _planned(kind) else {}
+    below = await walk(session, unit, range(lo, hi + 1))
     by_year = await stored.aggregate_years(
-        session, unit, lo, hi, coverage={y: (c.code, c.criteria_count) for y, c in in_force.items()},
+        session, unit, below, coverage={y: (c.code, c.criteria_count) for y, c in in_force.items()},
         approved_only=approved_only, kind=kind,
     )
-    levels = await recognitions_service.valid_levels(session, [unit.id], range(lo, hi + 1))  # type: ignore[list-item]
-    districts = await queries.district_recognitions(session, unit, lo, hi)
+    levels = await recognitions_service.valid_levels(session, [unit.id, *below.district_ids()],  # type: ignore[list-item]
+                                                     range(lo, hi + 1))
+    districts = district_counts(below, levels)
     return [
         TrendRow(**_row(unit, year, cset, _merge(list(by_year.get(year, {}).values())), targets.get(year),
                         districts=districts.get(year, (None, {}))[0],

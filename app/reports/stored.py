@@ -7,9 +7,8 @@ kept in ``report_agg`` (``app/reports/tables.py``), one row per parent, kind, ``
 and year, tagged with the epochs that database triggers move in every writer's own transaction
 (``app/core/aggregate_epochs.py``). A read:
 
-1. finds, per year, the parents below the unit (the units above communes valid on 31 December,
-   followed down from the unit as ``queries._tree`` does) and the direct child each lies under
-   (the unit's own communes: ``""``, never a child's code);
+1. takes, per year, the parents below the unit and the direct child each lies under (the unit's
+   own communes: ``OWN``, never a child's code) from the unit's ``walk.walk``;
 2. reads the stored rows whose tags still equal the current epochs (one statement: the rows and
    the epochs they are judged by, in one snapshot);
 3. for the missing or stale (parent, year) pairs, reads their epochs, then computes them live in
@@ -38,19 +37,16 @@ from app.core.db import AFTERWARDS_KEY, AGGREGATES_KEY, Database
 from app.criteria.models import AssessmentKind, CriteriaSet
 from app.recognitions.rules import attests
 from app.reports import queries
-from app.reports.queries import ASSESSMENTS, MAX_DEPTH, P_DAY, UNITS, Aggregate, _aggregate_stmt, _dialect, _valid
-from app.reports.rules import StatusGroup
+from app.reports.queries import ASSESSMENTS, UNITS, Aggregate, _aggregate_stmt, _dialect
 from app.reports.tables import EVERYTHING, ReportAgg, ReportAggEpoch
-from app.units.models import AdminUnit, UnitLevel
-from app.units.service import year_end
+from app.reports.walk import OWN, Walk
+from app.units.models import AdminUnit
 
 _log = logging.getLogger("ntm.reports")
 
 AGG: Table = ReportAgg.__table__  # type: ignore[attr-defined]  # SQLModel's stubs do not declare __table__
 EPOCHS: Table = ReportAggEpoch.__table__  # type: ignore[attr-defined]
 SETS: Table = CriteriaSet.__table__  # type: ignore[attr-defined]
-
-OWN = ""  # the "child" of the unit's own communes (no unit has an empty code)
 
 _EPOCHS = select(EPOCHS.c.parent_code, EPOCHS.c.epoch).where(EPOCHS.c.parent_code.in_(bindparam("codes", expanding=True)))
 
@@ -78,32 +74,6 @@ _VALID_ROWS = _valid_rows_stmt()
 _VALID_ROWS_ALL = _valid_rows_stmt(all_parents=True)
 FEW = 50  # parents named in the statement up to this many
 _WIDEST = select(func.max(SETS.c.criteria_count))
-
-
-_CHILDREN_ABOVE_COMMUNES = (
-    select(UNITS.c.code, UNITS.c.parent_code)
-    .where(UNITS.c.parent_code.in_(bindparam("codes", expanding=True)), UNITS.c.level != UnitLevel.commune.value,
-           _valid(UNITS, P_DAY))
-    .order_by(UNITS.c.code)
-)
-
-
-async def parents_below(session: AsyncSession, unit: AdminUnit, year: int) -> dict[str, str]:
-    """parent code → the direct child of the unit it lies under (``OWN`` for the unit itself): the
-    units whose communes count for the unit in the year, following the parent links valid on 31
-    December as ``queries._tree`` does (a district: itself alone, in one short query)."""
-    found = {unit.code: OWN}
-    frontier = [unit.code]
-    for _ in range(MAX_DEPTH - 1):  # communes are at most MAX_DEPTH below the unit
-        if not frontier:
-            break
-        following = []
-        for code, parent in await session.execute(_CHILDREN_ABOVE_COMMUNES, {"codes": frontier, "day": year_end(year)}):
-            if code not in found:
-                found[code] = code if found[parent] == OWN else found[parent]
-                following.append(code)
-        frontier = following
-    return found
 
 
 def _trimmed(sums: Sequence[Any]) -> list[int]:
@@ -180,7 +150,7 @@ def _apply(agg: Aggregate, body: list[Any], coverage_set: str | None, coverage_c
     agg.recognized_below += body[3]
     i = 5
     for _ in range(body[4]):
-        agg.groups.append(StatusGroup(met_count=body[i], criteria_count=body[i + 1], communes=body[i + 2]))
+        agg.add_group(body[i], body[i + 1], body[i + 2])
         i += 3
     count, i = body[i], i + 1
     for _ in range(count):
@@ -217,16 +187,19 @@ async def compute(session: AsyncSession, parents: list[str], years: list[int], *
 
 
 async def aggregate_years(
-    session: AsyncSession, unit: AdminUnit, first: int, last: int, *, coverage: dict[int, tuple[str, int]],
+    session: AsyncSession, unit: AdminUnit, below: Walk, *, coverage: dict[int, tuple[str, int]],
     by_child: bool = False, approved_only: bool = False, kind: str = AssessmentKind.chuan,
 ) -> dict[int, dict[str, Aggregate]]:
-    """``queries.aggregate_years`` over the unit's tree, from the stored rows where still valid (the
-    same result; the unit's own communes under ``OWN`` rather than their codes when ``by_child``).
-    Live when the session's transaction says so (``Settings.report_aggregates`` off)."""
+    """``queries.aggregate_years`` over the years of ``below`` (the unit's ``walk``), from the stored
+    rows where still valid (the same result; the unit's own communes under ``OWN`` rather than their
+    codes when ``by_child``). Live when the session's transaction says so (``Settings.report_aggregates`` off)."""
+    if not below.years:
+        return {}
+    first, last = below.years[0], below.years[-1]
     if not session.info.get(AGGREGATES_KEY, False):
         return await queries.aggregate_years(session, unit, first, last, coverage=coverage, by_child=by_child,
                                              approved_only=approved_only, kind=kind)
-    tops = {y: await parents_below(session, unit, y) for y in range(first, last + 1)}
+    tops = below.tops
     parents = sorted({p for found in tops.values() for p in found})
     bodies: dict[tuple[str, int], Any] = {}
     params = {"kind": str(kind), "approved_only": approved_only, "first": first, "last": last}

@@ -48,28 +48,48 @@ async def test_every_form_of_the_status_query_agrees(db, client, seed):
                     assert await _rows(db, queries._commune_rows_stmt(approved_only, native), params) == portable
 
 
-async def test_the_district_count_walks_no_commune_and_agrees_with_the_full_walk(db):
-    """`district_recognitions` walks the tree above the communes only (a national count of
-    districts read ~10,000 communes): the same rows as the walk of every unit."""
+async def test_the_walk_agrees_with_the_full_tree_of_every_year(db):
+    """`walk.walk` reads the units above communes below a unit once for all the years and tells
+    the years apart in Python: per year, the same parents (with the direct child above each), the
+    same children and the same district counts as the SQL walk of every unit, communes included."""
     from sqlalchemy import case, exists, func, select
 
+    from app.recognitions import service as recognitions_service
     from app.recognitions.rules import DISTRICT_COUNTED
+    from app.reports.walk import OWN, district_counts, walk
+    from app.units.models import KINDS_BY_LEVEL, AdminUnit, UnitLevel
 
     await load_demo(db)
-    # the demo recognises district 084 (chuan): counted below 10 and VN
-    def full(year_count: int):
-        tree = queries._tree(year_count)
-        rec = queries.RECOGNITIONS.alias("drec")
-        held = exists().where(rec.c.unit_id == tree.c.id, rec.c.level.in_(DISTRICT_COUNTED),
-                              queries._valid_recognition(rec, tree.c.y))
-        own = (tree.c.code == tree.c.top).label("own")
-        return (select(tree.c.y, tree.c.top, own, func.count().label("districts"),
-                       func.sum(case((held, 1), else_=0)).label("recognized"))
-                .where(tree.c.kind.in_(queries.DISTRICT_KINDS)).group_by(tree.c.y, tree.c.top, own))
-
-    for unit in ("VN", "10", "084", "15"):
-        params = {"parent": unit, **queries.year_params(2019, 2026)}
-        walked = await _rows(db, full(8), params)
-        assert await _rows(db, queries._districts_stmt(8), params) == walked, unit
-        if unit in ("VN", "10"):
-            assert any(r[-1] for r in walked), unit  # the recognised district is counted
+    years = range(2019, 2027)  # the 2025 reform in the middle: 084 moves under 15, then ends
+    tree = queries._tree(len(years))
+    rec = queries.RECOGNITIONS.alias("drec")
+    held = exists().where(rec.c.unit_id == tree.c.id, rec.c.level.in_(DISTRICT_COUNTED),
+                          queries._valid_recognition(rec, tree.c.y))
+    counted = (select(tree.c.y, tree.c.top, (tree.c.code == tree.c.top).label("own"), func.count(),
+                      func.sum(case((held, 1), else_=0)))
+               .where(tree.c.kind.in_(queries.DISTRICT_KINDS)).group_by(tree.c.y, tree.c.top, "own"))
+    # a parent is a unit that some commune of the tree names as its parent
+    parents = select(tree.c.y, tree.c.code, tree.c.top).where(tree.c.kind.not_in(KINDS_BY_LEVEL[UnitLevel.commune]))
+    recognised = 0
+    for code in ("VN", "10", "084", "15"):
+        params = {"parent": code, **queries.year_params(years[0], years[-1])}
+        full_counts = await _rows(db, counted, params)
+        full_parents = await _rows(db, parents, params)
+        async with db.transaction() as session:
+            unit = (await session.execute(select(AdminUnit).where(AdminUnit.code == code)
+                                          .order_by(AdminUnit.valid_from.desc()))).scalars().first()
+            found = await walk(session, unit, years)
+            levels = await recognitions_service.valid_levels(session, found.district_ids(), years)
+        counts = district_counts(found, levels)
+        mine = sorted(((y, top, own, n, r) for y, (_, by_child) in counts.items() for top, c in by_child.items()
+                       for own, n, r in [(False, c.districts, c.recognized)] if n), key=repr)
+        assert mine == sorted(((y, top, own, n, int(r)) for y, top, own, n, r in full_counts if not own), key=repr), code
+        for y in years:
+            whole = counts[y][0]
+            assert whole.districts == sum(n for yy, _, _, n, _ in full_counts if yy == y), (code, y)
+            assert whole.recognized == sum(int(r) for yy, _, _, _, r in full_counts if yy == y), (code, y)
+            recognised += whole.recognized
+            assert {c: t for c, t in found.tops[y].items() if t != OWN or c != code} == {
+                c: t for yy, c, t in full_parents if yy == y}, (code, y)
+            assert [u.code for u in found.children[y]] == sorted({t for yy, _, t in full_parents if yy == y}), (code, y)
+    assert recognised  # the demo recognises district 084 (chuan): counted below 10 and VN
