@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
 EVERYTHING = "*"  # the epoch row that moves with every change of the units or the lineage
@@ -29,6 +29,8 @@ class ReportAggEpoch(SQLModel, table=True):
 
 class ReportAgg(SQLModel, table=True):
     __tablename__ = "report_agg"
+    # a province's or the country's read takes every parent's row of a kind and year
+    __table_args__ = (Index("ix_report_agg_kind_approved_only_year", "kind", "approved_only", "year"),)
 
     parent_code: str = Field(sa_column=Column(String(8), primary_key=True))
     kind: str = Field(sa_column=Column(String(16), primary_key=True))
