@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -142,16 +142,34 @@ async def list_for(session: AsyncSession, code: str, *, on: dt.date | None = Non
     return [to_public(r, unit) for r in rows.scalars()]
 
 
-async def valid_levels(session: AsyncSession, unit_ids: list[int], years: range) -> dict[tuple[int, int], list[str]]:
-    """{(unit id, year): the levels at which the unit holds a valid recognition, sorted}."""
+_COLUMNS = (col(Recognition.unit_id), col(Recognition.level), col(Recognition.recognition_year),
+            col(Recognition.revoked_on))
+_OF_UNITS = select(*_COLUMNS).where(col(Recognition.unit_id).in_(bindparam("ids", expanding=True)))
+# every recognition of a unit above the communes: a few hundred rows nationally
+_ABOVE_COMMUNES = (select(*_COLUMNS).join(AdminUnit, col(AdminUnit.id) == col(Recognition.unit_id))
+                   .where(col(AdminUnit.level) != UnitLevel.commune.value))
+NAMED = 100  # ids named in the statement up to this many (naming 770 districts took 2.8 ms)
+
+
+async def valid_levels(session: AsyncSession, unit_ids: list[int], years: range, *, above_communes: bool = False
+                       ) -> dict[tuple[int, int], list[str]]:
+    """{(unit id, year): the levels at which the unit holds a valid recognition, sorted}.
+    ``above_communes``: no id is a commune's, so many ids are read as every recognition of a unit
+    above the communes, the others dropped here."""
     out: dict[tuple[int, int], list[str]] = {}
-    if not unit_ids:
+    wanted = set(unit_ids)
+    if not wanted:
         return out
-    rows = (await session.execute(select(Recognition).where(col(Recognition.unit_id).in_(unit_ids)))).scalars()
-    for r in rows:
+    if above_communes and len(wanted) > NAMED:
+        rows = await session.execute(_ABOVE_COMMUNES)
+    else:
+        rows = await session.execute(_OF_UNITS, {"ids": sorted(wanted)})
+    for unit_id, level, recognition_year, revoked_on in rows:
+        if unit_id not in wanted:
+            continue
         for year in years:
-            if rules.valid_in(year, recognition_year=r.recognition_year, revoked_on=r.revoked_on):
-                out.setdefault((r.unit_id, year), []).append(r.level)
+            if rules.valid_in(year, recognition_year=recognition_year, revoked_on=revoked_on):
+                out.setdefault((unit_id, year), []).append(level)
     return {key: sorted(levels) for key, levels in out.items()}
 
 

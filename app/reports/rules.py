@@ -24,13 +24,14 @@ def _to_fraction(value: Fraction | Decimal | int) -> Fraction:
 
 
 def round_half_up(value: Fraction | Decimal | int, places: int = 1) -> Decimal:
-    """Round half up (away from zero) to ``places`` decimals, exactly: 15.25 → 15.3, 15.45 → 15.5."""
+    """Round half up (away from zero) to ``places`` decimals, exactly: 15.25 → 15.3, 15.45 → 15.5.
+
+    In integers: with ``value × 10^places = n/d`` (d > 0), ``floor(|n|/d + 1/2)`` is
+    ``(2|n| + d) // 2d`` (a national summary rounds a few hundred figures: no Fraction each)."""
     x = _to_fraction(value)
-    scale = 10**places
-    scaled = x * scale
-    rounded = math.floor(abs(scaled) + Fraction(1, 2))
-    signed = rounded if scaled >= 0 else -rounded
-    return (Decimal(signed) / Decimal(scale)).quantize(Decimal(1).scaleb(-places))
+    n, d = x.numerator * 10**places, x.denominator
+    rounded = (2 * abs(n) + d) // (2 * d)
+    return Decimal(rounded if n >= 0 else -rounded).scaleb(-places)
 
 
 def exact_decimal(value: Fraction) -> Decimal:

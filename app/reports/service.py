@@ -93,7 +93,8 @@ async def summary(session: AsyncSession, unit: AdminUnit, year: int, *, approved
     ids: list[int] = [unit.id, *(k.id for k in kids)]  # type: ignore[list-item]
     targets = await targets_service.targets_for(session, ids, year) if _planned(kind) else {}
     # the levels of the unit, its children and the districts below it: one query
-    levels = await recognitions_service.valid_levels(session, [*ids, *below.district_ids()], range(year, year + 1))
+    levels = await recognitions_service.valid_levels(session, [*ids, *below.district_ids()], range(year, year + 1),
+                                                     above_communes=True)
     whole, below_child = district_counts(below, levels).get(year, (None, {}))
     children = [
         _row(k, year, cset, by_child[k.code], targets.get(k.id), districts=below_child.get(k.code),  # type: ignore[arg-type]
@@ -180,7 +181,7 @@ async def trend(
         approved_only=approved_only, kind=kind,
     )
     levels = await recognitions_service.valid_levels(session, [unit.id, *below.district_ids()],  # type: ignore[list-item]
-                                                     range(lo, hi + 1))
+                                                     range(lo, hi + 1), above_communes=True)
     districts = district_counts(below, levels)
     return [
         TrendRow(**_row(unit, year, cset, _merge(list(by_year.get(year, {}).values())), targets.get(year),

@@ -93,3 +93,26 @@ async def test_the_walk_agrees_with_the_full_tree_of_every_year(db):
                 c: t for yy, c, t in full_parents if yy == y}, (code, y)
             assert [u.code for u in found.children[y]] == sorted({t for yy, _, t in full_parents if yy == y}), (code, y)
     assert recognised  # the demo recognises district 084 (chuan): counted below 10 and VN
+
+
+async def test_recognitions_of_many_units_above_communes_read_as_named(db):
+    """`valid_levels(..., above_communes=True)` reads every recognition of a unit above the
+    communes when more than `NAMED` ids are asked for: the same levels as naming them."""
+    from sqlalchemy import text
+
+    from app.recognitions import service as recognitions_service
+
+    await load_demo(db)
+    async with db.transaction() as session:
+        above = list((await session.execute(text("SELECT id FROM admin_unit WHERE level <> 'commune'"))).scalars())
+        communes = list((await session.execute(text(
+            "SELECT r.unit_id FROM recognition r JOIN admin_unit u ON u.id = r.unit_id WHERE u.level = 'commune'"
+        ))).scalars())
+        many = above + [10**9 + i for i in range(recognitions_service.NAMED)]  # no such units: more than NAMED ids
+        years = range(2019, 2027)
+        named = await recognitions_service.valid_levels(session, above, years)
+        read_all = await recognitions_service.valid_levels(session, many, years, above_communes=True)
+        with_communes = await recognitions_service.valid_levels(session, communes, years)
+    assert named, "the demo recognises district 084"
+    assert read_all == named
+    assert with_communes and not set(with_communes) & set(read_all)  # the communes' own are not asked for

@@ -32,6 +32,20 @@ def test_round_half_up(value, expected):
     assert str(rules.round_half_up(value)) == expected
 
 
+@given(st.fractions(max_denominator=10**6), st.integers(min_value=0, max_value=4))
+def test_round_half_up_is_the_rounding_of_the_exact_value(value, places):
+    """Integer arithmetic, the same figure as rounding the exact value by definition: the nearest
+    multiple of 10^-places, ties away from zero, with ``places`` decimals shown."""
+    scale = 10**places
+    scaled = abs(value) * scale
+    expected = int(scaled + Fraction(1, 2))  # floor, both non-negative
+    if value < 0:
+        expected = -expected
+    got = rules.round_half_up(value, places)
+    assert Fraction(got) == Fraction(expected, scale)
+    assert got.as_tuple().exponent == -places
+
+
 @given(st.integers(min_value=0, max_value=10**7), st.integers(min_value=1, max_value=10**4))
 def test_round_half_up_matches_decimal_half_up_on_exact_values(total, count):
     exact = Fraction(total, count)
