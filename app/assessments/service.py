@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -72,14 +72,25 @@ async def _criteria_set_for(session: AsyncSession, year: int, code: str | None, 
     return cset
 
 
+# The statements of every write, built once (constructing one costs more than a short query runs).
+_SET_INDICATORS = (
+    select(col(Criterion.number), col(Indicator.code), col(Indicator.op), col(Indicator.thresholds))
+    .join(Criterion, col(Criterion.id) == col(Indicator.criterion_id))
+    .where(col(Criterion.set_code) == bindparam("set_code")).order_by(col(Criterion.number), col(Indicator.id))
+)
+_ASSESSMENT = select(Assessment).where(col(Assessment.unit_id) == bindparam("unit_id"),
+                                       col(Assessment.kind) == bindparam("kind"), col(Assessment.year) == bindparam("year"))
+_ASSESSMENT_FOR_UPDATE = _ASSESSMENT.with_for_update()
+_CRITERIA = (select(AssessmentCriterion)
+             .where(col(AssessmentCriterion.assessment_id).in_(bindparam("ids", expanding=True)))
+             .order_by(col(AssessmentCriterion.assessment_id), col(AssessmentCriterion.number)))
+_DELETE_CRITERIA = delete(AssessmentCriterion).where(col(AssessmentCriterion.assessment_id) == bindparam("assessment_id"))
+
+
 async def set_indicators(session: AsyncSession, set_code: str) -> dict[int, list[rules.IndicatorRule]]:
     """The set's indicators by criterion number, in the set's order (rows repeating a code for
     another region are one indicator: the first op, every threshold)."""
-    rows = await session.execute(
-        select(col(Criterion.number), col(Indicator.code), col(Indicator.op), col(Indicator.thresholds))
-        .join(Criterion, col(Criterion.id) == col(Indicator.criterion_id))
-        .where(col(Criterion.set_code) == set_code).order_by(col(Criterion.number), col(Indicator.id))
-    )
+    rows = await session.execute(_SET_INDICATORS, {"set_code": set_code})
     found: dict[int, dict[str, tuple[thresholds.Op | None, list[thresholds.Threshold]]]] = {}
     for number, code, op, limits in rows:
         by_code = found.setdefault(number, {})
@@ -191,11 +202,9 @@ async def get(
     session: AsyncSession, commune: AdminUnit, year: int, *, kind: str = AssessmentKind.chuan,
     for_update: bool = False,
 ) -> Assessment | None:
-    stmt = select(Assessment).where(col(Assessment.unit_id) == commune.id, col(Assessment.kind) == kind,
-                                    col(Assessment.year) == year)
-    if for_update:  # writers of one assessment queue up instead of overwriting each other
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalars().first()
+    # for_update: writers of one assessment queue up instead of overwriting each other
+    stmt = _ASSESSMENT_FOR_UPDATE if for_update else _ASSESSMENT
+    return (await session.execute(stmt, {"unit_id": commune.id, "kind": str(kind), "year": year})).scalars().first()
 
 
 async def get_or_404(session: AsyncSession, commune: AdminUnit, year: int, *, kind: str = AssessmentKind.chuan,
@@ -211,11 +220,7 @@ async def criteria_rows(session: AsyncSession, assessment_ids: Sequence[int]) ->
     out: dict[int, list[CriterionResult]] = {i: [] for i in assessment_ids}
     if not assessment_ids:
         return out
-    rows = await session.execute(
-        select(AssessmentCriterion)
-        .where(col(AssessmentCriterion.assessment_id).in_(assessment_ids))
-        .order_by(col(AssessmentCriterion.assessment_id), col(AssessmentCriterion.number))
-    )
+    rows = await session.execute(_CRITERIA, {"ids": list(assessment_ids)})
     for row in rows.scalars():
         out[row.assessment_id].append(
             CriterionResult(number=row.number, met=row.met, note=row.note, indicators=row.indicators)
@@ -352,7 +357,7 @@ async def put(
         if assessment.criteria_set == cset.code and locked.criteria == criteria:
             return Written(locked.before)  # type: ignore[arg-type]  # nothing changed: same version
         rules.ensure_editable(assessment.status, code=commune.code, year=year, kind=kind)
-        await session.execute(delete(AssessmentCriterion).where(col(AssessmentCriterion.assessment_id) == assessment.id))
+        await session.execute(_DELETE_CRITERIA, {"assessment_id": assessment.id})
         assessment.criteria_set, assessment.criteria_count = cset.code, cset.criteria_count
         assessment.met_count, assessment.met_bits = len(met), rules.met_bits(met)
         assessment.indicator_conflicts = conflict_bits

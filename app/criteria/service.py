@@ -442,5 +442,7 @@ async def hold(session: AsyncSession, cset: CriteriaSet) -> None:
     """Hold the set as it is while a write judges by it (a shared row lock on PostgreSQL; SQLite
     writers queue anyway): a concurrent PATCH of an unused set's criteria, which locks the row for
     update, cannot change the indicators an assessment is being judged with."""
-    await session.execute(select(col(CriteriaSet.code)).where(col(CriteriaSet.code) == cset.code)
-                          .with_for_update(read=True))
+    await session.execute(_HOLD, {"code": cset.code})
+
+
+_HOLD = select(col(CriteriaSet.code)).where(col(CriteriaSet.code) == bindparam("code")).with_for_update(read=True)

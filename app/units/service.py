@@ -578,6 +578,10 @@ async def own_region(session: AsyncSession, unit: AdminUnit) -> str | None:
     return inherited_region(rows.scalars())
 
 
+_ATTRIBUTES_UP_TO = (select(col(UnitAttribute.year), col(UnitAttribute.commune_group), col(UnitAttribute.region))
+                     .where(col(UnitAttribute.unit_id) == bindparam("unit_id"), col(UnitAttribute.year) <= bindparam("year")))
+
+
 async def attributes_in_year(session: AsyncSession, unit: AdminUnit | int, year: int) -> YearAttributes:
     """The commune group and region of the unit (or the unit with this id) in force in ``year``
     (each carried forward from the latest year up to it that sets it; the region else the unit's own)."""
@@ -586,10 +590,7 @@ async def attributes_in_year(session: AsyncSession, unit: AdminUnit | int, year:
         if found is None:
             raise NotFound(f"No unit has the id {unit}.")
         unit = found
-    rows = (await session.execute(
-        select(col(UnitAttribute.year), col(UnitAttribute.commune_group), col(UnitAttribute.region))
-        .where(col(UnitAttribute.unit_id) == unit.id, col(UnitAttribute.year) <= year)
-    )).all()
+    rows = (await session.execute(_ATTRIBUTES_UP_TO, {"unit_id": unit.id, "year": year})).all()
     records = {y: (group, region) for y, group, region in rows}
     return attributes_in_force(records, [year], unit_region=await own_region(session, unit))[0]
 
