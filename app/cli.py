@@ -104,11 +104,10 @@ def serve(
         log_level=settings.log_level,
         log_config=log_config(settings.log_level, settings.log_format),
         timeout_graceful_shutdown=30,
-        # slow clients: the head of each request within NTM_HEADER_TIMEOUT_SECONDS (10), an idle
-        # keep-alive connection closed after 5 s, request heads at most 16 KiB (h11's limit)
-        http=serving.GuardedH11Protocol,
+        # slow clients: the head of each request within NTM_HEADER_TIMEOUT_SECONDS (10) and at most
+        # 16 KiB (serving.GuardedHttpToolsProtocol), an idle keep-alive connection closed after 5 s
+        http=serving.GuardedHttpToolsProtocol,
         timeout_keep_alive=5,
-        h11_max_incomplete_event_size=16 * 1024,
     )
 
 

@@ -180,6 +180,39 @@ def test_connections_survive_errors_and_slow_or_huge_requests_are_refused(db):
             assert time.monotonic() - started < 5
 
 
+def test_a_request_head_is_at_most_16_kib_and_a_body_in_the_heads_chunk_is_no_head(db):
+    """`ntm serve`'s protocol caps the request line and headers (the C parser would collect them
+    without bound): a longer head is answered 431, as a problem, and the connection closed; a big
+    body that arrives together with its head is a body, never counted against the cap."""
+    token = bearer(create_app(db.settings, database=db), ADMIN)["Authorization"]
+    with running(db.settings.database_url) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            status, _, _ = _exchange(sock, b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Pad: " + b"a" * 15_000 + b"\r\n\r\n")
+            assert status == 200  # under the cap, on a connection kept open
+            try:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n" + b"X-Pad: " + b"a" * 1000 + b"\r\n" * 1
+                             + b"".join(b"X-Pad-%d: %s\r\n" % (i, b"b" * 1000) for i in range(40)))
+            except OSError:
+                pass  # refused while still sending
+            data = b""
+            while piece := sock.recv(65536):
+                data += piece
+            assert data.startswith(b"HTTP/1.1 431"), data[:200]
+            assert json.loads(data.partition(b"\r\n\r\n")[2])["status"] == 431
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:  # a whole head in one read
+            status, headers, answer = _exchange(sock, b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert status == 431 and headers.get("connection") == "close", (status, headers)
+            assert json.loads(answer)["title"] == "Request Header Fields Too Large"
+        body = json.dumps({"average_criteria": 16.1, "standard_communes": ["x" * 50] * 4000}).encode()
+        assert 150_000 < len(body) < db.settings.max_body_bytes
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            status, _, _ = _exchange(sock, b"PUT /api/v1/units/084/targets/2021 HTTP/1.1\r\nHost: t\r\nAuthorization: "
+                                     + token.encode() + b"\r\nContent-Type: application/json\r\nContent-Length: %d"
+                                     b"\r\n\r\n%s" % (len(body), body))
+            assert status == 422  # judged by the application (unknown communes), not refused as a head
+
+
 async def test_a_body_that_arrives_too_slowly_is_408(db):
     import asyncio
 
