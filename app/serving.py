@@ -82,7 +82,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        self._arm_head_deadline()
+        if self._refused:
+            self._answer_refusal()  # once the requests before the refused head are answered
+        else:
+            self._arm_head_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._head_deadline is not None:
@@ -128,9 +131,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True  # the next request's head comes next
 
     def _refuse_head(self) -> None:
+        """Read nothing more; answer 431 and close, after the responses to the requests that came
+        before this head on the connection (pipelined): a client pairs answers with its requests
+        in order, so a 431 written earlier would be taken for one of theirs."""
         if self._refused:
             return
         self._refused = True
+        self._answer_refusal()
+
+    def _answer_refusal(self) -> None:
+        if self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
+            return  # on_response_complete comes back here
         body = json.dumps({
             "type": "about:blank", "title": "Request Header Fields Too Large", "status": 431,
             "detail": f"The request line and headers exceed {MAX_HEAD_BYTES // 1024} KiB.",

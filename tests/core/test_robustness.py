@@ -5,6 +5,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 
@@ -204,6 +205,14 @@ def test_a_request_head_is_at_most_16_kib_and_a_body_in_the_heads_chunk_is_no_he
             status, headers, answer = _exchange(sock, b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: t\r\n\r\n")
             assert status == 431 and headers.get("connection") == "close", (status, headers)
             assert json.loads(answer)["title"] == "Request Header Fields Too Large"
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:  # pipelined behind a request
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n" * 2
+                         + b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Pad: " + b"a" * 20_000 + b"\r\n\r\n")
+            data = b""
+            while piece := sock.recv(65536):
+                data += piece
+            # the answers in the order of the requests, the refusal last (a client pairs them in order)
+            assert re.findall(rb"HTTP/1\.1 (\d{3}) ", data) == [b"200", b"200", b"431"], data[:300]
         body = json.dumps({"average_criteria": 16.1, "standard_communes": ["x" * 50] * 4000}).encode()
         assert 150_000 < len(body) < db.settings.max_body_bytes
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
