@@ -255,7 +255,10 @@ async def import_assessments(
     codes = carrying or (rules.commune_codes(table, carrying=False) if table is not None else [])
     units = await _units(session, codes, day)
     tree = await units_service.tree_above_communes(session, day)
-    cset = await _file_set(session, year, kind, units, tree, dry_run, mixed_ok=not carrying)
+    # chosen by the communes the caller may write (when any): rows outside the scope are refused
+    # (403) below, never judged by a set, nor named in a 422 about another province's set
+    writable = {code: u for code, u in units.items() if _may_write(principal, u, tree)}
+    cset = await _file_set(session, year, kind, writable or units, tree, dry_run, mixed_ok=not carrying)
     if table is None:
         names = ", ".join(repr(s.name) for s in files)
         raise ImportRejected(_empty_result(year, cset.code, dry_run, kind=kind, errors=[_error(
@@ -291,8 +294,7 @@ async def import_assessments(
                                  f"the name does not match commune {unit.code}, which is {unit.name} in {year}"))
             continue
         chain = units_rules.chain_in(unit.id, unit.code, unit.parent_code, tree)
-        if not allowed(principal.role, principal.unit_id, Action.assessment_write, chain.ids,
-                       is_person=principal.is_person):
+        if not _may_write(principal, unit, tree, chain):
             out_of_scope.add(_error(row.row, code_col, row.code,
                                        f"{principal.actor} may not write assessments of {unit.name} ({unit.code})"))
             continue
@@ -350,6 +352,12 @@ async def import_assessments(
         await stored_reports.hold_epochs(session, [p.unit.parent_code for p in (*new_rows, *changed)])
         await _write(session, cset, year, kind, new_rows, changed, principal, judges)
     return result
+
+
+def _may_write(principal: Principal, unit: _Unit, tree: units_rules.Tree, chain: UnitChain | None = None) -> bool:
+    """``auth.rules.allowed`` for an assessment write on the commune, over its chain of unit ids in the year."""
+    chain = chain or units_rules.chain_in(unit.id, unit.code, unit.parent_code, tree)
+    return allowed(principal.role, principal.unit_id, Action.assessment_write, chain.ids, is_person=principal.is_person)
 
 
 async def _file_set(session: AsyncSession, year: int, kind: str, units: dict[str, _Unit], tree: units_rules.Tree,

@@ -61,6 +61,33 @@ async def test_the_national_template_reimports_unchanged_beside_a_provincial_ada
     assert (back.json()["criteria_set"], back.json()["unchanged"]) == ("2021-2025", 1)
 
 
+async def test_another_provinces_communes_are_out_of_scope_not_a_set_conflict(db, client, app):
+    """The file's set is chosen by the communes the caller may write: a Lào Cai user whose file
+    also holds a commune of another province (judged by another set) gets that row refused as out
+    of scope (403), not a 422 naming the other province's set; nothing is written."""
+    from app.auth.models import Role
+    from tests.exchange.files import HEADER_19, marks, xlsx
+    from tests.users import bearer, make_user
+
+    assert (await client.post("/api/v1/criteria-sets", json=new_set("LC-2022-2025", issuer="10"))).status_code == 201
+    for unit in ({"code": "11", "name": "Tỉnh Thử", "level": "province", "kind": "tinh", "parent_code": "VN",
+                  "region": "trung_du_mien_nui_phia_bac", "valid_from": "2000-01-01", "valid_to": "2025-06-30"},
+                 {"code": "03001", "name": "Xã Thử", "level": "commune", "kind": "xa", "parent_code": "11",
+                  "region": "trung_du_mien_nui_phia_bac", "valid_from": "2000-01-01", "valid_to": "2025-06-30"}):
+        assert (await client.post("/api/v1/units", json=unit)).status_code == 201
+    await make_user(db, username="laocai", role=Role.province, unit_code="10")
+    both = xlsx([HEADER_19, ["02812", "Sán Chải", *marks(17)], ["03001", "Xã Thử", *marks(9)]])
+    refused = assert_problem(await client.post("/api/v1/imports/assessments", params={"year": 2022},
+                                               files={"file": ("f.xlsx", both, XLSX)}, headers=bearer(app, "laocai")), 403)
+    assert [(e["row"], e["value"]) for e in refused["errors"]] == [(3, "03001")]
+    assert refused["criteria_set"] == "LC-2022-2025"
+    # an administrator may write both: the file mixes two provinces' sets (422, as before)
+    mixed = assert_problem(await client.post("/api/v1/imports/assessments", params={"year": 2022},
+                                             files={"file": ("f.xlsx", both, XLSX)}), 422)
+    assert "different criteria sets" in mixed["errors"][0]["message"]
+    assert (await client.get("/api/v1/communes/02812/assessments/2022")).status_code == 404
+
+
 async def test_a_kind_is_named_by_its_value(client):
     response = await client.post("/api/v1/imports/assessments", params={"year": 2022, "kind": "hien_dai"},
                                  files={"file": ("a.csv", csv_bytes([["Mã xã"], ["02812"]]))})
