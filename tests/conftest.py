@@ -136,8 +136,7 @@ async def reset_database(database: Database) -> None:
             if snapshot.sequences:
                 await session.execute(text("SELECT " + ", ".join(snapshot.sequences)))
         else:
-            for table in reversed(metadata.sorted_tables):
-                await session.execute(delete(table))
+            await _delete_all_sqlite(session)
         for table in metadata.sorted_tables:  # parents first
             rows = snapshot.rows.get(table.name)
             if rows:
@@ -152,10 +151,24 @@ async def _reset_from_scratch(database: Database) -> None:
             names = ", ".join(t.name for t in metadata.sorted_tables)
             await session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
-            for table in reversed(metadata.sorted_tables):
-                await session.execute(delete(table))
+            await _delete_all_sqlite(session)
         await load_reference(session)
     await make_user(database, username=ADMIN, role=Role.admin)
+
+
+async def _delete_all_sqlite(session) -> None:
+    """Every row of every table, children first. The audit table refuses DELETE (its append-only
+    triggers): they are set aside for this transaction and put back as they were."""
+    triggers = list((await session.execute(text(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t"), {"t": AUDIT_TABLE})).scalars())
+    names = list((await session.execute(text(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t"), {"t": AUDIT_TABLE})).scalars())
+    for name in names:
+        await session.execute(text(f'DROP TRIGGER "{name}"'))
+    for table in reversed(metadata.sorted_tables):
+        await session.execute(delete(table))
+    for sql in triggers:
+        await session.execute(text(sql))
 
 
 @dataclass(frozen=True)

@@ -267,18 +267,20 @@ async def test_every_write_is_audited_with_request_id_and_scoped_reads(db, app, 
     assert [r["key"] for r in unit["items"]] == ["02809/2026"]
 
 
-async def test_audit_records_cannot_be_changed_on_postgresql(db, backend):
-    if backend != "postgresql":
-        pytest.skip("the append-only trigger is PostgreSQL's")
+async def test_audit_records_cannot_be_changed(db, backend):
+    """Append-only triggers on both databases: plain SQL cannot change or delete a record."""
     from sqlalchemy.exc import DBAPIError
 
+    now = "now()" if backend == "postgresql" else "CURRENT_TIMESTAMP"
     async with db.transaction() as session:
         await session.execute(text("INSERT INTO audit_record (at, actor, action, entity, key) "
-                                   "VALUES (now(), 'x', 'create', 'unit', 'k')"))
+                                   f"VALUES ({now}, 'x', 'create', 'unit', 'k')"))
     for statement in ("UPDATE audit_record SET actor = 'y'", "DELETE FROM audit_record"):
         with pytest.raises(DBAPIError, match="append-only"):
             async with db.transaction() as session:
                 await session.execute(text(statement))
+    async with db.transaction() as session:
+        assert (await session.execute(text("SELECT actor FROM audit_record"))).scalars().all() == ["x"]
 
 
 async def test_refused_write_leaves_no_audit_record(db, app, client):
