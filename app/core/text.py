@@ -85,15 +85,23 @@ def like_escape(text: str, escape: str = "\\") -> str:
 _PLAIN = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
 _GROUPED_DOT = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?$")  # 45.000.000 or 1.234,5 (Vietnamese)
 _GROUPED_COMMA = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")  # 45,000,000 or 1,234.5
-_PERCENT_OR_SPACE = re.compile(r"[\s\u00a0%]")
+_SPACES = re.compile(r"[\s\u00a0]+")
+_TRAILING_PERCENT = re.compile(r"[\s\u00a0]*%[\s\u00a0]*$")
+# thousands grouped with spaces (45 000 000, 1 234,5): the only place a space may stand inside a number
+_GROUPED_SPACE = re.compile(r"^[+-]?\d{1,3}(?:[ \u00a0]\d{3})+(?:[.,]\d+)?$")
 
 
 def decimal_text(text: str) -> Decimal | None:
     """The number typed in a spreadsheet cell, exactly: ``3,5`` or ``3.5``; ``45.000.000`` and
-    ``1.234,5`` (Vietnamese grouping) or ``45,000,000``; spaces and a trailing ``%`` ignored. One
-    separator alone is a decimal separator (``1,234`` is 1.234). None: not a number (``1e5``,
-    ``NaN``, ``inf``, ``3,5,6``)."""
-    value = _PERCENT_OR_SPACE.sub("", text)
+    ``1.234,5`` (Vietnamese grouping) or ``45,000,000`` or ``45 000 000``; spaces around it and a
+    trailing ``%`` ignored. One separator alone is a decimal separator (``1,234`` is 1.234). None:
+    not a number (``1e5``, ``NaN``, ``inf``, ``3,5,6``, ``36 40``: a space that does not group
+    thousands is two numbers, never one)."""
+    value = _TRAILING_PERCENT.sub("", text.strip())
+    if _SPACES.search(value):
+        if not _GROUPED_SPACE.match(value):
+            return None
+        value = _SPACES.sub("", value)
     if not value:
         return None
     if _GROUPED_DOT.match(value) and (value.count(".") > 1 or "," in value):

@@ -31,7 +31,8 @@ def round_half_up(value: Fraction | Decimal | int, places: int = 1) -> Decimal:
     x = _to_fraction(value)
     n, d = x.numerator * 10**places, x.denominator
     rounded = (2 * abs(n) + d) // (2 * d)
-    return Decimal(rounded if n >= 0 else -rounded).scaleb(-places)
+    # from text: exact at any size (Decimal arithmetic would round to the context's 28 digits)
+    return Decimal(f"{rounded if n >= 0 else -rounded}E-{places}")
 
 
 def exact_decimal(value: Fraction) -> Decimal:

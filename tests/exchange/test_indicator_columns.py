@@ -75,6 +75,18 @@ def test_decimal_text():
     assert decimal_text("3,5 %") == Decimal("3.5")
     for text in ("1e5", "NaN", "inf", "-inf", "3,5,6", "", "0x10"):
         assert decimal_text(text) is None
+    # spaces group thousands (45 000 000, with a no-break space too) or stand around the number;
+    # anywhere else they part two numbers, which is not one value (36 40 was read as 3640)
+    assert decimal_text("45 000 000") == Decimal("45000000") and decimal_text("1\u00a0234,5") == Decimal("1234.5")
+    assert decimal_text(" 85,5 % ") == Decimal("85.5")
+    for text in ("36 40", "1  500", "12 3456", "3, 5", "- 3", " ", "%"):
+        assert decimal_text(text) is None, text
+
+
+@given(st.integers(min_value=-10**12, max_value=10**12), st.sampled_from([" ", "\u00a0"]))
+def test_decimal_text_reads_thousands_grouped_by_spaces(number, space):
+    grouped = f"{abs(number):,}".replace(",", space)
+    assert decimal_text(("-" if number < 0 else "") + grouped) == number
 
 
 @pytest.mark.parametrize(("kept", "given", "merged"), [
