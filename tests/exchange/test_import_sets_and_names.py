@@ -44,15 +44,20 @@ async def test_texts_a_workbook_cannot_hold_and_codes_that_read_as_formulas_are_
     assert back.status_code == 200 and back.json()["criteria_set"] == "LC15-2026", back.text
 
 
-async def test_the_national_template_reimports_unchanged_beside_a_provincial_adaptation(client):
-    """The template's untouched rows (every mark blank: skipped) do not take part in choosing the
-    file's set: the national template re-imports though Lào Cai has its own set."""
+async def _lao_cai_set_and_another_province(client):
+    """Lào Cai (10) adapts the 2022–2025 set; province 11 (commune 03001) keeps the national one."""
     assert (await client.post("/api/v1/criteria-sets", json=new_set("LC-2022-2025", issuer="10"))).status_code == 201
     for unit in ({"code": "11", "name": "Tỉnh Thử", "level": "province", "kind": "tinh", "parent_code": "VN",
                   "region": "trung_du_mien_nui_phia_bac", "valid_from": "2000-01-01", "valid_to": "2025-06-30"},
                  {"code": "03001", "name": "Xã Thử", "level": "commune", "kind": "xa", "parent_code": "11",
                   "region": "trung_du_mien_nui_phia_bac", "valid_from": "2000-01-01", "valid_to": "2025-06-30"}):
         assert (await client.post("/api/v1/units", json=unit)).status_code == 201
+
+
+async def test_the_national_template_reimports_unchanged_beside_a_provincial_adaptation(client):
+    """The template's untouched rows (every mark blank: skipped) do not take part in choosing the
+    file's set: the national template re-imports though Lào Cai has its own set."""
+    await _lao_cai_set_and_another_province(client)
     await put_assessment(client, code="03001", year=2022, met=9)
     template = await client.get("/api/v1/imports/assessments/template.xlsx", params={"unit": "VN", "year": 2022})
     back = await client.post("/api/v1/imports/assessments", params={"year": 2022},
@@ -69,12 +74,7 @@ async def test_another_provinces_communes_are_out_of_scope_not_a_set_conflict(db
     from tests.exchange.files import HEADER_19, marks, xlsx
     from tests.users import bearer, make_user
 
-    assert (await client.post("/api/v1/criteria-sets", json=new_set("LC-2022-2025", issuer="10"))).status_code == 201
-    for unit in ({"code": "11", "name": "Tỉnh Thử", "level": "province", "kind": "tinh", "parent_code": "VN",
-                  "region": "trung_du_mien_nui_phia_bac", "valid_from": "2000-01-01", "valid_to": "2025-06-30"},
-                 {"code": "03001", "name": "Xã Thử", "level": "commune", "kind": "xa", "parent_code": "11",
-                  "region": "trung_du_mien_nui_phia_bac", "valid_from": "2000-01-01", "valid_to": "2025-06-30"}):
-        assert (await client.post("/api/v1/units", json=unit)).status_code == 201
+    await _lao_cai_set_and_another_province(client)
     await make_user(db, username="laocai", role=Role.province, unit_code="10")
     both = xlsx([HEADER_19, ["02812", "Sán Chải", *marks(17)], ["03001", "Xã Thử", *marks(9)]])
     refused = assert_problem(await client.post("/api/v1/imports/assessments", params={"year": 2022},
