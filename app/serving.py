@@ -114,6 +114,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        if self._refused:  # a request pipelined behind a refused head, in the same read: never run
+            return
         self._in_head, self._head_received = False, 0
         if self._head_size > MAX_HEAD_BYTES:  # a whole head that arrived in one read
             self._refuse_head()
