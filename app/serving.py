@@ -158,6 +158,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _arm_head_deadline(self) -> None:
         if self._head_deadline is not None:
             self._head_deadline.cancel()
+            self._head_deadline = None
+        if self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
+            return  # a request is still under way (pipelined): armed when its response completes
         waiting_for = self.cycle
         self._head_deadline = self.loop.call_later(self._head_timeout, self._head_late, waiting_for)
 

@@ -262,3 +262,23 @@ def test_a_request_pipelined_behind_a_refused_head_is_never_run(db):
         time.sleep(0.5)  # the application would have run it by now
         keys = httpx.get(f"{base}/api/v1/api-keys", headers=auth).json()["items"]
         assert [k["revoked_at"] for k in keys if k["id"] == key["id"]] == [None]
+
+
+def test_the_head_deadline_never_closes_a_pipelined_request_under_way(db):
+    """The head deadline is armed when a connection waits for a new request, never while one is
+    under way: a request pipelined behind another, whose body arrives more slowly than the head
+    deadline (the body has its own, longer one), still gets its answer."""
+    with running(db.settings.database_url, extra_env={"NTM_HEADER_TIMEOUT_SECONDS": "1"}) as base:
+        port = int(base.rsplit(":", 1)[1])
+        body = b'{"username": "nobody"}'
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+                         b"PUT /api/v1/units/084/targets/2021 HTTP/1.1\r\nHost: t\r\nContent-Type: application/json"
+                         b"\r\nContent-Length: %d\r\n\r\n" % len(body))
+            for i in range(0, len(body), 8):  # 2.5 s for the body: past the 1 s head deadline
+                time.sleep(0.85)
+                sock.sendall(body[i:i + 8])
+            data = b""
+            while len(re.findall(rb"HTTP/1\.1 \d{3} ", data)) < 2 and (piece := sock.recv(65536)):
+                data += piece
+            assert re.findall(rb"HTTP/1\.1 (\d{3}) ", data) == [b"200", b"401"], data[:300]
