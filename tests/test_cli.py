@@ -38,15 +38,21 @@ def test_units_import_refuses_bad_province(tmp_path, monkeypatch):
     assert result.exit_code == 2
 
 
+def _demo(tmp_path, monkeypatch) -> CliRunner:
+    """A runner over a new SQLite database holding the demo data."""
+    monkeypatch.setenv("NTM_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("NTM_ENV", "development")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["seed", "demo"]).exit_code == 0
+    return runner
+
+
 def test_export_then_import_round_trip(tmp_path, monkeypatch):
     import openpyxl
 
     from tests.exchange.files import HEADER_19, marks, xlsx
 
-    monkeypatch.setenv("NTM_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
-    monkeypatch.setenv("NTM_ENV", "development")
-    runner = CliRunner()
-    assert runner.invoke(cli, ["seed", "demo"]).exit_code == 0
+    runner = _demo(tmp_path, monkeypatch)
     report = tmp_path / "report.xlsx"
     result = runner.invoke(cli, ["export", "084", "--year", "2021", "--out", str(report)])
     assert result.exit_code == 0, result.output
@@ -105,10 +111,7 @@ def test_a_weak_first_admin_password_refuses_to_start(tmp_path, monkeypatch):
 
 
 def test_assessments_rejudge(tmp_path, monkeypatch):
-    monkeypatch.setenv("NTM_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
-    monkeypatch.setenv("NTM_ENV", "development")
-    runner = CliRunner()
-    assert runner.invoke(cli, ["seed", "demo"]).exit_code == 0
+    runner = _demo(tmp_path, monkeypatch)
     first = runner.invoke(cli, ["assessments", "rejudge"])
     assert first.exit_code == 0, first.output
     assert "checked" in first.output
@@ -117,10 +120,7 @@ def test_assessments_rejudge(tmp_path, monkeypatch):
 
 
 def test_reports_rebuild(tmp_path, monkeypatch):
-    monkeypatch.setenv("NTM_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
-    monkeypatch.setenv("NTM_ENV", "development")
-    runner = CliRunner()
-    assert runner.invoke(cli, ["seed", "demo"]).exit_code == 0
+    runner = _demo(tmp_path, monkeypatch)
     first = runner.invoke(cli, ["reports", "rebuild"])
     assert first.exit_code == 0, first.output
     found = re.search(r"(\d+) stored aggregates cleared; (\d+) computed and stored", " ".join(first.output.split()))

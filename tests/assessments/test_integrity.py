@@ -152,6 +152,19 @@ def _comparable(record: dict) -> tuple:
     return record["entity"], record["key"], record["actor"], strip(record["before"]), strip(record["after"])
 
 
+async def _submitted_outcome(client) -> list:
+    """Submit 02803, then what both paths are compared by: the two assessments as they stand, the
+    before/after of every create and change, and the actions in order."""
+    await client.post(A2021.format(code="02803") + "/submit")
+    outcome = [(await client.get(A2021.format(code=code))).json() for code in ("02800", "02803")]
+    records = (await client.get("/api/v1/audit", params={"entity": "assessment"})).json()["items"]
+    return [
+        [{k: v for k, v in a.items() if k not in ("created_at", "updated_at", "submitted_at")} for a in outcome],
+        sorted((_comparable(r) for r in records if r["action"] != "submit"), key=lambda c: (c[1], c[4]["version"])),
+        [r["action"].removeprefix("import_").replace("update", "replace") for r in reversed(records)],
+    ]
+
+
 async def _scenario(client, via_import: bool) -> list[tuple]:
     """Create 02800 (10 met) and 02803 (12 met), then change 02803 to 13 met, through one path."""
     steps = [{"02800": 10, "02803": 12}, {"02803": 13}]
@@ -162,14 +175,7 @@ async def _scenario(client, via_import: bool) -> list[tuple]:
         else:
             for code, met in step.items():
                 await put_assessment(client, code=code, year=2021, met=met)
-    await client.post(A2021.format(code="02803") + "/submit")
-    outcome = [(await client.get(A2021.format(code=code))).json() for code in ("02800", "02803")]
-    records = (await client.get("/api/v1/audit", params={"entity": "assessment"})).json()["items"]
-    return [
-        [{k: v for k, v in a.items() if k not in ("created_at", "updated_at", "submitted_at")} for a in outcome],
-        sorted((_comparable(r) for r in records if r["action"] != "submit"), key=lambda c: (c[1], c[4]["version"])),
-        [r["action"].removeprefix("import_").replace("update", "replace") for r in reversed(records)],
-    ]
+    return await _submitted_outcome(client)
 
 
 async def test_the_api_and_the_import_reach_the_same_outcome_and_audit(db, app, client):
@@ -205,14 +211,7 @@ async def _indicator_scenario(client, via_import: bool) -> list[tuple]:
                     items.append(item)
                 response = await client.put(A2021.format(code=code), json={"criteria": items})
                 assert response.status_code in (200, 201), response.text
-    await client.post(A2021.format(code="02803") + "/submit")
-    outcome = [(await client.get(A2021.format(code=code))).json() for code in ("02800", "02803")]
-    records = (await client.get("/api/v1/audit", params={"entity": "assessment"})).json()["items"]
-    return [
-        [{k: v for k, v in a.items() if k not in ("created_at", "updated_at", "submitted_at")} for a in outcome],
-        sorted((_comparable(r) for r in records if r["action"] != "submit"), key=lambda c: (c[1], c[4]["version"])),
-        [r["action"].removeprefix("import_").replace("update", "replace") for r in reversed(records)],
-    ]
+    return await _submitted_outcome(client)
 
 
 async def test_the_api_and_the_import_agree_on_indicator_values(db, app, client):

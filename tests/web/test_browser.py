@@ -23,6 +23,17 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM = os.environ.get("NTM_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def _playwright():
+    """Playwright's entry point, or the test skipped, saying what is missing."""
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium); the browser test did not run")
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        pytest.skip("Playwright is not installed; the browser test did not run")
+    return async_playwright
+
+
 @pytest.fixture
 def server(db):
     with running(db.settings.database_url) as base:
@@ -30,12 +41,7 @@ def server(db):
 
 
 async def test_dashboard_in_chromium(db, server, backend):
-    if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium); the browser test did not run")
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        pytest.skip("Playwright is not installed; the browser test did not run")
+    async_playwright = _playwright()
     await load_demo(db)
     await make_user(db, username="si-ma-cai", role=Role.district, unit_code="084")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -108,12 +114,7 @@ def _launch_args() -> dict:
 async def test_docs_pages_work_offline(db, server, backend):
     """Swagger UI and ReDoc with every request to another host refused: both render every operation,
     and Swagger UI's Authorize (OAuth2 password flow) signs in and a "Try it out" call succeeds."""
-    if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium); the browser test did not run")
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        pytest.skip("Playwright is not installed; the browser test did not run")
+    async_playwright = _playwright()
     import httpx
 
     await make_user(db, username="si-ma-cai", role=Role.district, unit_code="084")
@@ -206,12 +207,7 @@ async def test_communes_sorting_opening_conflicts_and_2026_in_chromium(db, serve
     """The commune table sorted in place by its count header (both ways, ties in code order), a
     commune opened from it, the conflict list, a chart error and an unknown unit said in Vietnamese,
     and the 2026 province with its communes directly below it."""
-    if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium); the browser test did not run")
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        pytest.skip("Playwright is not installed; the browser test did not run")
+    async_playwright = _playwright()
     import httpx
 
     await load_demo(db)
