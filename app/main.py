@@ -49,6 +49,10 @@ communes to reach the standard) and the communes at risk.
 * Unit codes are GSO codes; a unit is a code **plus** a validity period (the 2025 reform reused codes).
 * Every error is an RFC 9457 `application/problem+json` body; validation errors list each bad field.
 * Lists answer `{"items", "total", "limit", "offset"}`; `limit` is at most 500.
+* Sizes and times: a request body at most 1 MiB (`NTM_MAX_BODY_BYTES`; uploads to `/api/v1/imports/`
+  20 MiB, `NTM_IMPORT_MAX_BYTES`), else `413`. As `ntm serve` serves the API, a request's line and
+  headers are at most 16 KiB (else `431`, and the connection is closed) and must arrive within
+  `NTM_HEADER_TIMEOUT_SECONDS` (10) of the connection opening or of the previous response.
 * Every `/api/v1` route needs a bearer token (`POST /api/v1/auth/token`, or the **Authorize**
   button) or an `X-API-Key`; reads are open to anonymous clients only when `NTM_PUBLIC_READ=true`.
 

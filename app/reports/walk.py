@@ -14,7 +14,6 @@ districts, which sit above their communes by ``units.rules``) are at most ``MAX_
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from sqlmodel import col
 
 from app.recognitions.rules import DISTRICT_COUNTED
 from app.reports.queries import DISTRICT_KINDS, MAX_DEPTH, UNITS
-from app.units.models import AdminUnit, UnitLevel
+from app.units.models import AdminUnit, UnitLevel, valid_between
 from app.units.service import year_end
 
 OWN = ""  # the "child" of the unit's own communes (no unit has an empty code)
@@ -49,10 +48,6 @@ _BELOW = (
            *_IN_SPAN)
     .order_by(UNITS.c.code)
 )
-
-
-def _valid(valid_from: dt.date | None, valid_to: dt.date | None, day: dt.date) -> bool:
-    return (valid_from is None or valid_from <= day) and (valid_to is None or day <= valid_to)
 
 
 @dataclass
@@ -92,7 +87,7 @@ async def walk(session: AsyncSession, unit: AdminUnit, years: Iterable[int]) -> 
         districts = out.districts[y] = []
         for rows in levels:
             for code, uid, parent, kind, valid_from, valid_to in rows:
-                if code in tops or parent not in tops or not _valid(valid_from, valid_to, day):
+                if code in tops or parent not in tops or not valid_between(valid_from, valid_to, day):
                     continue
                 top = tops[code] = code if tops[parent] == OWN else tops[parent]
                 if kind in DISTRICT_KINDS and uid is not None:  # ids are primary keys: never None

@@ -84,6 +84,11 @@ def is_ntm_eligible(kind: str) -> bool:
     return kind == UnitKind.xa
 
 
+def valid_between(valid_from: dt.date | None, valid_to: dt.date | None, day: dt.date) -> bool:
+    """A unit with this validity period is valid on the day (both ends included, open when None)."""
+    return (valid_from is None or valid_from <= day) and (valid_to is None or day <= valid_to)
+
+
 class AdminUnit(SQLModel, table=True):
     __tablename__ = "admin_unit"
     __table_args__ = (
@@ -104,7 +109,7 @@ class AdminUnit(SQLModel, table=True):
     valid_to: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
 
     def valid_on(self, day: dt.date) -> bool:
-        return (self.valid_from is None or self.valid_from <= day) and (self.valid_to is None or day <= self.valid_to)
+        return valid_between(self.valid_from, self.valid_to, day)
 
 
 class UnitLineage(SQLModel, table=True):
