@@ -52,8 +52,9 @@ async def resolve_commune(session: AsyncSession, code: str, year: int) -> AdminU
 
 async def _criteria_set_for(session: AsyncSession, year: int, code: str | None, unit: AdminUnit,
                             kind: str) -> CriteriaSet:
+    """The set a write judges by — the one that applies, or the one named — held until the commit."""
     if code is None:
-        return await criteria_service.set_that_applies(session, year, unit=unit, kind=kind)
+        return await criteria_service.set_that_applies(session, year, unit=unit, kind=kind, hold=True)
     cset = await session.get(CriteriaSet, code)
     if cset is None:
         raise InvalidInput.field("body", "criteria_set", f"No criteria set has the code {code!r}.")
@@ -69,6 +70,7 @@ async def _criteria_set_for(session: AsyncSession, year: int, code: str | None, 
             f"Criteria set {code} ({cset.decision}) is in force {cset.first_year}–{cset.last_year}, not in {year}.",
         )
     await criteria_service.check_issuer(session, cset, unit, year, location="body", field="criteria_set")
+    await criteria_service.hold(session, cset)
     return cset
 
 
@@ -80,10 +82,18 @@ _SET_INDICATORS = (
 )
 _ASSESSMENT = select(Assessment).where(col(Assessment.unit_id) == bindparam("unit_id"),
                                        col(Assessment.kind) == bindparam("kind"), col(Assessment.year) == bindparam("year"))
-_ASSESSMENT_FOR_UPDATE = _ASSESSMENT.with_for_update()
 _CRITERIA = (select(AssessmentCriterion)
              .where(col(AssessmentCriterion.assessment_id).in_(bindparam("ids", expanding=True)))
              .order_by(col(AssessmentCriterion.assessment_id), col(AssessmentCriterion.number)))
+# a write's "before": the assessment under its row lock, with its criteria, in one statement
+_LOCKED_WITH_CRITERIA = (
+    select(Assessment, AssessmentCriterion)
+    .outerjoin(AssessmentCriterion, col(AssessmentCriterion.assessment_id) == col(Assessment.id))
+    .where(col(Assessment.unit_id) == bindparam("unit_id"), col(Assessment.kind) == bindparam("kind"),
+           col(Assessment.year) == bindparam("year"))
+    .order_by(col(AssessmentCriterion.number))
+    .with_for_update(of=Assessment)
+)
 _DELETE_CRITERIA = delete(AssessmentCriterion).where(col(AssessmentCriterion.assessment_id) == bindparam("assessment_id"))
 
 
@@ -198,18 +208,12 @@ def _what(commune: AdminUnit, year: int, kind: str) -> str:
     return what + ("." if kind == AssessmentKind.chuan else f" of kind '{kind}'.")
 
 
-async def get(
-    session: AsyncSession, commune: AdminUnit, year: int, *, kind: str = AssessmentKind.chuan,
-    for_update: bool = False,
-) -> Assessment | None:
-    # for_update: writers of one assessment queue up instead of overwriting each other
-    stmt = _ASSESSMENT_FOR_UPDATE if for_update else _ASSESSMENT
-    return (await session.execute(stmt, {"unit_id": commune.id, "kind": str(kind), "year": year})).scalars().first()
+async def get(session: AsyncSession, commune: AdminUnit, year: int, *, kind: str = AssessmentKind.chuan) -> Assessment | None:
+    return (await session.execute(_ASSESSMENT, {"unit_id": commune.id, "kind": str(kind), "year": year})).scalars().first()
 
 
-async def get_or_404(session: AsyncSession, commune: AdminUnit, year: int, *, kind: str = AssessmentKind.chuan,
-                     for_update: bool = False) -> Assessment:
-    found = await get(session, commune, year, kind=kind, for_update=for_update)
+async def get_or_404(session: AsyncSession, commune: AdminUnit, year: int, *, kind: str = AssessmentKind.chuan) -> Assessment:
+    found = await get(session, commune, year, kind=kind)
     if found is None:
         raise NotFound(_what(commune, year, kind))
     return found
@@ -222,10 +226,21 @@ async def criteria_rows(session: AsyncSession, assessment_ids: Sequence[int]) ->
         return out
     rows = await session.execute(_CRITERIA, {"ids": list(assessment_ids)})
     for row in rows.scalars():
-        out[row.assessment_id].append(
-            CriterionResult(number=row.number, met=row.met, note=row.note, indicators=row.indicators)
-        )
+        out[row.assessment_id].append(_criterion(row))
     return out
+
+
+def _criterion(row: AssessmentCriterion) -> CriterionResult:
+    return CriterionResult(number=row.number, met=row.met, note=row.note, indicators=row.indicators)
+
+
+async def _lock(session: AsyncSession, commune: AdminUnit, year: int, kind: str) -> tuple[Assessment | None, list[CriterionResult]]:
+    """The assessment of ``kind`` under a row lock (writers of one assessment queue up instead of
+    overwriting each other), with its criteria in number order; (None, []) when there is none."""
+    rows = (await session.execute(_LOCKED_WITH_CRITERIA, {"unit_id": commune.id, "kind": str(kind), "year": year})).all()
+    if not rows:
+        return None, []
+    return rows[0][0], [_criterion(c) for _, c in rows if c is not None]
 
 
 def _row(assessment: Assessment) -> rules.Row:
@@ -309,8 +324,7 @@ async def _begin(
     check the precondition — under the lock, so no concurrent writer slips between."""
     actor, chain = await authorize(session, principal, action, commune, on=year_end(year))
     await units_service.writes_under(session, commune.code, year)
-    found = await get(session, commune, year, kind=kind, for_update=True)
-    criteria = (await criteria_rows(session, [found.id]))[found.id] if found is not None else []  # type: ignore[list-item,index]
+    found, criteria = await _lock(session, commune, year, kind)
     if_match.check(found.version if found is not None else None)
     judges = Judges(session, commune)
     before = (rules.view(_row(found), commune.name, criteria, await judges(found.criteria_set, year))
@@ -337,7 +351,6 @@ async def put(
     unchanged replace keeps its version and writes no audit record."""
     locked = await _begin(session, principal, commune, year, kind, Action.assessment_write, if_match)
     cset = await _criteria_set_for(session, year, data.criteria_set, commune, kind)
-    await criteria_service.hold(session, cset)
     check_criteria(data.criteria, cset.criteria_count, cset.code)
     judge = await locked.judges(cset.code, year)
     criteria = sorted(resolve_met(data.criteria, judge), key=lambda c: c.number)

@@ -17,9 +17,11 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, MetaData, Select, String, bindparam, event, func, literal, select
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import ORMExecuteState, Session, object_mapper
 from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.util import await_
 from sqlmodel import Field, SQLModel
 
 from app.core.cache import SCOPE_PREFIX, ResponseCache, WriteScope
@@ -161,21 +163,39 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def _ping_on_checkout(engine: AsyncEngine) -> None:
+    """Every connection taken from the pool is tried first with one ``SELECT 1``, so a connection
+    the server dropped meanwhile (a restart, ``pg_terminate_backend``, a failover) is replaced
+    instead of failing the request. This is SQLAlchemy's pessimistic disconnect handling, in one
+    round trip: ``pool_pre_ping`` on asyncpg wraps its ping in BEGIN … ROLLBACK (three round
+    trips, for pgbouncer's transaction mode); a query without parameters goes over the simple protocol: it prepares
+    nothing and runs in no transaction, so it needs none. A failure raises ``DisconnectionError``,
+    on which the pool discards the connection and checks out another."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        try:
+            await_(dbapi_connection.driver_connection.execute("SELECT 1"))
+        except Exception as exc:  # any failure of the ping: the connection is not usable
+            raise DisconnectionError(f"connection found unusable on checkout: {exc}") from exc
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
     if url.startswith("sqlite"):
         engine = create_async_engine(url)
         _install_sqlite_hooks(engine, settings.sqlite_busy_timeout_ms)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
-        pool_pre_ping=True,
         # Short OLTP queries: the JIT's compile time (tens of ms) would cost more than it saves.
         connect_args={"server_settings": {"jit": "off", "plan_cache_mode": "force_custom_plan"}},
     )
+    _ping_on_checkout(engine)
+    return engine
 
 
 class Database:
