@@ -182,7 +182,9 @@ class PageParams:
         return Page(items=items, total=total, limit=self.limit, offset=self.offset)
 
 
-def page_params(
+# The dependencies below do no I/O; they are ``async def`` so that FastAPI runs them on the event
+# loop: a plain ``def`` dependency goes through the thread pool, two thread switches per request.
+async def page_params(
     request: Request,
     response: Response,
     limit: Annotated[
@@ -205,7 +207,7 @@ class Page(BaseModel, Generic[T]):
     offset: int
 
 
-def validity_day(
+async def validity_day(
     on: Annotated[IsoDate | None, Query(description="Only units valid on this day (YYYY-MM-DD)")] = None,
     year: Annotated[
         YearNumber | None, Query(description="Only units valid in this year (on 31 December)")
@@ -221,7 +223,7 @@ def validity_day(
 ValidityDep = Annotated[dt.date | None, Depends(validity_day)]
 
 
-def if_match(
+async def if_match(
     request: Request,
     header: Annotated[
         str | None,
@@ -235,7 +237,7 @@ def if_match(
 IfMatchDep = Annotated[IfMatch, Depends(if_match)]
 
 
-def optional_if_match(
+async def optional_if_match(
     header: Annotated[
         str | None,
         Header(alias="If-Match", pattern=ETAG_LIST, max_length=1000,

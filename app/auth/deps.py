@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -61,10 +61,10 @@ async def authenticate(request: Request) -> Principal | None:
 PrincipalDep = Annotated[Principal | None, Depends(authenticate)]
 
 
-def requires(action: Action) -> Callable[[Principal | None], Principal]:
+def requires(action: Action) -> Callable[[Principal | None], Awaitable[Principal]]:
     """A dependency: the request's principal, refused (401/403) unless its role may take ``action``."""
 
-    def dependency(principal: PrincipalDep) -> Principal:
+    async def dependency(principal: PrincipalDep) -> Principal:  # async: no I/O, so no thread hop
         return require(principal, action)
 
     return dependency
