@@ -33,6 +33,10 @@ PostgreSQL the transaction silences the triggers (``SET LOCAL ntm.scoped``) and 
 SQL, imports) still moves the whole generation. On SQLite the token cannot tell which rows
 changed, so every change of a watched table stays global there.
 
+**Reference data.** Read transactions also keep what only an unscoped change can move — units,
+their tree, the criteria sets in force — at the reports' generation (``recall``/``remember``,
+used through ``app.core.db.remembered``): the first read after such a change reads it again.
+
 **Single flight.** Concurrent misses of one report in one worker run one computation; the
 others wait for it (``SingleFlight``, used by the report routes).
 """
@@ -98,6 +102,8 @@ class ResponseCache:
         self._entries: OrderedDict[Hashable, tuple[Stamp, bytes]] = OrderedDict()
         self._scoped: dict[str, dict[int, int]] = {}  # unit → {year written: commits}
         self._active: dict[Hashable, tuple[Generation, Any]] = {}
+        self._memo: dict[Hashable, tuple[Generation, Any]] = {}  # reference data, see ``recall``
+        self.max_memo = 20_000
         self._local = dict.fromkeys(TOPICS, 0)
         self._remote = dict.fromkeys(TOPICS, 0)
         self._sqlite: sqlite3.Connection | None = None
@@ -162,6 +168,20 @@ class ResponseCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    # ---- reference data (``app.core.db.remembered``) --------------------------------------
+
+    def recall(self, key: Hashable, generation: Generation) -> tuple[bool, Any]:
+        """(True, value) when ``value`` was remembered under ``key`` at this generation; else (False, None)."""
+        found = self._memo.get(key)
+        if found is None or found[0] != generation:
+            return False, None
+        return True, found[1]
+
+    def remember(self, key: Hashable, generation: Generation, value: Any) -> None:
+        if len(self._memo) >= self.max_memo:  # bounded: start again rather than grow
+            self._memo.clear()
+        self._memo[key] = (generation, value)
 
     def get(self, key: Hashable, stamp: Stamp | None) -> bytes | None:
         if stamp is None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Column, MetaData, Select, String, bindparam, event, func, literal, select
 from sqlalchemy.exc import DisconnectionError
@@ -25,7 +25,7 @@ from sqlalchemy.util import await_
 from sqlmodel import Field, SQLModel
 
 from app.core.cache import SCOPE_PREFIX, ResponseCache, WriteScope
-from app.core.changes import CHANGE_TABLE, CHANNEL, WATCHED, topics_of
+from app.core.changes import CHANGE_TABLE, CHANNEL, REPORTS, WATCHED, topics_of
 from app.core.config import Settings
 from app.core.logging import watch_slow_queries
 
@@ -55,6 +55,7 @@ AGGREGATES_KEY = "ntm_report_aggregates"
 # transactions of their own, in the background (the request never waits for it), best effort:
 # the reports' stores of the aggregates they computed
 AFTERWARDS_KEY = "ntm_afterwards"
+READ_ONLY_KEY = "ntm_read_only"  # session.info: a read transaction (``Database.transaction(write=False)``)
 
 
 class ChangeToken(SQLModel, table=True):
@@ -198,6 +199,33 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+T = TypeVar("T")
+
+
+async def remembered(session: AsyncSession, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+    """What ``read()`` reads, kept by this worker for later read transactions while the reports'
+    generation is unchanged (``ResponseCache.recall``): for reference data that only unscoped
+    changes of the report tables can move — units and their tree, criteria sets — never for rows
+    a scoped write changes (assessments, targets, recognitions, plan indicators).
+
+    The generation is read before ``read()`` runs, so a change committed meanwhile leaves the value
+    already stale. Write transactions always read (they lock what they read, and see their own
+    uncommitted changes); so does a session with no cache (the command line, a bare session).
+    Callers must not change what they get: the same objects go to every later reader."""
+    cache: ResponseCache | None = session.info.get(CACHE_KEY)
+    if cache is None or not session.info.get(READ_ONLY_KEY, False):
+        return await read()
+    generation = await cache.generation(REPORTS)
+    if generation is None:
+        return await read()
+    hit, value = cache.recall(key, generation)
+    if hit:
+        return value
+    value = await read()
+    cache.remember(key, generation, value)
+    return value
+
+
 class Database:
     """The engine and its session factory."""
 
@@ -233,9 +261,12 @@ class Database:
         async with factory() as session:
             session.info[CACHE_KEY] = self.cache
             session.info[AGGREGATES_KEY] = self.settings.report_aggregates
+            session.info[READ_ONLY_KEY] = not write
             try:
                 yield session
             except BaseException:
+                if not write:  # what a read loaded stays loaded (``remembered`` may keep it): a
+                    session.expunge_all()  # rollback would expire it, and detached, it could not reload
                 await session.rollback()
                 raise
             try:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.audit import service as audit
+from app.core.db import remembered
 from app.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, Unauthorized
 from app.criteria import builtin, rules, thresholds
 from app.criteria.models import (
@@ -42,7 +43,13 @@ async def list_sets(session: AsyncSession, *, year: int | None = None, hold: boo
     """Every set, or those in force in ``year``; ``hold``: those held as ``hold`` holds one."""
     if year is None:
         return list((await session.execute(ALL_SETS)).scalars())
-    return list((await session.execute(_SETS_IN_FORCE_HELD if hold else SETS_IN_FORCE, {"year": year})).scalars())
+    if hold:
+        return list((await session.execute(_SETS_IN_FORCE_HELD, {"year": year})).scalars())
+
+    async def read() -> list[CriteriaSet]:
+        return list((await session.execute(SETS_IN_FORCE, {"year": year})).scalars())
+
+    return list(await remembered(session, ("sets in force", year), read))  # a list of its own: callers may sort it
 
 
 async def get_set(session: AsyncSession, code: str) -> CriteriaSet:

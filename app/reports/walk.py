@@ -22,6 +22,7 @@ from sqlalchemy import Date, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.core.db import remembered
 from app.recognitions.rules import DISTRICT_COUNTED
 from app.reports.queries import DISTRICT_KINDS, MAX_DEPTH, UNITS
 from app.units.models import AdminUnit, UnitLevel, valid_between
@@ -67,8 +68,14 @@ class Walk:
 
 
 async def walk(session: AsyncSession, unit: AdminUnit, years: Iterable[int]) -> Walk:
-    """The tree above communes below ``unit`` in each of ``years`` (see the module)."""
-    out = Walk(years=sorted(set(years)))
+    """The tree above communes below ``unit`` in each of ``years`` (see the module); kept for read
+    transactions (``remembered``): callers read it and never change it."""
+    wanted = sorted(set(years))
+    return await remembered(session, ("walk", unit.id, tuple(wanted)), lambda: _walk(session, unit, wanted))
+
+
+async def _walk(session: AsyncSession, unit: AdminUnit, years: list[int]) -> Walk:
+    out = Walk(years=years)
     if not out.years:
         return out
     span = {"first_day": year_end(out.years[0]), "last_day": year_end(out.years[-1])}

@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from app.audit import service as audit
-from app.core.db import scope_writes
+from app.core.db import remembered, scope_writes
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.text import fold, like_escape, nfc
 from app.units import builtin
@@ -72,9 +72,12 @@ def _overlaps(a_from: dt.date | None, a_to: dt.date | None, b_from: dt.date | No
 
 
 async def find(session: AsyncSession, code: str, *, on: dt.date) -> AdminUnit | None:
-    """The unit with this code valid on the day, if any."""
-    result = await session.execute(FIND, {"code": code, "day": on})
-    return result.scalars().first()
+    """The unit with this code valid on the day, if any (kept for read transactions: ``remembered``)."""
+
+    async def read() -> AdminUnit | None:
+        return (await session.execute(FIND, {"code": code, "day": on})).scalars().first()
+
+    return await remembered(session, ("unit", code, on), read)
 
 
 async def resolve(session: AsyncSession, code: str, *, on: dt.date | None = None) -> AdminUnit:

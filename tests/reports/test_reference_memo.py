@@ -1,0 +1,99 @@
+"""Reference data kept between read transactions (``app.core.db.remembered``): units, their tree
+and the criteria sets in force are read once per worker, and read again after any change that
+could move them — through the API, another worker or plain SQL — while write transactions
+always read them afresh."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import event, text
+
+from app.core.db import Database, remembered
+from tests.builders import load_demo, put_assessment
+
+PROVINCE = "/api/v1/units/10/summary"
+FRESH = {"Cache-Control": "no-cache"}  # past the response cache: the summary is computed each time
+
+
+class Statements:
+    """Counts the statements the database is sent that read units or criteria sets."""
+
+    def __init__(self, db: Database) -> None:
+        self.count = 0
+        event.listen(db.engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        self.count += statement.startswith(("SELECT admin_unit.", "SELECT criteria_set."))
+
+
+async def _district_name(client, code: str = "084") -> str:
+    response = await client.get(PROVINCE, params={"year": 2021}, headers=FRESH)
+    assert response.status_code == 200, response.text
+    return next(child["unit_name"] for child in response.json()["children"] if child["unit_code"] == code)
+
+
+async def _statements_of_a_summary(client, seen: Statements) -> int:
+    before = seen.count
+    assert (await client.get(PROVINCE, params={"year": 2021}, headers=FRESH)).status_code == 200
+    return seen.count - before
+
+
+async def test_a_summary_reads_units_and_sets_once_until_they_change(db, client, backend):
+    await load_demo(db)
+    seen = Statements(db)
+    first = await _statements_of_a_summary(client, seen)
+    assert first >= 3  # the unit, the sets in force, the tree below it
+    assert await _statements_of_a_summary(client, seen) == 0  # all kept
+    # an assessment moves figures, not units: they stay kept on PostgreSQL (the write declares its
+    # scope); on SQLite every commit of a report table is global, so they are read again
+    await put_assessment(client, code="02800", year=2021, met=18)
+    assert await _statements_of_a_summary(client, seen) == (first if backend == "sqlite" else 0)
+    assert await _statements_of_a_summary(client, seen) == 0
+    response = await client.patch("/api/v1/units/084", json={"name": "Huyện Bát Xát mới"})
+    assert response.status_code == 200, response.text
+    assert await _statements_of_a_summary(client, seen) == first  # a unit changed: all read again
+    assert await _district_name(client) == "Huyện Bát Xát mới"
+
+
+async def test_a_rename_through_plain_sql_is_read_at_once(db, client):
+    await load_demo(db)
+    old = await _district_name(client)
+    assert await _district_name(client) == old  # kept
+    outsider = Database(db.settings)  # another process, or psql
+    try:
+        async with outsider.engine.begin() as conn:
+            await conn.execute(text("UPDATE admin_unit SET name = 'Huyện Bát Xát (sửa tay)' WHERE code = '084'"))
+    finally:
+        await outsider.dispose()
+    for _ in range(100):  # another process's commit is seen when its notification arrives
+        if await _district_name(client) == "Huyện Bát Xát (sửa tay)":
+            break
+        await asyncio.sleep(0.02)
+    assert await _district_name(client) == "Huyện Bát Xát (sửa tay)"
+
+
+async def test_only_read_transactions_keep_what_they_read(db):
+    reads: list[str] = []
+
+    async def read() -> str:
+        reads.append("read")
+        return "value"
+
+    for _ in range(2):
+        async with db.transaction(write=False) as session:
+            assert await remembered(session, "key", read) == "value"
+    assert len(reads) == 1
+    for _ in range(2):  # a write transaction reads what it locks and sees its own changes: always read
+        async with db.transaction() as session:
+            assert await remembered(session, "key", read) == "value"
+    assert len(reads) == 3
+
+
+async def test_a_failed_read_leaves_what_it_kept_usable(client):
+    """A read that fails after finding its unit rolls back; the unit it kept stays loaded (a
+    rollback would expire it, and a kept unit, no longer in any session, could not reload)."""
+    missing = await client.get("/api/v1/units/084/plan-indicators/2020.csv")
+    assert missing.status_code == 404, missing.text
+    assert (await client.get("/api/v1/units/084/plan-indicators/2020.csv")).status_code == 404
+    assert (await client.get("/api/v1/units/084/summary", params={"year": 2021}, headers=FRESH)).status_code == 200
