@@ -102,8 +102,10 @@ class ResponseCache:
         self._entries: OrderedDict[Hashable, tuple[Stamp, bytes]] = OrderedDict()
         self._scoped: dict[str, dict[int, int]] = {}  # unit → {year written: commits}
         self._active: dict[Hashable, tuple[Generation, Any]] = {}
-        self._memo: dict[Hashable, tuple[Generation, Any]] = {}  # reference data, see ``recall``
-        self.max_memo = 20_000
+        self._memo: dict[Hashable, tuple[Generation, Any, int]] = {}  # reference data, see ``recall``
+        self.max_memo = 20_000  # entries
+        self.max_memo_weight = 100_000  # rows, in all (the national tree of one year: ~1,500)
+        self._memo_weight = 0
         self._local = dict.fromkeys(TOPICS, 0)
         self._remote = dict.fromkeys(TOPICS, 0)
         self._sqlite: sqlite3.Connection | None = None
@@ -178,10 +180,20 @@ class ResponseCache:
             return False, None
         return True, found[1]
 
-    def remember(self, key: Hashable, generation: Generation, value: Any) -> None:
-        if len(self._memo) >= self.max_memo:  # bounded: start again rather than grow
+    def remember(self, key: Hashable, generation: Generation, value: Any, weight: int = 1) -> None:
+        """Keep ``value`` (``weight``: about how many rows it holds). Bounded in entries and in rows:
+        past either bound everything kept starts again (what is read then costs what it cost
+        without the memo), and one value over a tenth of the rows is not kept at all."""
+        if weight > self.max_memo_weight // 10:
+            return
+        old = self._memo.get(key)
+        if old is not None:
+            self._memo_weight -= old[2]
+        if len(self._memo) >= self.max_memo or self._memo_weight + weight > self.max_memo_weight:
             self._memo.clear()
-        self._memo[key] = (generation, value)
+            self._memo_weight = 0
+        self._memo[key] = (generation, value, weight)
+        self._memo_weight += weight
 
     def get(self, key: Hashable, stamp: Stamp | None) -> bytes | None:
         if stamp is None:

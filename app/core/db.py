@@ -202,7 +202,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
 T = TypeVar("T")
 
 
-async def remembered(session: AsyncSession, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+async def remembered(session: AsyncSession, key: Hashable, read: Callable[[], Awaitable[T]],
+                     weight: Callable[[T], int] = lambda _value: 1) -> T:
     """What ``read()`` reads, kept by this worker for later read transactions while the reports'
     generation is unchanged (``ResponseCache.recall``): for reference data that only unscoped
     changes of the report tables can move — units and their tree, criteria sets — never for rows
@@ -211,7 +212,8 @@ async def remembered(session: AsyncSession, key: Hashable, read: Callable[[], Aw
     The generation is read before ``read()`` runs, so a change committed meanwhile leaves the value
     already stale. Write transactions always read (they lock what they read, and see their own
     uncommitted changes); so does a session with no cache (the command line, a bare session).
-    Callers must not change what they get: the same objects go to every later reader."""
+    Callers must not change what they get: the same objects go to every later reader. ``weight``:
+    about how many rows a value holds (what is kept is bounded in rows as well as entries)."""
     cache: ResponseCache | None = session.info.get(CACHE_KEY)
     if cache is None or not session.info.get(READ_ONLY_KEY, False):
         return await read()
@@ -222,7 +224,7 @@ async def remembered(session: AsyncSession, key: Hashable, read: Callable[[], Aw
     if hit:
         return value
     value = await read()
-    cache.remember(key, generation, value)
+    cache.remember(key, generation, value, weight(value))
     return value
 
 

@@ -63,6 +63,10 @@ class Walk:
     # the districts below the unit: (unit id, the direct child it lies under, is it that child)
     districts: dict[int, list[tuple[int, str, bool]]] = field(default_factory=dict)
 
+    def rows(self) -> int:
+        """About how many rows it holds (what bounds it in ``remembered``)."""
+        return 1 + sum(len(found) for part in (self.children, self.tops, self.districts) for found in part.values())
+
     def district_ids(self) -> list[int]:
         return sorted({uid for found in self.districts.values() for uid, _, _ in found})
 
@@ -71,7 +75,8 @@ async def walk(session: AsyncSession, unit: AdminUnit, years: Iterable[int]) -> 
     """The tree above communes below ``unit`` in each of ``years`` (see the module); kept for read
     transactions (``remembered``): callers read it and never change it."""
     wanted = sorted(set(years))
-    return await remembered(session, ("walk", unit.id, tuple(wanted)), lambda: _walk(session, unit, wanted))
+    return await remembered(session, ("walk", unit.id, tuple(wanted)), lambda: _walk(session, unit, wanted),
+                            weight=Walk.rows)
 
 
 async def _walk(session: AsyncSession, unit: AdminUnit, years: list[int]) -> Walk:

@@ -97,3 +97,19 @@ async def test_a_failed_read_leaves_what_it_kept_usable(client):
     assert missing.status_code == 404, missing.text
     assert (await client.get("/api/v1/units/084/plan-indicators/2020.csv")).status_code == 404
     assert (await client.get("/api/v1/units/084/summary", params={"year": 2021}, headers=FRESH)).status_code == 200
+
+
+def test_what_is_kept_is_bounded_in_entries_and_rows(db):
+    """Many distinct keys (a reader walking every year from 1900 to 2100, say) never grow the
+    memo past its bounds: past one, it starts again; a value over a tenth of the rows is not kept."""
+    cache = db.cache
+    cache.max_memo, cache.max_memo_weight = 50, 1_000
+    generation = (0, 0)
+    for i in range(500):
+        cache.remember(("walk", i), generation, f"value {i}", weight=30)
+        assert len(cache._memo) <= 50 and cache._memo_weight <= 1_000
+    assert cache.recall(("walk", 499), generation) == (True, "value 499")  # the newest is kept
+    cache.remember("huge", generation, "a national tree of every year", weight=101)
+    assert cache.recall("huge", generation) == (False, None)
+    cache.remember(("walk", 499), generation, "again", weight=30)  # replacing counts its rows once
+    assert cache._memo_weight == sum(weight for _, _, weight in cache._memo.values())
