@@ -52,9 +52,12 @@ async def resolve_commune(session: AsyncSession, code: str, year: int) -> AdminU
 
 async def _criteria_set_for(session: AsyncSession, year: int, code: str | None, unit: AdminUnit,
                             kind: str) -> CriteriaSet:
-    """The set a write judges by — the one that applies, or the one named — held until the commit."""
+    """The set a write judges by — the one that applies, or the one named — held until the commit
+    (that set alone: other sets' changes never wait for this write)."""
     if code is None:
-        return await criteria_service.set_that_applies(session, year, unit=unit, kind=kind, hold=True)
+        applies = await criteria_service.set_that_applies(session, year, unit=unit, kind=kind)
+        await criteria_service.hold(session, applies)
+        return applies
     cset = await session.get(CriteriaSet, code)
     if cset is None:
         raise InvalidInput.field("body", "criteria_set", f"No criteria set has the code {code!r}.")
@@ -85,15 +88,11 @@ _ASSESSMENT = select(Assessment).where(col(Assessment.unit_id) == bindparam("uni
 _CRITERIA = (select(AssessmentCriterion)
              .where(col(AssessmentCriterion.assessment_id).in_(bindparam("ids", expanding=True)))
              .order_by(col(AssessmentCriterion.assessment_id), col(AssessmentCriterion.number)))
-# a write's "before": the assessment under its row lock, with its criteria, in one statement
-_LOCKED_WITH_CRITERIA = (
-    select(Assessment, AssessmentCriterion)
-    .outerjoin(AssessmentCriterion, col(AssessmentCriterion.assessment_id) == col(Assessment.id))
-    .where(col(Assessment.unit_id) == bindparam("unit_id"), col(Assessment.kind) == bindparam("kind"),
-           col(Assessment.year) == bindparam("year"))
-    .order_by(col(AssessmentCriterion.number))
-    .with_for_update(of=Assessment)
-)
+# a write's "before": the assessment under its row lock. Its criteria are read by a statement of
+# their own, after the lock is granted: one statement joining them would, when it waited for another
+# writer, return that writer's assessment row with the criteria as they were before it (READ
+# COMMITTED re-checks only the locked row), and a replace could be taken for "unchanged" and lost.
+_ASSESSMENT_FOR_UPDATE = _ASSESSMENT.with_for_update()
 _DELETE_CRITERIA = delete(AssessmentCriterion).where(col(AssessmentCriterion.assessment_id) == bindparam("assessment_id"))
 
 
@@ -236,11 +235,13 @@ def _criterion(row: AssessmentCriterion) -> CriterionResult:
 
 async def _lock(session: AsyncSession, commune: AdminUnit, year: int, kind: str) -> tuple[Assessment | None, list[CriterionResult]]:
     """The assessment of ``kind`` under a row lock (writers of one assessment queue up instead of
-    overwriting each other), with its criteria in number order; (None, []) when there is none."""
-    rows = (await session.execute(_LOCKED_WITH_CRITERIA, {"unit_id": commune.id, "kind": str(kind), "year": year})).all()
-    if not rows:
+    overwriting each other), then its criteria in number order, as the lock's holder left them;
+    (None, []) when there is none."""
+    found = (await session.execute(_ASSESSMENT_FOR_UPDATE, {"unit_id": commune.id, "kind": str(kind), "year": year})
+             ).scalars().first()
+    if found is None:
         return None, []
-    return rows[0][0], [_criterion(c) for _, c in rows if c is not None]
+    return found, (await criteria_rows(session, [found.id]))[found.id]  # type: ignore[list-item,index]
 
 
 def _row(assessment: Assessment) -> rules.Row:

@@ -36,15 +36,12 @@ from app.units.service import year_end
 ALL_SETS = select(CriteriaSet).order_by(col(CriteriaSet.first_year))
 # built once: every report and every write looks up the set in force
 SETS_IN_FORCE = ALL_SETS.where(col(CriteriaSet.first_year) <= bindparam("year"), col(CriteriaSet.last_year) >= bindparam("year"))
-_SETS_IN_FORCE_HELD = SETS_IN_FORCE.with_for_update(read=True)
 
 
-async def list_sets(session: AsyncSession, *, year: int | None = None, hold: bool = False) -> list[CriteriaSet]:
-    """Every set, or those in force in ``year``; ``hold``: those held as ``hold`` holds one."""
+async def list_sets(session: AsyncSession, *, year: int | None = None) -> list[CriteriaSet]:
+    """Every set, or those in force in ``year`` (kept for read transactions: ``remembered``)."""
     if year is None:
         return list((await session.execute(ALL_SETS)).scalars())
-    if hold:
-        return list((await session.execute(_SETS_IN_FORCE_HELD, {"year": year})).scalars())
 
     async def read() -> list[CriteriaSet]:
         return list((await session.execute(SETS_IN_FORCE, {"year": year})).scalars())
@@ -84,13 +81,10 @@ def _judging(sets: Iterable[CriteriaSet], applies_to: str | None) -> list[Criter
 async def set_that_applies(
     session: AsyncSession, year: int, *, unit: AdminUnit | None = None, kind: str = SetKind.chuan.value,
     location: str = "path", field: str = "year", applies_to: str | None = AppliesTo.commune.value,
-    hold: bool = False,
 ) -> CriteriaSet:
     """The set of ``kind`` that applies to ``unit`` in ``year``: its province's adaptation in force then,
-    else the national set (``unit`` None: the national set). 422 naming ``field`` when there is none.
-    ``hold``: a write judges by it — every set in force that year is held as ``hold`` holds one, in
-    the statement that finds them (one round trip fewer than finding, then holding)."""
-    sets = _judging(await list_sets(session, year=year, hold=hold), applies_to)
+    else the national set (``unit`` None: the national set). 422 naming ``field`` when there is none."""
+    sets = _judging(await list_sets(session, year=year), applies_to)
     province = (await _provinces_by_year(session, unit, [year], sets))[year]
     found = rules.applies(sets, year, kind=kind, province=province)
     if found is None:
