@@ -24,7 +24,7 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.util import await_
 from sqlmodel import Field, SQLModel
 
-from app.core.cache import SCOPE_PREFIX, ResponseCache, WriteScope
+from app.core.cache import SCOPE_PREFIX, Generation, ResponseCache, WriteScope
 from app.core.changes import CHANGE_TABLE, CHANNEL, REPORTS, WATCHED, topics_of
 from app.core.config import Settings
 from app.core.logging import watch_slow_queries
@@ -55,7 +55,9 @@ AGGREGATES_KEY = "ntm_report_aggregates"
 # transactions of their own, in the background (the request never waits for it), best effort:
 # the reports' stores of the aggregates they computed
 AFTERWARDS_KEY = "ntm_afterwards"
-READ_ONLY_KEY = "ntm_read_only"  # session.info: a read transaction (``Database.transaction(write=False)``)
+# session.info: a read transaction's reports generation, read before its first statement (what
+# ``remembered`` keeps is labelled with it: never older than its label); None in write transactions
+MEMO_GENERATION_KEY = "ntm_memo_generation"
 
 
 class ChangeToken(SQLModel, table=True):
@@ -164,21 +166,36 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+_FRESH = "ntm_fresh"  # a pool record's info: its connection was just opened and not used yet
+
+
 def _ping_on_checkout(engine: AsyncEngine) -> None:
-    """Every connection taken from the pool is tried first with one ``SELECT 1``, so a connection
-    the server dropped meanwhile (a restart, ``pg_terminate_backend``, a failover) is replaced
-    instead of failing the request. This is SQLAlchemy's pessimistic disconnect handling, in one
-    round trip: ``pool_pre_ping`` on asyncpg wraps its ping in BEGIN … ROLLBACK (three round
-    trips, for pgbouncer's transaction mode); a query without parameters goes over the simple protocol: it prepares
-    nothing and runs in no transaction, so it needs none. A failure raises ``DisconnectionError``,
-    on which the pool discards the connection and checks out another."""
+    """Every pooled connection is tried with one ``SELECT 1`` when it is taken from the pool again,
+    so a connection the server dropped meanwhile (a restart, ``pg_terminate_backend``, a failover)
+    is replaced instead of failing the request. This is SQLAlchemy's pessimistic disconnect handling
+    in one round trip: ``pool_pre_ping`` on asyncpg wraps its ping in BEGIN … ROLLBACK (three round
+    trips, for pgbouncer's transaction mode); a query without parameters goes over the simple
+    protocol: it prepares nothing and runs in no transaction, so it needs none.
+
+    As with ``pool_pre_ping``: a connection just opened is not tried (it has just answered), and a
+    failed ping replaces the connection and every pooled one older than it (``invalidate_pool``).
+    So a second failure is the request's own, a database error answered 503, never the pool's
+    "connection is closed" after two failed pings."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _opened(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_FRESH] = True
 
     @event.listens_for(engine.sync_engine, "checkout")
-    def _ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.info.pop(_FRESH, False):
+            return
         try:
             await_(dbapi_connection.driver_connection.execute("SELECT 1"))
         except Exception as exc:  # any failure of the ping: the connection is not usable
-            raise DisconnectionError(f"connection found unusable on checkout: {exc}") from exc
+            error = DisconnectionError(f"connection found unusable on checkout: {exc}")
+            error.invalidate_pool = True
+            raise error from exc
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -209,16 +226,17 @@ async def remembered(session: AsyncSession, key: Hashable, read: Callable[[], Aw
     changes of the report tables can move — units and their tree, criteria sets — never for rows
     a scoped write changes (assessments, targets, recognitions, plan indicators).
 
-    The generation is read before ``read()`` runs, so a change committed meanwhile leaves the value
-    already stale. Write transactions always read (they lock what they read, and see their own
-    uncommitted changes); so does a session with no cache (the command line, a bare session).
-    Callers must not change what they get: the same objects go to every later reader. ``weight``:
-    about how many rows a value holds (what is kept is bounded in rows as well as entries)."""
+    The value is labelled with the generation read when the transaction began, before its first
+    statement (``MEMO_GENERATION_KEY``): what the transaction reads — its snapshot, the objects it
+    loaded — is never older than that, so a change committed before ``read()`` (or before the
+    transaction's first statement) leaves the value already stale. Write transactions always read
+    (they lock what they read, and see their own uncommitted changes); so does a session with no
+    cache (the command line, a bare session). Callers must not change what they get: the same
+    objects go to every later reader, detached from their session (``Database.transaction``).
+    ``weight``: about how many rows a value holds (what is kept is bounded in rows and entries)."""
     cache: ResponseCache | None = session.info.get(CACHE_KEY)
-    if cache is None or not session.info.get(READ_ONLY_KEY, False):
-        return await read()
-    generation = await cache.generation(REPORTS)
-    if generation is None:
+    generation: Generation | None = session.info.get(MEMO_GENERATION_KEY)
+    if cache is None or generation is None:
         return await read()
     hit, value = cache.recall(key, generation)
     if hit:
@@ -263,7 +281,7 @@ class Database:
         async with factory() as session:
             session.info[CACHE_KEY] = self.cache
             session.info[AGGREGATES_KEY] = self.settings.report_aggregates
-            session.info[READ_ONLY_KEY] = not write
+            session.info[MEMO_GENERATION_KEY] = None if write else await self.cache.generation(REPORTS)
             try:
                 yield session
             except BaseException:
@@ -271,6 +289,8 @@ class Database:
                     session.expunge_all()  # rollback would expire it, and detached, it could not reload
                 await session.rollback()
                 raise
+            if not write:
+                session.expunge_all()  # the same whatever the commit does (it may fail, and roll back)
             try:
                 await session.commit()
             except BaseException:

@@ -282,3 +282,25 @@ def test_the_head_deadline_never_closes_a_pipelined_request_under_way(db):
             while len(re.findall(rb"HTTP/1\.1 \d{3} ", data)) < 2 and (piece := sock.recv(65536)):
                 data += piece
             assert re.findall(rb"HTTP/1\.1 (\d{3}) ", data) == [b"200", b"401"], data[:300]
+
+
+async def test_a_failing_ping_replaces_the_connection_and_is_never_a_500(db, client, backend, monkeypatch):
+    """A server that takes connections but fails the pool's ping on the pooled one (a proxy in front
+    of a restarting server, say): the connection is replaced by a new one, which is not pinged again,
+    so the request runs on it; it is never answered with the pool's "connection is closed" (500)."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has no server to lose")
+    assert (await client.get("/api/v1/units/084")).status_code == 200  # a connection in the pool
+    real = asyncpg.Connection.execute
+    pings: list[str] = []
+
+    async def execute(self, query, *args, **kwargs):
+        if query == "SELECT 1":
+            pings.append(query)
+            raise asyncpg.exceptions.ConnectionDoesNotExistError("server closed the connection")
+        return await real(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Connection, "execute", execute)
+    response = await client.get("/api/v1/units/084", headers={"Cache-Control": "no-cache"})
+    assert response.status_code == 200, response.text
+    assert pings == ["SELECT 1"]  # the pooled connection was tried, the new one was not

@@ -6,11 +6,17 @@ always read them afresh."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database, remembered
+from app.units import service as units
+from app.units.models import AdminUnit
 from tests.builders import load_demo, put_assessment
+
+DAY = dt.date(2021, 12, 31)
 
 PROVINCE = "/api/v1/units/10/summary"
 FRESH = {"Cache-Control": "no-cache"}  # past the response cache: the summary is computed each time
@@ -50,10 +56,10 @@ async def test_a_summary_reads_units_and_sets_once_until_they_change(db, client,
     await put_assessment(client, code="02800", year=2021, met=18)
     assert await _statements_of_a_summary(client, seen) == (first if backend == "sqlite" else 0)
     assert await _statements_of_a_summary(client, seen) == 0
-    response = await client.patch("/api/v1/units/084", json={"name": "Huyện Bát Xát mới"})
+    response = await client.patch("/api/v1/units/084", json={"name": "Huyện Si Ma Cai mới"})
     assert response.status_code == 200, response.text
     assert await _statements_of_a_summary(client, seen) == first  # a unit changed: all read again
-    assert await _district_name(client) == "Huyện Bát Xát mới"
+    assert await _district_name(client) == "Huyện Si Ma Cai mới"
 
 
 async def test_a_rename_through_plain_sql_is_read_at_once(db, client):
@@ -63,14 +69,14 @@ async def test_a_rename_through_plain_sql_is_read_at_once(db, client):
     outsider = Database(db.settings)  # another process, or psql
     try:
         async with outsider.engine.begin() as conn:
-            await conn.execute(text("UPDATE admin_unit SET name = 'Huyện Bát Xát (sửa tay)' WHERE code = '084'"))
+            await conn.execute(text("UPDATE admin_unit SET name = 'Huyện Si Ma Cai (sửa tay)' WHERE code = '084'"))
     finally:
         await outsider.dispose()
     for _ in range(100):  # another process's commit is seen when its notification arrives
-        if await _district_name(client) == "Huyện Bát Xát (sửa tay)":
+        if await _district_name(client) == "Huyện Si Ma Cai (sửa tay)":
             break
         await asyncio.sleep(0.02)
-    assert await _district_name(client) == "Huyện Bát Xát (sửa tay)"
+    assert await _district_name(client) == "Huyện Si Ma Cai (sửa tay)"
 
 
 async def test_only_read_transactions_keep_what_they_read(db):
@@ -113,3 +119,41 @@ def test_what_is_kept_is_bounded_in_entries_and_rows(db):
     assert cache.recall("huge", generation) == (False, None)
     cache.remember(("walk", 499), generation, "again", weight=30)  # replacing counts its rows once
     assert cache._memo_weight == sum(weight for _, _, weight in cache._memo.values())
+
+
+async def _name_read_anew(db) -> str:
+    async with db.transaction(write=False) as session:
+        return (await units.find(session, "084", on=DAY)).name  # type: ignore[union-attr]
+
+
+async def test_what_a_read_began_before_a_change_is_never_kept_as_current(db):
+    """A read transaction that began before a rename and misses the memo after it reads the old name
+    (its snapshot on SQLite; on both, the unit it had loaded already): that is labelled with the
+    generation of its beginning, so the next transaction reads the unit again (found by review)."""
+    await load_demo(db)
+    async with db.transaction(write=False) as reader:
+        await units.find(reader, "10", on=DAY)  # the snapshot begins (SQLite)
+        (await reader.execute(select(AdminUnit).where(AdminUnit.code == "084"))).scalars().all()  # loaded
+        async with db.transaction() as writer:
+            await writer.execute(text("UPDATE admin_unit SET name = 'Huyện Si Ma Cai (sửa)' WHERE code = '084'"))
+        await units.find(reader, "084", on=DAY)  # a miss, answered from what the reader holds
+    assert await _name_read_anew(db) == "Huyện Si Ma Cai (sửa)"
+
+
+async def test_a_read_whose_commit_fails_leaves_what_it_kept_usable(db, monkeypatch):
+    """A read transaction whose COMMIT fails (the connection lost then) rolls back: the unit it
+    kept was detached first, so a later read of it still works (found by review: a 500)."""
+    await load_demo(db)
+    real = AsyncSession.commit
+
+    async def lost(self: AsyncSession) -> None:
+        raise ConnectionResetError("connection lost at COMMIT")
+
+    monkeypatch.setattr(AsyncSession, "commit", lost)
+    try:
+        async with db.transaction(write=False) as session:
+            await units.find(session, "084", on=DAY)
+    except ConnectionResetError:
+        pass
+    monkeypatch.setattr(AsyncSession, "commit", real)
+    assert await _name_read_anew(db) == "Huyện Si Ma Cai"
