@@ -289,7 +289,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 # The database cannot be reached or refuses work for a while (down, restarting, read-only, pool
-# exhausted): 503 with Retry-After, not 500. The pool's checkout ping (db._ping_on_checkout) reconnects when it is back.
+# exhausted): 503 with Retry-After, not 500. The pool's checkout ping (db._ping_on_checkout)
+# reconnects when it is back.
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     OperationalError, InterfaceError, SATimeoutError, ConnectionError, TimeoutError,
 )

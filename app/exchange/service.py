@@ -293,12 +293,11 @@ async def import_assessments(
             errors.add(_error(row.row, name_col, row.name,
                                  f"the name does not match commune {unit.code}, which is {unit.name} in {year}"))
             continue
-        chain = units_rules.chain_in(unit.id, unit.code, unit.parent_code, tree)
-        if not _may_write(principal, unit, tree, chain):
+        if row.code not in writable:
             out_of_scope.add(_error(row.row, code_col, row.code,
                                        f"{principal.actor} may not write assessments of {unit.name} ({unit.code})"))
             continue
-        good.append((row, unit, chain))
+        good.append((row, unit, units_rules.chain_in(unit.id, unit.code, unit.parent_code, tree)))
 
     lock = not dry_run and not errors
     judges = _Judges(session, year, set_rules)
@@ -354,9 +353,9 @@ async def import_assessments(
     return result
 
 
-def _may_write(principal: Principal, unit: _Unit, tree: units_rules.Tree, chain: UnitChain | None = None) -> bool:
+def _may_write(principal: Principal, unit: _Unit, tree: units_rules.Tree) -> bool:
     """``auth.rules.allowed`` for an assessment write on the commune, over its chain of unit ids in the year."""
-    chain = chain or units_rules.chain_in(unit.id, unit.code, unit.parent_code, tree)
+    chain = units_rules.chain_in(unit.id, unit.code, unit.parent_code, tree)
     return allowed(principal.role, principal.unit_id, Action.assessment_write, chain.ids, is_person=principal.is_person)
 
 
