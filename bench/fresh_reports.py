@@ -20,7 +20,11 @@ Over the national dataset of ``bench/dataset.py`` (11,463 units, 10,009 communes
   whether the first read after the sign-in is still a cache hit;
 * **mixed 90/10**: 16 connections, 2 workers, 90 % reads / 10 % PUTs of 2026 assessments, the
   two read sets of ``bench.workers_bench`` (earlier year, same year);
-* **PUT median**: 100 replacements of 2026 assessments, one at a time, over HTTP, 1 worker.
+* **PUT median**: 100 replacements of 2026 assessments, one at a time, over HTTP, 1 worker; on
+  Linux also the CPU each took in the worker and in PostgreSQL's processes (from ``/proc``);
+* **what the mixed tail is made of** (part ``floor``, earlier-year reads): the same 16 connections
+  with reads only, and with the 10 % PUTs replaced by PUTs that change nothing (the assessment
+  as stored: every read, lock and check of a write, and no change, version or audit record).
 
 ``--app-root DIR`` serves the code found in DIR (a checkout of another commit, e.g. ``git
 archive <commit> | tar -x -C DIR``) with this checkout's virtualenv, to measure before → after on
@@ -156,6 +160,33 @@ async def _burst(base: str, path: str, auth: dict[str, str], *, connections: int
             "non_2xx": sum(c for s, c in statuses.items() if s != 200), "statuses": statuses}
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) spent so far by the served workers (every process running
+    ``app.cli`` or a multiprocessing child of one) and by PostgreSQL's processes, read from
+    ``/proc``; empty where there is no ``/proc``."""
+    spent: dict[str, float] = {}
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return spent
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if command.startswith(b"postgres"):
+            kind = "postgres"
+        elif b"app.cli" in command or b"multiprocessing" in command:
+            kind = "worker"
+        else:
+            continue
+        spent[kind] = spent.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return spent
+
+
 def _line(label: str, r: dict[str, Any]) -> str:
     p90 = f"p90 {r['p90_ms']:8.2f} ms  " if r.get("p90_ms") is not None else ""
     return (f"  {label:<44} {r['requests_per_s']:9.1f} req/s  p50 {r['p50_ms']:8.2f} ms  {p90}"
@@ -228,15 +259,20 @@ def one_worker(base: str, auth: dict[str, str], tmp: Path, duration: int, report
             path, body = _assessment(300 + i, 0)
             http.put(path, json=body)
         times = []
+        cpu_before = cpu_seconds()
         for i in range(100):
             path, body = _assessment(300 + i, 1)
             started = time.perf_counter()
             response = http.put(path, json=body)
             times.append((time.perf_counter() - started) * 1000)
             assert response.status_code in (200, 201), response.text
-        report["put"] = {"median_ms": statistics.median(times), "p90_ms": statistics.quantiles(times, n=10)[-1]}
+        cpu = {kind: (spent - cpu_before.get(kind, 0.0)) * 1000 / 100 for kind, spent in cpu_seconds().items()}
+        report["put"] = {"median_ms": statistics.median(times), "p90_ms": statistics.quantiles(times, n=10)[-1],
+                         "worker_cpu_ms": cpu.get("worker"), "postgres_cpu_ms": cpu.get("postgres")}
+        spent = (f"  CPU per PUT: worker {cpu['worker']:.2f} ms, PostgreSQL {cpu['postgres']:.2f} ms"
+                 if "worker" in cpu and "postgres" in cpu else "")
         print(f"  PUT of an assessment, one at a time: median {report['put']['median_ms']:.2f} ms  "
-              f"p90 {report['put']['p90_ms']:.2f} ms", flush=True)
+              f"p90 {report['put']['p90_ms']:.2f} ms{spent}", flush=True)
 
 
 def two_workers(base: str, auth: dict[str, str], tmp: Path, duration: int, report: dict[str, Any], only: set[str],
@@ -262,6 +298,18 @@ def two_workers(base: str, auth: dict[str, str], tmp: Path, duration: int, repor
         report["mixed"][label] = result
         print(_line(f"mixed 90/10 ({label}), 2 workers, 16 conn.", result) + f"  failed {result['failed']}",
               flush=True)
+        if label != "earlier year" or "floor" not in only:
+            continue
+        # what the tail is made of: the same load without the PUTs, and with PUTs that change nothing
+        report["floor"] = {"reads only": wrk(WRK_ROTATE, base, env, connections=16, duration=duration, headers=auth)}
+        print(_line("  the same, reads only", report["floor"]["reads only"]), flush=True)
+        unchanged = tmp / "writes-unchanged"
+        unchanged.write_text("\n".join(f"{path} {json.dumps(body)}" for path, body in (_assessment(i, 0) for i in range(200)))
+                             + "\n")
+        same = {**env, "NTM_BENCH_WRITES": str(unchanged)}
+        wrk(WRK_MIXED, base, same, connections=8, duration=3, headers=auth)  # stores them once
+        report["floor"]["unchanged PUTs"] = wrk(WRK_MIXED, base, same, connections=16, duration=duration, headers=auth)
+        print(_line("  the same, PUTs that change nothing", report["floor"]["unchanged PUTs"]), flush=True)
 
 
 def run(backend: str, *, duration: int, reuse: bool, app_root: Path, schema: str | None, label: str,
@@ -279,7 +327,7 @@ def run(backend: str, *, duration: int, reuse: bool, app_root: Path, schema: str
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for workers, measure in ((1, one_worker), (2, two_workers)):
-                if workers == 2 and "mixed" not in only or workers == 1 and not only - {"mixed"}:
+                if workers == 2 and "mixed" not in only or workers == 1 and not only - {"mixed", "floor"}:
                     continue
                 port = free_port()
                 proc = serve(url, port, workers, app_root)
@@ -304,7 +352,8 @@ def main() -> None:
     parser.add_argument("--app-root", type=Path, default=ROOT, help="serve the code of this directory")
     parser.add_argument("--schema", help="the Alembic head of that code (the database is moved there, then back)")
     parser.add_argument("--label", default="", help="suffix of the results file (e.g. before)")
-    parser.add_argument("--only", default="cold,burst,put,mixed", help="comma-separated parts to run")
+    parser.add_argument("--only", default="cold,burst,put,mixed,floor",
+                        help="comma-separated parts to run (floor: with mixed)")
     parser.add_argument("--burst-client", choices=["wrk", "httpx"], default="wrk",
                         help="wrk: the server's view (a request still running after 5 s is not counted); httpx: "
                              "every request started in the 5 s is waited for (the client's own CPU adds to each)")
