@@ -38,6 +38,7 @@ from app.reports.router import report_key, report_subject
 from app.reports.router import router as reports_router
 from app.targets.router import router as targets_router
 from app.web.router import STATIC as WEB_STATIC
+from app.web.router import error_page
 from app.web.router import router as web_router
 
 DESCRIPTION = """
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     settings.signing_key  # noqa: B018 - refuses to start with a missing or placeholder secret in production
     app.state.db = db
     app.state.settings = settings
+    app.state.error_page = error_page  # the pages' errors are pages (in Vietnamese)
     install_error_handlers(app)
     # outermost last: request ids and headers wrap everything, the body cap comes before any parsing
     app.add_middleware(CachedReportsMiddleware, subject=report_subject, key=report_key, token_user=token_subject)

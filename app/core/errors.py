@@ -8,11 +8,12 @@ handlers here as ``application/problem+json``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
@@ -219,18 +220,33 @@ def validation_field_errors(exc: RequestValidationError) -> list[FieldError]:
 _STATUS_SLUGS = {404: "not-found", 405: "method-not-allowed", 409: "conflict", 413: "payload-too-large"}
 
 
+# ``app.state.error_page``: set by the application, it renders an error of a request for one of its
+# HTML pages (returning None for any other request), so that a person in a browser reads a page in
+# their language rather than a problem+json document; core knows no page.
+ErrorPage = Callable[[Request, dict[str, Any], "dict[str, str] | None"], "Response | None"]
+
+
+def _answer(request: Request, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    """The problem as a page when the request was for a page (``app.state.error_page``), else as
+    problem+json."""
+    render: ErrorPage | None = getattr(request.app.state, "error_page", None)
+    page = render(request, body, headers) if render is not None else None
+    return page if page is not None else problem_response(body, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-        return problem_response(exc.to_problem(instance=request.url.path), headers=exc.headers)
+    async def _app_error(request: Request, exc: AppError) -> Response:
+        return _answer(request, exc.to_problem(instance=request.url.path), headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = validation_field_errors(exc)
         noun = "field is" if len(errors) == 1 else "fields are"
         detail = _short(f"{len(errors)} {noun} invalid: " + "; ".join(f"{e.field}: {e.message}" for e in errors[:20]))
         errors = capped(errors) or []
-        return problem_response(
+        return _answer(
+            request,
             Problem(
                 type=PROBLEM_BASE + "validation-error",
                 title="Request validation failed",
@@ -242,7 +258,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         from http import HTTPStatus
 
         try:
@@ -267,25 +283,24 @@ def install_error_handlers(app: FastAPI) -> None:
             detail=detail,
             instance=request.url.path,
         ).model_dump(exclude_none=True)
-        return problem_response(body, headers=headers or None)
+        return _answer(request, body, headers=headers or None)
 
     @app.exception_handler(IntegrityError)
-    async def _integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+    async def _integrity_error(request: Request, exc: IntegrityError) -> Response:
         log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
-        return problem_response(
+        return _answer(
+            request,
             Conflict("The change conflicts with data stored meanwhile; reload and try again.").to_problem(
                 instance=request.url.path
-            )
+            ),
         )
 
-    for kind in (*DATABASE_UNAVAILABLE, DBAPIError):
-        @app.exception_handler(kind)
-        async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-            return unexpected_response(request.method, request.url.path, exc)
+    async def _failed(request: Request, exc: Exception) -> Response:
+        return _answer(request, *failure_problem(request.method, request.url.path, exc))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return unexpected_response(request.method, request.url.path, exc)
+    for kind in (*DATABASE_UNAVAILABLE, DBAPIError):
+        app.add_exception_handler(kind, _failed)
+    app.add_exception_handler(Exception, _failed)
 
 
 # The database cannot be reached or refuses work for a while (down, restarting, read-only, pool
@@ -308,27 +323,29 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
-def unavailable_response(method: str, path: str, exc: Exception) -> JSONResponse:
+def _unavailable_problem(method: str, path: str, exc: BaseException) -> tuple[dict[str, Any], dict[str, str]]:
     log.warning("database unavailable on %s %s: %s", method, path, exc)
-    return problem_response(
-        ServiceUnavailable("The database is unavailable; retry shortly.").to_problem(instance=path),
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+    return (ServiceUnavailable("The database is unavailable; retry shortly.").to_problem(instance=path),
+            {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def failure_problem(method: str, path: str, exc: BaseException) -> tuple[dict[str, Any], dict[str, str] | None]:
+    """An exception no handler expected, logged: 503 with Retry-After when the database is
+    unavailable, else 500. (body, headers)."""
+    if database_unavailable(exc):
+        return _unavailable_problem(method, path, exc)
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
+    return Problem(
+        type=PROBLEM_BASE + "internal-error",
+        title="Internal Server Error",
+        status=HTTP_500_INTERNAL_SERVER_ERROR,
+        detail="The server could not complete the request; it has been logged.",
+        instance=path,
+    ).model_dump(exclude_none=True), None
 
 
 def unexpected_response(method: str, path: str, exc: BaseException) -> JSONResponse:
-    if database_unavailable(exc):
-        return unavailable_response(method, path, exc)  # type: ignore[arg-type]
-    log.error("unhandled error on %s %s", method, path, exc_info=exc)
-    return problem_response(
-        Problem(
-            type=PROBLEM_BASE + "internal-error",
-            title="Internal Server Error",
-            status=HTTP_500_INTERNAL_SERVER_ERROR,
-            detail="The server could not complete the request; it has been logged.",
-            instance=path,
-        ).model_dump(exclude_none=True)
-    )
+    return problem_response(*failure_problem(method, path, exc))
 
 
 def _allowed_methods(request: Request) -> list[str]:

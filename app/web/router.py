@@ -32,7 +32,7 @@ from app.units import service as units_service
 from app.units.models import AdminUnit, UnitLevel, is_ntm_eligible
 from app.units.service import valid_on, year_end
 from app.web.communes import SORT_KEYS, TABLE_LIMIT, SortKey, commune_lines, commune_view, name_ranks, sort_lines
-from app.web.messages import KIND_LABELS, STATUS_LABELS_VI, Message, for_error, for_script, plain_number
+from app.web.messages import KIND_LABELS, STATUS_LABELS_VI, Message, for_error, for_problem, for_script, plain_number
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -294,3 +294,20 @@ async def logout() -> Response:
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+def error_page(request: Request, problem: dict[str, Any], headers: dict[str, str] | None) -> Response | None:
+    """An error met by a request for one of the pages (the dashboard, the sign-in form) — a
+    parameter the API refuses everywhere (U+0000), a form field over its length, the database
+    unavailable — as a page in Vietnamese with the English detail in small print, with the
+    problem's status and headers; None for any other request (problem+json). Installed as
+    ``app.state.error_page`` (``app.core.errors``). What was sent is never shown back."""
+    route = request.scope.get("route")
+    if getattr(route, "endpoint", None) not in (dashboard, login):
+        return None
+    message = for_problem(problem["status"], problem.get("type"), problem.get("detail"))
+    if getattr(route, "endpoint", None) is login:
+        return templates.TemplateResponse(request, "login.html", {"error": message, "username": None},
+                                          status_code=message.status, headers=headers)
+    return templates.TemplateResponse(request, "error.html", {"error": message}, status_code=message.status,
+                                      headers=headers)

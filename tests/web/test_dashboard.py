@@ -8,9 +8,10 @@ import re
 from httpx import ASGITransport, AsyncClient
 
 from app.auth.models import Role
+from app.core.config import Settings
 from app.main import create_app
 from tests.builders import load_demo, put_assessment
-from tests.users import PASSWORD, make_user
+from tests.users import PASSWORD, TEST_SECRET, make_user
 
 
 async def test_sign_in_then_figures(db, anon):
@@ -248,3 +249,40 @@ def test_the_script_says_errors_as_the_server_does():
     assert messages.plain_number(41.5) == "41,5" and messages.plain_number(36) == "36"
     assert messages.plain_number(True) == "có"
     assert messages.commune_level(["chuan", "hien_dai", "nang_cao"]) == "NTM nâng cao, NTM hiện đại"
+
+
+async def test_errors_met_by_the_pages_are_pages_in_vietnamese(db, anon):
+    """What the API refuses everywhere (U+0000 in a parameter), a sign-in field over its length or
+    missing: a person gets the page back, in Vietnamese, with the status, never a problem+json
+    document in English; and nothing of what was sent is shown back. The API keeps answering
+    problem+json for the same input."""
+    await load_demo(db)
+    for params in ({"unit": "\x00"}, {"year": "20\x0021"}, {"commune": "0\x00"}, {"sort": "\x00", "dir": "desc"}):
+        page = await anon.get("/", params=params)
+        assert page.status_code == 422, params
+        assert page.headers["content-type"].startswith("text/html")
+        assert 'lang="vi"' in page.text and "Yêu cầu không phù hợp với quy định nghiệp vụ." in page.text
+        assert "Chi tiết kỹ thuật (tiếng Anh): must not contain the NUL character" in page.text
+        assert "\x00" not in page.text and 'href="/"' in page.text
+    for form, field in (({"username": "u" * 65, "password": "x"}, "username"), ({"username": "officer"}, "password")):
+        page = await anon.post("/login", data=form)
+        assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+        assert "Yêu cầu không hợp lệ: có giá trị không đúng định dạng." in page.text and field in page.text
+        assert 'name="password"' in page.text and "u" * 65 not in page.text  # the form again, empty
+    nul_login = await anon.post("/login", data={"username": "a\x00b", "password": "x"})
+    assert nul_login.status_code == 422 and 'name="password"' in nul_login.text and "a\x00b" not in nul_login.text
+    api = await anon.get("/api/v1/units", params={"q": "\x00"})
+    assert api.status_code == 422 and api.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_the_dashboard_with_its_database_away_is_a_503_page():
+    settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/none", env="test", secret_key=TEST_SECRET,
+                        public_read=True, _env_file=None)
+    app = create_app(settings)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
+        page = await http.get("/")
+        assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+        assert page.headers["retry-after"] == "5"
+        assert "Máy chủ tạm thời không phục vụ được (cơ sở dữ liệu không truy cập được)" in page.text
+        api = await http.get("/api/v1/units/084")
+        assert api.status_code == 503 and api.headers["content-type"].startswith("application/problem+json")
