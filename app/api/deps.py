@@ -131,7 +131,7 @@ async def refuse_nul_characters(request: Request) -> None:
                 return  # malformed: FastAPI has answered that already
             if (field := nul_field(parsed)) is not None:
                 raise InvalidInput.field("body", field, NUL_MESSAGE)
-    elif content_type.startswith("application/x-www-form-urlencoded"):
+    elif content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         for name, value in (await request.form()).multi_items():
             if isinstance(value, str) and NUL in value:
                 raise InvalidInput.field("body", name, NUL_MESSAGE)

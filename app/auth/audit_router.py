@@ -26,8 +26,10 @@ async def list_audit(
     entity: Annotated[str | None, Query(max_length=32, description="assessment, target, unit, user, …")] = None,
     unit: Annotated[str | None, Query(max_length=8, description="That unit and everything below it")] = None,
     actor: Annotated[str | None, Query(max_length=120)] = None,
-    since: Annotated[IsoDateTime | None, Query()] = None,
-    until: Annotated[IsoDateTime | None, Query()] = None,
+    since: Annotated[IsoDateTime | None, Query(
+        description="From this moment on: an ISO 8601 date-time (without an offset, UTC) or a date (its midnight)",
+    )] = None,
+    until: Annotated[IsoDateTime | None, Query(description="Up to this moment (as `since`)")] = None,
 ) -> Page[AuditPublic]:
     """Newest first. Admins see everything; district and province users what concerns their unit."""
     who = require(principal, Action.audit_read)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BeforeValidator, Field, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
 from sqlalchemy import DateTime, String, TypeDecorator
 
 
@@ -54,7 +54,19 @@ def _iso(pattern: re.Pattern[str], what: str) -> Any:
 
 
 IsoDate = Annotated[dt.date, _iso(_ISO_DATE, "date")]
-IsoDateTime = Annotated[dt.datetime, _iso(_ISO_DATETIME, "date-time")]
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    """A date-time as UTC: one without an offset (or a bare date, midnight) is taken as UTC; one
+    that falls outside the years 1–9999 once in UTC is refused (422, not an overflow later)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise ValueError("date-time out of range once converted to UTC (years 1–9999)") from exc
+
+
+# a query's date-time: ISO 8601, a date alone meaning its midnight; without an offset, UTC
+IsoDateTime = Annotated[dt.datetime, _iso(_ISO_DATETIME, "date-time"), AfterValidator(_in_utc)]
 
 _WHOLE = re.compile(r"-?[0-9]+")
 

@@ -267,6 +267,31 @@ async def test_every_write_is_audited_with_request_id_and_scoped_reads(db, app, 
     assert [r["key"] for r in unit["items"]] == ["02809/2026"]
 
 
+async def test_nul_in_a_multipart_sign_in_is_a_422(db, anon):
+    """U+0000 in a multipart form field is refused like in a URL-encoded one (on PostgreSQL it
+    reached the login lock's key: a 500)."""
+    response = await anon.post("/api/v1/auth/token", files={"username": (None, "a\x00b"), "password": (None, "x")})
+    assert_problem(response, 422, field="username")
+    page = await anon.post("/login", files={"username": (None, "a\x00b"), "password": (None, "x")})
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+
+
+async def test_audit_period_takes_dates_and_times_without_offset_as_utc(db, client):
+    """``since``/``until``: a date is its midnight, a date-time without an offset is UTC (both
+    answered 500 before), one past year 9999 or before year 1 once in UTC is a 422."""
+    await client.put("/api/v1/units/084/targets/2021", json={"average_criteria": 16.1})
+    stamped = (await client.get("/api/v1/audit")).json()["items"][0]["at"]
+    day = stamped[:10]
+    for params, count in (({"since": day}, 1), ({"until": day}, 0), ({"since": stamped[:19]}, 1),
+                          ({"until": "2020-01-01T00:00:00"}, 0), ({"since": f"{day}T00:00:00+07:00"}, 1),
+                          ({"since": "9999-12-31T23:00:00+01:00"}, 0)):
+        response = await client.get("/api/v1/audit", params={**params, "entity": "target"})
+        assert response.status_code == 200, (params, response.text)
+        assert response.json()["total"] == count, params
+    for value in ("0001-01-01T00:30:00+01:00", "9999-12-31T23:00:00-14:00"):
+        assert_problem(await client.get("/api/v1/audit", params={"since": value}), 422, field="since")
+
+
 async def test_audit_records_cannot_be_changed(db, backend):
     """Append-only triggers on both databases: plain SQL cannot change or delete a record."""
     from sqlalchemy.exc import DBAPIError
