@@ -229,9 +229,18 @@ ErrorPage = Callable[[Request, dict[str, Any], "dict[str, str] | None"], "Respon
 def _answer(request: Request, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
     """The problem as a page when the request was for a page (``app.state.error_page``), else as
     problem+json."""
-    render: ErrorPage | None = getattr(request.app.state, "error_page", None)
-    page = render(request, body, headers) if render is not None else None
+    try:
+        render: ErrorPage | None = getattr(request.app.state, "error_page", None)
+        page = render(request, body, headers) if render is not None else None
+    except Exception:  # a page that cannot be drawn never hides the problem itself
+        log.error("the error page could not be rendered on %s %s", request.method, request.url.path, exc_info=True)
+        page = None
     return page if page is not None else problem_response(body, headers=headers)
+
+
+def failure_response(request: Request, exc: BaseException) -> Response:
+    """``failure_problem``, answered through ``_answer`` (a page for a page's request)."""
+    return _answer(request, *failure_problem(request.method, request.url.path, exc))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -296,7 +305,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def _failed(request: Request, exc: Exception) -> Response:
-        return _answer(request, *failure_problem(request.method, request.url.path, exc))
+        return failure_response(request, exc)
 
     for kind in (*DATABASE_UNAVAILABLE, DBAPIError):
         app.add_exception_handler(kind, _failed)

@@ -6,12 +6,14 @@ import asyncio
 import re
 import uuid
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import (
     AppError,
     PayloadTooLarge,
     RequestTimeout,
+    failure_response,
     problem_response,
     unexpected_response,
 )
@@ -165,5 +167,7 @@ class CatchAllMiddleware:
         except Exception as exc:
             if started:
                 raise  # nothing sensible can be sent any more
-            response = unexpected_response(scope["method"], scope["path"], exc)
+            # a page's request gets a page (the router has put its route in the scope)
+            response = failure_response(Request(scope), exc) if "app" in scope else \
+                unexpected_response(scope["method"], scope["path"], exc)
             await response(scope, receive, send)

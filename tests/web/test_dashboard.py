@@ -267,7 +267,8 @@ async def test_errors_met_by_the_pages_are_pages_in_vietnamese(db, anon):
     for form, field in (({"username": "u" * 65, "password": "x"}, "username"), ({"username": "officer"}, "password")):
         page = await anon.post("/login", data=form)
         assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
-        assert "Yêu cầu không hợp lệ: có giá trị không đúng định dạng." in page.text and field in page.text
+        assert "Yêu cầu không hợp lệ: có giá trị không đúng định dạng." in page.text
+        assert f"Chi tiết kỹ thuật (tiếng Anh): 1 field is invalid: {field}:" in page.text
         assert 'name="password"' in page.text and "u" * 65 not in page.text  # the form again, empty
     nul_login = await anon.post("/login", data={"username": "a\x00b", "password": "x"})
     assert nul_login.status_code == 422 and 'name="password"' in nul_login.text and "a\x00b" not in nul_login.text
@@ -286,3 +287,26 @@ async def test_the_dashboard_with_its_database_away_is_a_503_page():
         assert "Máy chủ tạm thời không phục vụ được (cơ sở dữ liệu không truy cập được)" in page.text
         api = await http.get("/api/v1/units/084")
         assert api.status_code == 503 and api.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_failure_inside_a_page_is_a_500_page_and_a_broken_error_page_falls_back(db, monkeypatch):
+    """An unexpected error while drawing the dashboard: a 500 page in Vietnamese; and were the
+    error page itself to fail, the problem+json answer, never nothing."""
+    import app.web.router as web
+
+    async def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(web, "_options", broken)
+    app = create_app(db.settings.model_copy(update={"public_read": True}), database=db)
+    anon = AsyncClient(transport=ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t")
+    page = await anon.get("/")
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert "Lỗi máy chủ; vui lòng thử lại sau." in page.text and "boom" not in page.text
+
+    def unrenderable(*_args, **_kwargs):
+        raise RuntimeError("template gone")
+
+    monkeypatch.setattr(app.state, "error_page", unrenderable)
+    fallback = await anon.get("/")
+    assert fallback.status_code == 500 and fallback.headers["content-type"].startswith("application/problem+json")
