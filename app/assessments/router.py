@@ -21,7 +21,7 @@ from app.units.models import AdminUnit
 
 router = APIRouter(prefix="/communes/{code}/assessments", tags=["Assessments"])
 
-CommuneCode = Annotated[str, Path(pattern=r"^\d{5}$", description="GSO commune code", examples=["02812"])]
+CommuneCode = Annotated[str, Path(pattern=r"^[0-9]{5}$", description="GSO commune code", examples=["02812"])]
 Year = Annotated[YearNumber, Path(description="Assessment year", examples=[2021])]
 Number = Annotated[
     int, Field(ge=1, le=99), DIGITS_ONLY, Path(description="Criterion number in the assessment's set", examples=[4])

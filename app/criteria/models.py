@@ -59,7 +59,7 @@ class AppliesTo(StrEnum):
 
 NATIONAL = "national"
 MAX_CRITERIA = 63  # an assessment's met criteria (and conflicts) are bits of a signed 64-bit integer
-ISSUER_REGEX = r"^(national|\d{2})$"
+ISSUER_REGEX = r"^(national|[0-9]{2})$"
 SET_CODE_REGEX = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
 
 

@@ -269,7 +269,7 @@ def commune_code(value: Any) -> str | None:
         value = str(value).zfill(5) if 0 < value < 100000 else str(value)
     if isinstance(value, str):
         value = value.strip()
-        if re.fullmatch(r"\d{5}", value):
+        if re.fullmatch(r"[0-9]{5}", value):
             return value
     return None
 

@@ -22,7 +22,7 @@ from app.units.models import CODE_REGEX
 
 router = APIRouter(tags=["Recognitions"])
 
-CommuneCode = Annotated[str, Path(pattern=r"^\d{5}$", description="GSO commune code", examples=["02812"])]
+CommuneCode = Annotated[str, Path(pattern=r"^[0-9]{5}$", description="GSO commune code", examples=["02812"])]
 UnitCode = Annotated[str, Path(pattern=CODE_REGEX, description="A district or province (or a commune)",
                                examples=["084"])]
 WRITE_ERRORS = problem_responses(401, 403, 404, 422)

@@ -149,7 +149,7 @@ def reform_lineage() -> list[tuple[str, str]]:
 async def import_units(
     session: AsyncSession, *, scheme: str, province: str | None = None, console: Console | None = None
 ) -> ImportReport:
-    if province is not None and not re.fullmatch(r"\d{2}", province):
+    if province is not None and not re.fullmatch(r"[0-9]{2}", province):
         raise ImportProblem(f"--province must be a two-digit GSO province code, not {province!r}")
     rows = legacy_units(province) if scheme == "legacy" else reform_units(province)
     if not rows:

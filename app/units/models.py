@@ -76,7 +76,7 @@ CODE_PATTERNS: dict[UnitLevel, re.Pattern[str]] = {
     UnitLevel.district: re.compile(r"^\d{3}$"),
     UnitLevel.commune: re.compile(r"^\d{5}$"),
 }
-CODE_REGEX = r"^(VN|\d{2}|\d{3}|\d{5})$"
+CODE_REGEX = r"^(VN|[0-9]{2}|[0-9]{3}|[0-9]{5})$"
 
 
 def is_ntm_eligible(kind: str) -> bool:

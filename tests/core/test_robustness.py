@@ -40,6 +40,15 @@ async def test_non_finite_numbers_anywhere_are_422(client, number):
     assert (await client.put("/api/v1/units/084/targets/2021", json={"average_criteria": 1e300})).status_code == 422
 
 
+@pytest.mark.parametrize("code", ["٠٢٨١٢", "０２８１２", "٠٨٤"])  # Arabic-Indic and full-width digits
+async def test_codes_are_ascii_digits_as_the_schema_says(client, code):
+    """A code's pattern in /openapi.json is ``[0-9]``; the server matched any Unicode digit and
+    answered 404 instead of 422."""
+    assert_problem(await client.get(f"/api/v1/communes/{code}/assessments/2021"), 422, field="code")
+    assert_problem(await client.get(f"/api/v1/units/{code}"), 422, field="code")
+    assert_problem(await client.get("/api/v1/units", params={"parent": code}), 422, field="parent")
+
+
 async def test_large_code_lists_are_capped_and_checked_without_a_parameter_per_code(client):
     spec = (await client.get("/openapi.json")).json()
     assert spec["components"]["schemas"]["TargetPut"]["properties"]["commune_targets"]["maxProperties"] == 20_000
