@@ -33,7 +33,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.assessment_write: "write assessments",
     Action.assessment_submit: "submit assessments",
     Action.assessment_review: "approve or reopen assessments",
-    Action.target_write: "set targets",
+    Action.target_write: "set targets, plan indicators or unit attributes",  # the three share one right
     Action.recognition_write: "record recognitions",
     Action.audit_read: "read the audit trail",
     Action.administer: "administer units, criteria sets, users and API keys",

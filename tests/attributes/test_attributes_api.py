@@ -68,7 +68,9 @@ async def test_attributes_refuse_bad_input(db, app, client):
     await make_user(db, username="lao-cai", role=Role.province, unit_code="10")
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test",
                            headers=bearer(app, "lao-cai")) as old_province:
-        assert_problem(await old_province.put("/api/v1/units/02809/attributes/2026", json={"commune_group": 1}), 403)
+        refused = assert_problem(await old_province.put("/api/v1/units/02809/attributes/2026",
+                                                        json={"commune_group": 1}), 403)
+        assert "may not set targets, plan indicators or unit attributes" in refused["detail"]  # not "set targets"
         assert (await old_province.put("/api/v1/units/02812/attributes/2021", json={"commune_group": 3})
                 ).status_code == 201
 
