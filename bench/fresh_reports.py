@@ -168,13 +168,12 @@ def cpu_seconds() -> dict[str, float]:
     proc = Path("/proc")
     if not proc.is_dir():
         return spent
-    tick = os.sysconf("SC_CLK_TCK")
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
         try:
             command = (entry / "cmdline").read_bytes()
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            used = process_cpu(int(entry.name))
         except OSError:
             continue  # gone meanwhile
         if command.startswith(b"postgres"):
@@ -183,8 +182,14 @@ def cpu_seconds() -> dict[str, float]:
             kind = "worker"
         else:
             continue
-        spent[kind] = spent.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        spent[kind] = spent.get(kind, 0.0) + used
     return spent
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) spent so far by one process, from ``/proc/<pid>/stat`` (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _line(label: str, r: dict[str, Any]) -> str:

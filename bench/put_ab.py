@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
 import time
@@ -30,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from bench.fresh_reports import _assessment, cpu_seconds, prepare, serve
+from bench.fresh_reports import _assessment, prepare, process_cpu, serve
 from bench.run import PG_ADMIN, RESULTS, ROOT, database_url, free_port
 from bench.workers_bench import stop
 
@@ -47,12 +46,6 @@ async def _copy(source: str) -> None:
             await conn.execute(f'CREATE DATABASE "{COPY}" TEMPLATE "{source}"')
     finally:
         await conn.close()
-
-
-def _worker_cpu(proc: subprocess.Popen[bytes]) -> float:
-    """CPU seconds of the server process (``ntm serve --workers 1`` serves in-process)."""
-    fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(app_root: Path, schema: str, rounds: int, label: str) -> dict[str, Any]:
@@ -76,14 +69,15 @@ def run(app_root: Path, schema: str, rounds: int, label: str) -> dict[str, Any]:
             row: dict[str, Any] = {}
             for name in ("other", "this") if n % 2 == 0 else ("this", "other"):
                 times = []
-                spent = _worker_cpu(servers[name]) if cpu_seconds() else None
+                # ``ntm serve --workers 1`` serves in its own process
+                spent = process_cpu(servers[name].pid) if Path("/proc").is_dir() else None
                 for i in range(100):
                     path, body = _assessment(300 + i, (n + 1) % 2)  # every PUT changes the assessment
                     started = time.perf_counter()
                     response = clients[name].put(path, json=body)
                     times.append((time.perf_counter() - started) * 1000)
                     assert response.status_code in (200, 201), response.text
-                cpu = (_worker_cpu(servers[name]) - spent) * 1000 / 100 if spent is not None else None
+                cpu = (process_cpu(servers[name].pid) - spent) * 1000 / 100 if spent is not None else None
                 row[name] = {"median_ms": statistics.median(times), "worker_cpu_ms": cpu}
                 print(f"  round {n + 1} {name:<5}: median {row[name]['median_ms']:6.2f} ms"
                       + (f", worker CPU {cpu:5.2f} ms per PUT" if cpu is not None else ""), flush=True)

@@ -54,6 +54,8 @@ def _iso(pattern: re.Pattern[str], what: str) -> Any:
 
 
 IsoDate = Annotated[dt.date, _iso(_ISO_DATE, "date")]
+
+
 def _in_utc(value: dt.datetime) -> dt.datetime:
     """A date-time as UTC: one without an offset (or a bare date, midnight) is taken as UTC; one
     that falls outside the years 1–9999 once in UTC is refused (422, not an overflow later)."""

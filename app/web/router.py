@@ -301,12 +301,13 @@ def error_page(request: Request, problem: dict[str, Any], headers: dict[str, str
     parameter the API refuses everywhere (U+0000), a form field over its length, the database
     unavailable — as a page in Vietnamese with the English detail in small print, with the
     problem's status and headers; None for any other request (problem+json). Installed as
-    ``app.state.error_page`` (``app.core.errors``). What was sent is never shown back."""
-    route = request.scope.get("route")
-    if getattr(route, "endpoint", None) not in (dashboard, login):
+    ``app.state.error_page`` (``app.core.errors``). No value of a field or parameter is shown back
+    (a 405 names the method, escaped)."""
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    if endpoint not in (dashboard, login):
         return None
     message = for_problem(problem["status"], problem.get("type"), problem.get("detail"))
-    if getattr(route, "endpoint", None) is login:
+    if endpoint is login:
         return templates.TemplateResponse(request, "login.html", {"error": message, "username": None},
                                           status_code=message.status, headers=headers)
     return templates.TemplateResponse(request, "error.html", {"error": message}, status_code=message.status,
