@@ -20,10 +20,7 @@ def require(principal: Principal | None, action: Action) -> Principal:
         raise Unauthorized("Sign in to change data.")
     if not may_act(principal.role, action, is_person=principal.is_person):
         if action in PERSON_ONLY and not principal.is_person:
-            raise Forbidden(
-                f"{principal.actor} is an API key: keys may submit, but only a person may {action.label} "
-                "(four-eyes rule)."
-            )
+            raise Forbidden(f"{principal.actor} is an API key: only a person may {action.label} (four-eyes rule).")
         raise Forbidden(f"The role {principal.role.value!r} may not {action.label}.")
     return principal
 

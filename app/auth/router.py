@@ -32,7 +32,7 @@ API_KEY_ACTOR = "api-key:"  # how an API key's principal is named (auth service,
 token_router = APIRouter(tags=["Access"])
 router = APIRouter(tags=["Access"], dependencies=[Depends(authenticate)])
 
-AdminDep = Annotated[Principal, Depends(requires(Action.administer))]
+AdminDep = Annotated[Principal, Depends(requires(Action.manage_access))]
 
 
 @token_router.post("/auth/token", summary="Sign in", responses=problem_responses(401, 422, 429))
@@ -65,14 +65,15 @@ async def me(session: ReadSessionDep, principal: PrincipalDep) -> Me:
 @router.post("/users", summary="Create a user", status_code=status.HTTP_201_CREATED,
              responses=problem_responses(401, 403, 404, 409, 422))
 async def create_user(session: WriteSessionDep, actor: AdminDep, data: UserCreate) -> UserPublic:
-    """Admin only. Every role but admin is bound to one unit of its level (a viewer to any unit): the
-    unit with that code valid today, as `GET /units/{code}` resolves it."""
+    """A signed-in administrator only, never an API key (403). Every role but admin is bound to one
+    unit of its level (a viewer to any unit): the unit with that code valid today, as
+    `GET /units/{code}` resolves it."""
     return await service.create_user(session, actor, data)
 
 
 @router.get("/users", summary="List users", responses=problem_responses(401, 403, 422))
 async def list_users(session: ReadSessionDep, actor: AdminDep, page: PageDep) -> Page[UserPublic]:
-    """Admin only."""
+    """A signed-in administrator only, never an API key (403)."""
     users, total = await service.list_users(session, limit=page.limit, offset=page.offset)
     return page.of(users, total)
 
@@ -81,8 +82,9 @@ async def list_users(session: ReadSessionDep, actor: AdminDep, page: PageDep) ->
 async def update_user(
     session: WriteSessionDep, actor: AdminDep, username: Annotated[str, Path(max_length=64)], data: UserUpdate,
 ) -> UserPublic:
-    """Admin only: role, unit, disabled, password. Administrators cannot disable or demote themselves
-    (409), so the service is never left without the account that made the change."""
+    """A signed-in administrator only, never an API key (403): role, unit, disabled, password.
+    Administrators cannot disable or demote themselves (409), so the service is never left without
+    the account that made the change."""
     return await service.update_user(session, actor, username, data)
 
 
@@ -90,14 +92,15 @@ async def update_user(
              responses=problem_responses(401, 403, 404, 409, 422))
 async def create_key(session: WriteSessionDep, actor: AdminDep, data: ApiKeyCreate, response: Response
                      ) -> ApiKeyCreated:
-    """Admin only. The answer is the only time the key is shown; it is stored hashed."""
+    """A signed-in administrator only, never an API key (403). The answer is the only time the key
+    is shown; it is stored hashed."""
     response.headers["Cache-Control"] = "no-store"
     return await service.create_key(session, actor, data)
 
 
 @router.get("/api-keys", summary="List API keys", responses=problem_responses(401, 403))
 async def list_keys(session: ReadSessionDep, actor: AdminDep) -> Page[ApiKeyPublic]:
-    """Admin only; keys themselves are never shown again."""
+    """A signed-in administrator only, never an API key (403); keys themselves are never shown again."""
     keys = await service.list_keys(session)
     return Page(items=keys, total=len(keys), limit=len(keys), offset=0)
 
@@ -109,6 +112,7 @@ KeyId = Annotated[int, Field(ge=1, le=2**31 - 1), DIGITS_ONLY, Path(description=
 @router.delete("/api-keys/{key_id}", summary="Revoke an API key", status_code=status.HTTP_204_NO_CONTENT,
                responses=problem_responses(401, 403, 404))
 async def revoke_key(session: WriteSessionDep, actor: AdminDep, key_id: KeyId) -> Response:
-    """Admin only. A revoked key is refused with 401 from then on."""
+    """A signed-in administrator only, never an API key (403). A revoked key is refused with 401
+    from then on."""
     await service.revoke_key(session, actor, key_id)
     return Response(status_code=204)

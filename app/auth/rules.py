@@ -21,7 +21,8 @@ class Action(StrEnum):
     target_write = "target_write"
     recognition_write = "recognition_write"
     audit_read = "audit_read"
-    administer = "administer"  # units, criteria sets, users, API keys
+    administer = "administer"  # units, criteria sets
+    manage_access = "manage_access"  # users, API keys: a person's act (a key never mints credentials)
 
     @property
     def label(self) -> str:
@@ -36,12 +37,14 @@ ACTION_LABELS: dict[Action, str] = {
     Action.target_write: "set targets, plan indicators or unit attributes",  # the three share one right
     Action.recognition_write: "record recognitions",
     Action.audit_read: "read the audit trail",
-    Action.administer: "administer units, criteria sets, users and API keys",
+    Action.administer: "administer units and criteria sets",
+    Action.manage_access: "manage users and API keys",
 }
 
 # Four eyes: approving and reopening are a person's acts; a system holding an API key may
-# submit, never approve or reopen (contract v1.3).
-PERSON_ONLY: frozenset[Action] = frozenset({Action.assessment_review})
+# submit, never approve or reopen (contract v1.3). Nor may a key create or change users and keys:
+# a key that could mint a person (or another key) could then approve what it submitted.
+PERSON_ONLY: frozenset[Action] = frozenset({Action.assessment_review, Action.manage_access})
 
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {

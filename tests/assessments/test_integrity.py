@@ -78,6 +78,36 @@ async def test_api_keys_submit_but_never_approve_or_reopen(db, app, client):
         assert approved.status_code == 200 and approved.json()["approved_by"] == "si-ma-cai"
 
 
+async def test_no_api_key_manages_users_or_keys_so_none_can_mint_its_approver(db, app, client):
+    """A key of role admin created a user (or another key) and that credential approved the key's
+    submission: one holder steered both steps. Keys never manage users or keys, whatever their role;
+    they may still administer units."""
+    key = await as_key(client, app, "tw-sync", "admin", None)
+    async with key:
+        await put_assessment(key, code="02812", year=2021, met=19)
+        assert (await key.post(A2021.format(code="02812") + "/submit")).status_code == 200
+        minted = await key.post("/api/v1/users", json={"username": "puppet", "password": "long enough pw",
+                                                       "role": "district", "unit_code": "084"})
+        body = assert_problem(minted, 403)
+        assert body["detail"] == "api-key:tw-sync is an API key: only a person may manage users and API keys " \
+                                 "(four-eyes rule)."
+        assert_problem(await key.post("/api/v1/api-keys", json={"name": "puppet-key", "role": "admin"}), 403)
+        assert_problem(await key.patch("/api/v1/users/admin", json={"password": "a new long password"}), 403)
+        assert_problem(await key.get("/api/v1/users"), 403)
+        assert_problem(await key.get("/api/v1/api-keys"), 403)
+        assert_problem(await key.delete("/api/v1/api-keys/1"), 403)
+        unit = await key.post("/api/v1/units", json={"code": "90", "name": "Tỉnh Cao Nguyên", "level": "province",
+                                                     "kind": "tinh", "parent_code": "VN"})
+        assert unit.status_code == 201, unit.text
+    assert (await client.get("/api/v1/users/puppet")).status_code in (404, 405)
+    users = (await client.get("/api/v1/users")).json()["items"]
+    assert "puppet" not in {u["username"] for u in users}
+    keys = (await client.get("/api/v1/api-keys")).json()["items"]
+    assert [k["name"] for k in keys] == ["tw-sync"] and keys[0]["revoked_at"] is None
+    assert [r["action"] for r in (await client.get("/api/v1/audit", params={"entity": "user"})).json()["items"]] == []
+    assert (await client.get(A2021.format(code="02812"))).json()["status"] == "submitted"
+
+
 async def test_the_submitter_never_approves(db, app, client):
     district = await as_user(db, app, "si-ma-cai", Role.district, "084")
     async with district:
