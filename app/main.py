@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from app import __version__
 from app.admin.criteria_sets import router as criteria_router
@@ -21,6 +22,7 @@ from app.auth.deps import authenticate
 from app.auth.router import router as auth_router
 from app.auth.router import token_router
 from app.auth.service import token_subject
+from app.core.admission import AdmissionMiddleware, Turns
 from app.core.cache import CachedReportsMiddleware
 from app.core.config import API_PREFIX, Settings, get_settings
 from app.core.db import Database
@@ -102,6 +104,22 @@ TAGS = [
 ]
 
 
+# Requests whose work runs in threads (a sign-in hashes its password, an upload is read and an
+# export built off the event loop) and the endpoints monitoring needs answered at once: they never
+# wait for a turn (a flood of sign-ins would otherwise hold every turn while the loop sat idle).
+_FILE_SUFFIXES = (".xlsx", ".csv", ".svg")
+_MONITORING = frozenset({"/healthz", "/readyz", "/metrics"})
+_FORMS = (b"multipart/form-data", b"application/x-www-form-urlencoded")
+
+
+def runs_off_the_loop(scope: Scope) -> bool:
+    path: str = scope["path"]
+    if path.endswith(_FILE_SUFFIXES) or path in _MONITORING:
+        return True
+    content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
+    return content_type.lower().startswith(_FORMS)
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     owns_database = database is None
@@ -136,6 +154,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_error_handlers(app)
     # outermost last: request ids and headers wrap everything, the body cap comes before any parsing
     app.add_middleware(CachedReportsMiddleware, subject=report_subject, key=report_key, token_user=token_subject)
+    # one request at a time per turn, cache hits too; a body is read (under the cap below) before it queues
+    app.state.turns = Turns(settings.worker_concurrency)
+    app.add_middleware(AdmissionMiddleware, turns=app.state.turns, exempt=runs_off_the_loop)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        overrides={f"{API_PREFIX}/imports/": settings.import_max_bytes},
                        timeout=settings.body_timeout_seconds)

@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     import_max_rows: int = Field(default=20000, ge=1)
     import_max_unzipped_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     import_concurrency: int = Field(default=2, ge=1, le=64, description="Imports at once per worker (503 past it)")
+    worker_concurrency: int = Field(
+        default=3, ge=0, le=1000,
+        description="Requests a worker runs at once; the others wait their turn in arrival order (0: no limit). "
+                    "Sign-ins, uploads, file exports and the health and metrics endpoints never wait",
+    )
     # slow clients: the request line and headers must arrive within header_timeout_seconds of the
     # connection opening (or of the previous response), the body within body_timeout_seconds (408)
     header_timeout_seconds: float = Field(default=10.0, gt=0)

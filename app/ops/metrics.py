@@ -30,6 +30,8 @@ class Metrics:
                                  registry=self.registry)
         self.cache_entries = Gauge("ntm_report_cache_entries", "Reports held in this worker's cache",
                                    registry=self.registry)
+        self.waiting = Gauge("ntm_http_requests_waiting", "Requests waiting for a turn in this worker "
+                             "(NTM_WORKER_CONCURRENCY)", registry=self.registry)
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -86,12 +86,14 @@ async def readyz(request: Request) -> Readiness:
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
 )
 async def metrics(request: Request) -> Response:
-    """Requests and latency per route, the database pool, assessments per status, cache size (this worker)."""
+    """Requests and latency per route, the database pool, assessments per status, cache size, requests
+    waiting for a turn (this worker)."""
     db: Database = request.app.state.db
     collected = request.app.state.metrics
     pool = db.engine.pool
     collected.pool_in_use.set(getattr(pool, "checkedout", lambda: 0)())
     collected.cache_entries.set(len(db.cache))
+    collected.waiting.set(request.app.state.turns.waiting)
     async with db.transaction(write=False) as session:
         rows = await session.execute(select(col(Assessment.status), func.count()).group_by(col(Assessment.status)))
         counts = dict(rows.all())

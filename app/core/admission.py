@@ -1,0 +1,125 @@
+"""Admission: at most ``limit`` requests of one worker run at a time; the others wait their turn,
+in the order they came.
+
+Why. A worker is one thread. Left alone, asyncio shares it among every request in flight: each
+time a request waits for the database, the others run. A request of many round trips (a write:
+a dozen statements) then waits behind every other request at each of them, and under load its
+answer time grows with the number of requests in flight, not with its own cost (measured in
+``bench/README.md``, "Admission"). Letting only a few run at once, first come first served, gives
+each admitted request the worker nearly to itself: answer times even out (the slowest fall a
+lot, the quickest rise a little), and throughput does not drop, since a few requests in flight
+still fill the database's waits.
+
+What is not held back: a request's slot is given back when its answer starts (a slow reader
+never holds one), a body is read before the request queues (a slow sender never holds one;
+bodies above ``prefetch_bytes``, or without a length, are not queued at all), and whatever
+``exempt`` names (work done in threads, say, which does not compete for the worker's thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PREFETCH_BYTES = 64 * 1024
+
+
+class Turns:
+    """One worker's turns: at most ``limit`` holders at once (0: no limit); the others wait, first
+    come first served (``asyncio.Semaphore`` wakes its waiters in order). Made per worker, used
+    from its event loop only."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.waiting = 0  # requests waiting for a turn now (for /metrics)
+        self._slots: asyncio.Semaphore | None = None  # made in the worker's own event loop
+
+    async def take(self) -> asyncio.Semaphore:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.limit)
+        self.waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+        return self._slots
+
+
+class AdmissionMiddleware:
+    """Runs each request in a turn of ``turns``, except what ``exempt`` names and bodies that are
+    large or have no length."""
+
+    def __init__(self, app: ASGIApp, *, turns: Turns, exempt: Callable[[Scope], bool] = lambda scope: False,
+                 prefetch_bytes: int = PREFETCH_BYTES) -> None:
+        self.app, self.turns, self.exempt, self.prefetch_bytes = app, turns, exempt, prefetch_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.turns.limit or self.exempt(scope):
+            await self.app(scope, receive, send)
+            return
+        body = _body_length(scope)
+        if body is None or body > self.prefetch_bytes:
+            await self.app(scope, receive, send)  # a large or unbounded body: not queued
+            return
+        if body:
+            receive = await _prefetched(receive)
+        slots = await self.turns.take()
+        held = True
+
+        def give_back() -> None:
+            nonlocal held
+            if held:
+                held = False
+                slots.release()
+
+        async def answering(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                give_back()  # the work is done; sending the answer needs no turn
+            await send(message)
+
+        try:
+            await self.app(scope, receive, answering)
+        finally:
+            give_back()
+
+
+def _body_length(scope: Scope) -> int | None:
+    """The body's declared length: 0 for none, None when it has no length (chunked)."""
+    length: bytes | None = None
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            length = value
+        elif name == b"transfer-encoding":
+            return None
+    if length is None:
+        return 0
+    return int(length) if length.isdigit() else None
+
+
+async def _prefetched(receive: Receive) -> Receive:
+    """Read the whole body now (through ``receive``, with its limits and deadline) and hand it
+    on unchanged: the messages as they came, then ``receive`` itself. An error while reading (a
+    body too slow or too large) is handed on too, raised at the same point."""
+    messages: list[Message] = []
+    failure: BaseException | None = None
+    try:
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+    except Exception as exc:  # noqa: BLE001 - re-raised to the application, where it belongs
+        failure = exc
+
+    async def replay() -> Message:
+        nonlocal failure
+        if messages:
+            return messages.pop(0)
+        if failure is not None:
+            error, failure = failure, None
+            raise error
+        return await receive()
+
+    return replay

@@ -1,0 +1,238 @@
+"""Admission: at most N requests of a worker at once, the rest in arrival order; a turn is given
+back when the answer starts, on an error and on a cancelled wait; bodies are read before a
+request queues; exempt requests and bodies without a length never queue (no database)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from app.core.admission import AdmissionMiddleware, Turns
+from app.main import runs_off_the_loop
+
+pytestmark = pytest.mark.pure
+
+
+class Recorder:
+    """An ASGI app that logs when each request starts and ends, and waits for the test's go."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self.gates: dict[str, asyncio.Event] = {}
+        self.bodies: dict[str, bytes] = {}
+        self.after_start: dict[str, asyncio.Event] = {}
+
+    def gate(self, name: str) -> asyncio.Event:
+        return self.gates.setdefault(name, asyncio.Event())
+
+    async def __call__(self, scope, receive, send) -> None:
+        name = scope["path"].strip("/")
+        self.log.append(f"start {name}")
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.bodies[name] = body
+        if name.startswith("boom"):
+            self.log.append(f"end {name}")
+            raise RuntimeError("boom")
+        await self.gate(name).wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        self.log.append(f"answered {name}")
+        if name in self.after_start:  # still streaming its body after the answer started
+            await self.after_start[name].wait()
+        await send({"type": "http.response.body", "body": name.encode()})
+        self.log.append(f"end {name}")
+
+
+def client(app, limit: int, **kwargs) -> tuple[httpx.AsyncClient, Turns]:
+    turns = Turns(limit)
+    wrapped = AdmissionMiddleware(app, turns=turns, **kwargs)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=wrapped), base_url="http://t"), turns
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_at_most_limit_run_and_the_others_wait_in_arrival_order():
+    async with asyncio.timeout(5):  # a broken admission fails here instead of hanging the suite
+        app = Recorder()
+        http, turns = client(app, 2)
+        async with http:
+            tasks = []
+            for name in ("a", "b", "c", "d", "e"):
+                tasks.append(asyncio.create_task(http.get(f"/{name}")))
+                await settle()
+            assert app.log == ["start a", "start b"] and turns.waiting == 3
+            for name in ("b", "a", "c", "d", "e"):
+                app.gate(name).set()
+                await settle()
+            responses = await asyncio.gather(*tasks)
+        assert [r.text for r in responses] == ["a", "b", "c", "d", "e"]
+        starts = [e for e in app.log if e.startswith("start")]
+        assert starts == ["start a", "start b", "start c", "start d", "start e"]
+        # c waited for b's turn (b ended first), d for a's
+        assert app.log.index("start c") > app.log.index("answered b")
+        assert app.log.index("start d") > app.log.index("answered a")
+        assert turns.waiting == 0
+
+
+async def test_a_turn_is_given_back_when_the_answer_starts_not_when_its_body_ends():
+    async with asyncio.timeout(5):  # a broken admission fails here instead of hanging the suite
+        app = Recorder()
+        app.after_start["slow"] = asyncio.Event()
+        http, _ = client(app, 1)
+        async with http:
+            slow = asyncio.create_task(http.get("/slow"))
+            await settle()
+            nxt = asyncio.create_task(http.get("/next"))
+            await settle()
+            assert "start next" not in app.log
+            app.gate("slow").set()
+            await settle()
+            assert app.log[:3] == ["start slow", "answered slow", "start next"]  # slow still streaming
+            app.gate("next").set()
+            assert (await nxt).text == "next"
+            app.after_start["slow"].set()
+            assert (await slow).text == "slow"
+
+
+async def test_an_error_gives_the_turn_back():
+    async with asyncio.timeout(5):  # a broken admission fails here instead of hanging the suite
+        app = Recorder()
+        http, turns = client(app, 1)
+        async with http:
+            with pytest.raises(RuntimeError):
+                await http.get("/boom")
+            app.gate("after").set()
+            assert (await http.get("/after")).text == "after"
+        assert turns.waiting == 0
+
+
+async def test_a_request_cancelled_while_waiting_leaves_no_turn_taken():
+    async with asyncio.timeout(5):  # a broken admission fails here instead of hanging the suite
+        app = Recorder()
+        http, turns = client(app, 1)
+        async with http:
+            first = asyncio.create_task(http.get("/first"))
+            await settle()
+            gone = asyncio.create_task(http.get("/gone"))
+            await settle()
+            assert turns.waiting == 1
+            gone.cancel()
+            await settle()
+            assert turns.waiting == 0
+            app.gate("first").set()
+            await first
+            app.gate("later").set()
+            assert (await http.get("/later")).text == "later"
+        assert "start gone" not in app.log
+
+
+async def test_a_body_is_read_before_the_request_queues_and_handed_on_unchanged():
+    """A slow sender holds no turn: while its body trickles in, another request runs."""
+    async with asyncio.timeout(5):  # a broken admission fails here instead of hanging the suite
+        app = Recorder()
+        http, _ = client(app, 1)
+        sent = asyncio.Event()
+
+        async def trickle():
+            yield b'{"criteria": '
+            await sent.wait()
+            yield b"[1, 2, 3]}"
+
+        async with http:
+            slow = asyncio.create_task(http.put("/slow", content=trickle(), headers={"Content-Length": "23"}))
+            await settle()
+            app.gate("quick").set()
+            assert (await http.get("/quick")).text == "quick"
+            assert app.log[0] == "start quick"
+            sent.set()
+            app.gate("slow").set()
+            assert (await slow).text == "slow"
+        assert app.bodies["slow"] == b'{"criteria": [1, 2, 3]}'
+
+
+async def test_a_failure_while_reading_the_body_is_raised_to_the_application():
+    async with asyncio.timeout(5):  # a broken admission fails here instead of hanging the suite
+        seen: list[str] = []
+
+        async def app(scope, receive, send):
+            try:
+                await receive()
+            except TimeoutError:
+                seen.append("timeout")
+            await send({"type": "http.response.start", "status": 408, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        async def failing_receive():
+            raise TimeoutError
+
+        turns = Turns(1)
+        wrapped = AdmissionMiddleware(app, turns=turns)
+        sent: list[dict] = []
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "path": "/x", "method": "PUT", "headers": [(b"content-length", b"10")]}
+        await wrapped(scope, failing_receive, send)
+        assert seen == ["timeout"] and sent[0]["status"] == 408
+
+
+async def test_exempt_requests_large_bodies_and_bodies_without_a_length_never_queue():
+    async with asyncio.timeout(5):  # a broken admission fails here instead of hanging the suite
+        app = Recorder()
+        http, turns = client(app, 1, exempt=lambda scope: scope["path"] == "/metrics", prefetch_bytes=10)
+        async with http:
+            held = asyncio.create_task(http.get("/held"))
+            await settle()
+            for name in ("metrics", "large", "chunked"):
+                app.gate(name).set()
+            assert (await http.get("/metrics")).text == "metrics"
+            assert (await http.put("/large", content=b"x" * 11)).text == "large"
+
+            async def chunks():
+                yield b"abc"
+
+            assert (await http.put("/chunked", content=chunks())).text == "chunked"  # transfer-encoding: chunked
+            assert turns.waiting == 0 and "start held" in app.log and "end held" not in app.log
+            app.gate("held").set()
+            await held
+
+
+async def test_no_limit_queues_nothing():
+    async with asyncio.timeout(5):  # a broken admission fails here instead of hanging the suite
+        app = Recorder()
+        http, _ = client(app, 0)
+        async with http:
+            tasks = [asyncio.create_task(http.get(f"/{n}")) for n in "abcd"]
+            await settle()
+            assert sorted(app.log) == ["start a", "start b", "start c", "start d"]
+            for n in "abcd":
+                app.gate(n).set()
+            await asyncio.gather(*tasks)
+
+
+@pytest.mark.parametrize(("path", "content_type", "exempt"), [
+    ("/api/v1/units/084/summary", b"", False),
+    ("/api/v1/communes/02812/assessments/2021", b"application/json", False),
+    ("/api/v1/auth/token", b"application/x-www-form-urlencoded", True),
+    ("/login", b"Application/X-WWW-Form-Urlencoded; charset=utf-8", True),
+    ("/api/v1/imports/assessments", b"multipart/form-data; boundary=x", True),
+    ("/api/v1/units/084/report.xlsx", b"", True),
+    ("/api/v1/units/084/report.csv", b"", True),
+    ("/api/v1/units/084/trend.svg", b"", True),
+    ("/metrics", b"", True),
+    ("/healthz", b"", True),
+    ("/readyz", b"", True),
+])
+def test_what_runs_off_the_loop_never_waits_for_a_turn(path, content_type, exempt):
+    headers = [(b"content-type", content_type)] if content_type else []
+    assert runs_off_the_loop({"type": "http", "path": path, "headers": headers}) is exempt
