@@ -94,6 +94,7 @@ async def test_metrics_count_requests_by_route_and_assessments_by_status(client)
     assert 'ntm_http_requests_total{method="GET",route="/api/v1/units/{code}",status="200"} 2.0' in text
     assert 'ntm_assessments{status="draft"} 1.0' in text and 'ntm_assessments{status="approved"} 0.0' in text
     assert "ntm_http_request_duration_seconds_bucket" in text and "ntm_db_pool_connections_in_use" in text
+    assert "\nntm_http_requests_waiting 0.0\n" in text  # nothing waits for a turn now
 
 
 async def test_slow_queries_are_logged_with_the_request_id(db, caplog):

@@ -10,9 +10,11 @@ each admitted request the worker nearly to itself: answer times even out (the sl
 lot, the quickest rise a little), and throughput does not drop, since a few requests in flight
 still fill the database's waits.
 
-What is not held back: a request's slot is given back when its answer starts (a slow reader
-never holds one), a body is read before the request queues (a slow sender never holds one;
-bodies above ``prefetch_bytes``, or without a length, are not queued at all), and whatever
+What is not held back: a request's turn is given back when its answer starts (a slow reader
+never holds one), or after ``turn_seconds`` when it runs longer (a request waiting for a lock
+that an import holds, say, does not stall the worker's other requests behind it: it runs on
+without a turn); a body is read before the request queues (a slow sender never holds one;
+bodies above ``prefetch_bytes``, or without a length, are not queued at all); and whatever
 ``exempt`` names (work done in threads, say, which does not compete for the worker's thread).
 """
 
@@ -24,6 +26,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PREFETCH_BYTES = 64 * 1024
+TURN_SECONDS = 0.5  # far above a request's own cost (milliseconds), far below a wait for another's lock
 
 
 class Turns:
@@ -52,8 +55,9 @@ class AdmissionMiddleware:
     large or have no length."""
 
     def __init__(self, app: ASGIApp, *, turns: Turns, exempt: Callable[[Scope], bool] = lambda scope: False,
-                 prefetch_bytes: int = PREFETCH_BYTES) -> None:
-        self.app, self.turns, self.exempt, self.prefetch_bytes = app, turns, exempt, prefetch_bytes
+                 prefetch_bytes: int = PREFETCH_BYTES, turn_seconds: float = TURN_SECONDS) -> None:
+        self.app, self.turns, self.exempt = app, turns, exempt
+        self.prefetch_bytes, self.turn_seconds = prefetch_bytes, turn_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.turns.limit or self.exempt(scope):
@@ -72,7 +76,10 @@ class AdmissionMiddleware:
             nonlocal held
             if held:
                 held = False
+                overtime.cancel()
                 slots.release()
+
+        overtime = asyncio.get_running_loop().call_later(self.turn_seconds, give_back)
 
         async def answering(message: Message) -> None:
             if message["type"] == "http.response.start":

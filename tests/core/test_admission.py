@@ -103,6 +103,32 @@ async def test_a_turn_is_given_back_when_the_answer_starts_not_when_its_body_end
             assert (await slow).text == "slow"
 
 
+async def test_a_request_that_runs_past_its_turn_gives_it_back_and_runs_on():
+    """One waiting for a lock another holds (an import's, say) does not stall the worker's others."""
+    async with asyncio.timeout(5):
+        app = Recorder()
+        http, _ = client(app, 1, turn_seconds=0.05)
+        async with http:
+            stuck = asyncio.create_task(http.get("/stuck"))
+            await settle()
+            nxt = asyncio.create_task(http.get("/next"))
+            await settle()
+            assert "start next" not in app.log
+            await asyncio.sleep(0.1)
+            assert app.log == ["start stuck", "start next"]  # stuck still running, without a turn
+            app.gate("next").set()
+            assert (await nxt).text == "next"
+            app.gate("stuck").set()
+            assert (await stuck).text == "stuck"
+            # the turn stuck gave back is not given back twice: one turn still, not two
+            again = [asyncio.create_task(http.get(f"/{name}")) for name in ("a", "b")]
+            await settle()
+            assert app.log[-1] == "start a" and "start b" not in app.log
+            app.gate("a").set()
+            app.gate("b").set()
+            await asyncio.gather(*again)
+
+
 async def test_an_error_gives_the_turn_back():
     async with asyncio.timeout(5):  # a broken admission fails here instead of hanging the suite
         app = Recorder()

@@ -236,10 +236,11 @@ def test_report_subject(path, query, expected):
 # ---- single flight: concurrent misses compute once -----------------------------------------------
 
 
-async def test_concurrent_misses_run_one_computation(db, client, monkeypatch):
+async def test_concurrent_misses_run_one_computation(db, app, client, monkeypatch):
     from app.reports import service
 
     await load_demo(db)
+    app.state.turns.limit = 0  # every request runs at once (no turns): single flight alone computes once
     runs = []
     original = service.summary
 
