@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     import_max_unzipped_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     import_concurrency: int = Field(default=2, ge=1, le=64, description="Imports at once per worker (503 past it)")
     worker_concurrency: int = Field(
-        default=3, ge=0, le=1000,
+        default=2, ge=0, le=1000,
         description="Requests a worker runs at once; the others wait their turn in arrival order (0: no limit). "
                     "Sign-ins, uploads, file exports and the health and metrics endpoints never wait",
     )
