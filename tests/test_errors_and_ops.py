@@ -82,6 +82,32 @@ async def test_openapi_documents_problem_responses_and_tags(client):
             assert op.get("tags"), f"{method.upper()} {path} has no tag"
 
 
+async def test_api_requests_take_turns_and_sign_ins_uploads_exports_and_monitoring_do_not(app, client):
+    """The worker's turns (NTM_WORKER_CONCURRENCY) are taken by API reads and writes, cache hits
+    included; what runs in threads or serves monitoring never waits for one."""
+    from tests.builders import put_assessment
+
+    turns = app.state.turns
+    assert turns.limit == 2
+    taken: list[str] = []
+    take = turns.take
+
+    async def counting_take():
+        taken.append("turn")
+        return await take()
+
+    turns.take = counting_take
+    await put_assessment(client, code="02812", year=2021, met=10)
+    for _ in range(2):
+        assert (await client.get("/api/v1/units/084/summary", params={"year": 2021})).status_code == 200
+    assert len(taken) == 3
+    assert (await client.post("/api/v1/auth/token", data={"username": "nobody", "password": "wrong"})).status_code == 401
+    assert (await client.get("/api/v1/units/084/report.csv", params={"year": 2021})).status_code == 200
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert (await client.get(path)).status_code == 200
+    assert len(taken) == 3
+
+
 async def test_metrics_count_requests_by_route_and_assessments_by_status(client):
     from tests.builders import put_assessment
 
