@@ -29,8 +29,9 @@ Over the national dataset of ``bench/dataset.py`` (11,463 units, 10,009 communes
 ``--app-root DIR`` serves the code found in DIR (a checkout of another commit, e.g. ``git
 archive <commit> | tar -x -C DIR``) with this checkout's virtualenv, to measure before → after on
 the same database; give that code's Alembic head with ``--schema REV`` (the database is moved
-there first, and back to this checkout's head at the end). Figures are printed and written to
-bench/results/fresh-<backend>[-<label>].json; never asserted.
+there first, and back to this checkout's head at the end). The served workers inherit the
+environment: ``NTM_WORKER_CONCURRENCY=0`` measures them without turns (README "Turns"). Figures are
+printed and written to bench/results/fresh-<backend>[-<label>].json; never asserted.
 """
 
 from __future__ import annotations
