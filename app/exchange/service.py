@@ -343,7 +343,6 @@ async def import_assessments(
                 errors.add(_error(row.row, code_col, row.code, reason))
             else:
                 changed.append(plan)
-        judges.forget()  # the chunk's communes' attributes: read again, a chunk at a time, when written
 
     result = ImportResult(
         year=year, kind=AssessmentKind(kind), criteria_set=cset.code, dry_run=dry_run, rows=len(parsed.rows), created=len(new_rows),
@@ -409,23 +408,24 @@ class _Judges:
 
     def __init__(self, session: AsyncSession, year: int, indicators: rules.IndicatorRules) -> None:
         self.session, self.year, self.indicators = session, year, indicators
+        # read once per commune for the whole request (planned and written by the same attributes),
+        # equal ones one object: a few distinct (group, region) pairs among thousands of communes
         self._attributes: dict[int, units_rules.YearAttributes] = {}
-
-    def forget(self) -> None:
-        """Drop the attributes read so far (a chunk's: kept for the whole file, they cost ~2 MB per 20,000 communes)."""
-        self._attributes.clear()
+        self._shared: dict[units_rules.YearAttributes, units_rules.YearAttributes] = {}
 
     async def prefetch(self, unit_ids: Sequence[int]) -> None:
         wanted = [i for i in unit_ids if i not in self._attributes]
         if self.indicators and wanted:
-            self._attributes.update(await units_service.attributes_in_year_of(self.session, wanted, self.year))
+            for unit_id, attrs in (await units_service.attributes_in_year_of(self.session, wanted, self.year)).items():
+                self._attributes[unit_id] = self._shared.setdefault(attrs, attrs)
 
     async def __call__(self, unit: _Unit, kept: Sequence[CriterionResult], row: rules.ParsedRow
                        ) -> assessment_rules.Judge:
         if not self.indicators or not (any(c.indicators for c in kept) or rules.has_values(row)):
             return assessment_rules.NO_JUDGE
         if unit.id not in self._attributes:
-            self._attributes[unit.id] = await units_service.attributes_in_year(self.session, unit.id, self.year)
+            attrs = await units_service.attributes_in_year(self.session, unit.id, self.year)
+            self._attributes[unit.id] = self._shared.setdefault(attrs, attrs)
         attrs = self._attributes[unit.id]
         return assessment_rules.Judge(year=self.year, region=attrs.region, commune_group=attrs.commune_group,
                                       indicators=self.indicators)
@@ -448,10 +448,8 @@ async def _write(
     now = utcnow()
     for start in range(0, len(new_rows), WRITE_CHUNK):
         await _create(session, cset, year, kind, new_rows[start:start + WRITE_CHUNK], principal, judges, tree, now)
-        judges.forget()
     for start in range(0, len(changed), WRITE_CHUNK):
         await _update(session, cset, year, kind, changed[start:start + WRITE_CHUNK], principal, judges, tree, now)
-        judges.forget()
 
 
 def _recorder(records: list[dict[str, Any]], principal: Principal, year: int, kind: str, tree: units_rules.Tree,
@@ -472,7 +470,6 @@ async def _create(session: AsyncSession, cset: CriteriaSet, year: int, kind: str
     records: list[dict[str, Any]] = []
     record = _recorder(records, principal, year, kind, tree, now)
     views: list[tuple[_Plan, list[CriterionResult], AssessmentPublic]] = []
-    await judges.prefetch([plan.unit.id for plan in plans if rules.has_values(plan.row)])
     for plan in plans:
         judge = await judges(plan.unit, (), plan.row)  # NO_JUDGE for a row without indicator values
         criteria = rules.row_criteria(plan.row, count, (), judge)
@@ -504,8 +501,8 @@ async def _update(session: AsyncSession, cset: CriteriaSet, year: int, kind: str
     records: list[dict[str, Any]] = []
     record = _recorder(records, principal, year, kind, tree, now)
     kept = await _criteria_of(session, [plan.before.id for plan in plans if plan.before is not None])
-    await judges.prefetch([plan.unit.id for plan in plans if plan.criteria is None and (
-        rules.has_values(plan.row) or any(c.indicators for c in kept.get(plan.before.id if plan.before else -1, [])))])
+    await judges.prefetch([plan.unit.id for plan in plans if plan.criteria is None
+                           and any(c.indicators for c in kept.get(plan.before.id if plan.before else -1, []))])
     fields = [await _changed(plan, kept.get(plan.before.id, []) if plan.before is not None else [], cset, year, now,
                              judges, record) for plan in plans]
     await session.execute(
