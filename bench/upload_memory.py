@@ -1,6 +1,6 @@
 """Peak memory of a real server process per upload, with the crafted files of issue 12.
 
-    .venv/bin/python -m bench.upload_memory [--backend sqlite|postgresql]
+    .venv/bin/python -m bench.upload_memory [--backend sqlite|postgresql] [--only TEXT] [--each]
 
 Serves ``ntm serve`` (one worker) on a fresh database, signs in as an administrator, and for each
 file: resets the process's peak RSS (``/proc/<pid>/clear_refs`` ← 5), uploads it (a dry run, but
@@ -220,11 +220,26 @@ async def _measure(pid: int, base: str, token: str, items: list[tuple[str, str, 
               f"peak RSS growth {growth / MIB:.1f} MB")
 
 
+def _serve_and_measure(url: str, backend: str, items: list[tuple[str, str, bytes, bool]]) -> None:
+    process, base = start(url, port=free_port())
+    try:
+        token = httpx.post(f"{base}/api/v1/auth/token", data={"username": ADMIN, "password": PASSWORD}
+                           ).json()["access_token"]
+        print(f"backend {backend}; server RSS at start {_status(process.pid)['VmRSS'] / MIB:.0f} MB")
+        asyncio.run(_measure(process.pid, base, token, items))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--only", help="the uploads whose label contains this, alone on a fresh server (memory a "
                                        "previous upload freed but the process kept would hide growth)")
+    parser.add_argument("--each", action="store_true",
+                        help="each upload (of those --only selects) alone on a fresh server of its own, in turn, on "
+                             "the one database (the real import, which writes, comes last)")
     args = parser.parse_args()
     items = [item for item in files() if args.only is None or args.only in item[0]]
     with tempfile.TemporaryDirectory() as tmp:
@@ -239,15 +254,8 @@ def main() -> None:
             cleanup = name
         try:
             _prepare(url)
-            process, base = start(url, port=free_port())
-            try:
-                token = httpx.post(f"{base}/api/v1/auth/token", data={"username": ADMIN, "password": PASSWORD}
-                                   ).json()["access_token"]
-                print(f"backend {args.backend}; server RSS at start {_status(process.pid)['VmRSS'] / MIB:.0f} MB")
-                asyncio.run(_measure(process.pid, base, token, items))
-            finally:
-                process.terminate()
-                process.wait(timeout=30)
+            for batch in ([[item] for item in items] if args.each else [items]):
+                _serve_and_measure(url, args.backend, batch)
         finally:
             if cleanup:
                 subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c",

@@ -96,8 +96,9 @@ class Budget:
         self.max_cells = 60 * (max_rows + 1)
         # distinct values: each costs ~250 bytes of peak server memory through the import (its
         # text, its Cell, the interning entry, then the parsed value), so this cap is what keeps
-        # the 50 MB promise (bench/upload_memory: 48.5 MB for 20,000 rows at the cap). It admits a
-        # code and a name per row plus ~4 columns of all-distinct measured values on 20,000 rows,
+        # the 50 MB promise (bench/upload_memory: at most 30.5 MB for the files at the cap, each
+        # alone on a fresh server, 2026-12-01). It admits a code and a name per row plus ~4
+        # columns of all-distinct measured values on 20,000 rows,
         # ~11 on 10,000 (the review's 8,000 × 12: 112,000); 20,000 × 30 distinct values does not
         # fit 50 MB with a Python object per value (≈ 120 MB measured) and stays refused (413).
         self.max_distinct = 6 * max_rows + 10_000

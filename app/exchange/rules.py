@@ -101,6 +101,11 @@ class ParsedRow:
     indicators: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
 
 
+def has_values(row: ParsedRow) -> bool:
+    """Whether the row gives any indicator a value (a blank cell gives none)."""
+    return any(v is not None for vs in row.indicators.values() for v in vs.values())
+
+
 @dataclass
 class Parsed:
     rows: list[ParsedRow] = field(default_factory=list)
@@ -394,9 +399,15 @@ def _cell(row: list[Cell], index: int | None) -> Cell:
     return row[index] if index is not None and index < len(row) else Cell(None)
 
 
-def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_INDICATORS) -> Parsed:
+MEMO_CELLS = 4096  # indicator cells whose reading ``parse`` remembers (equal cells are one ``Cell``)
+
+
+def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_INDICATORS, *,
+          consume: bool = False) -> Parsed:
     """The commune rows of a sheet, or every error found in it. ``indicators``: the set's
-    indicators by criterion (their codes may head columns; their values are checked as PUT checks them)."""
+    indicators by criterion (their codes may head columns; their values are checked as PUT checks them).
+    ``consume``: each row's cells are dropped from the sheet once read (the sheet and the parsed
+    rows are never both whole in memory); the sheet is left with its header row only."""
     out = Parsed()
     if not sheet.rows:
         out.errors.append(RowError(1, None, None, "the sheet is empty: row 1 must be the header row"))
@@ -417,7 +428,15 @@ def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_IND
     columns = tuple((criterion, code) for code, (criterion, _) in table.indicators.items())
     interned: dict[frozenset[int], frozenset[int]] = {}  # rows share their sets of marks: one object each
     found: Errors[RowError] = Errors()  # every error counted, the first ones kept
-    for number, row in enumerate(sheet.rows[1:], start=2):
+    # the reading of an indicator cell (its value, its problems) by (cell, indicator): a sheet's equal
+    # cells are one object, so rows that repeat a value share one parsed value (a float each was ~9 MB
+    # for 20,000 rows × 18 columns); the memo holds the cell, so its id stays its own
+    memo: dict[tuple[int, str], tuple[Cell, Any, list[str]]] = {}
+    rows = sheet.rows
+    for number in range(2, len(rows) + 1):
+        row = rows[number - 1]
+        if consume:
+            rows[number - 1] = []
         if all(_blank(c.value) for c in row):
             continue
         first = _cell(row, 0).value
@@ -468,12 +487,20 @@ def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_IND
                                            f"criterion {criterion}: {_not_a(cell).removesuffix(': ')} is not a "
                                            f"value of indicator {indicator} ({hint})"))
                 continue
-            value = indicator_value(cell.value, ops.get(indicator), cell.kind)
+            known_reading = memo.get((id(cell), indicator))
+            if known_reading is None:
+                value = indicator_value(cell.value, ops.get(indicator), cell.kind)
+                problems = [p.message for p in assessment_rules.indicator_errors(criterion, {indicator: value}, judge,
+                                                                                 prefix="")]
+                if len(memo) < MEMO_CELLS:
+                    memo[(id(cell), indicator)] = (cell, value, problems)
+            else:
+                _, value, problems = known_reading
             values.setdefault(criterion, {})[indicator] = value
-            for problem in assessment_rules.indicator_errors(criterion, {indicator: value}, judge, prefix=""):
+            for message in problems:
                 hint = MARKS_HELP if ops.get(indicator) == Op.boolean else NUMBER_HELP
                 row_errors.append(RowError(number, column_letter(index), _text(cell.value),
-                                           f"criterion {criterion}: {problem.message} ({hint})"))
+                                           f"criterion {criterion}: {message} ({hint})"))
         if row_errors:
             found.extend(row_errors)
             continue
@@ -487,6 +514,8 @@ def parse(sheet: Sheet, criteria_count: int, indicators: IndicatorRules = NO_IND
             met=interned.setdefault(frozenset(met), frozenset(met)),
             blank=interned.setdefault(frozenset(blank), frozenset(blank)),
             indicators=RowValues(columns, tuple(values.get(criterion, {}).get(code) for criterion, code in columns))))
+    if consume:
+        del rows[1:]
     out.errors, out.more = found.kept(), found.count - len(found.kept())
     return out
 

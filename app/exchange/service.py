@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from sqlalchemy import JSON, and_, bindparam, delete, insert, select, update
@@ -88,7 +89,7 @@ class ImportRejected(OutcomeProblem):
         self.result = result
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Unit:
     id: int
     code: str
@@ -114,7 +115,6 @@ class _Plan:
 
     row: rules.ParsedRow
     unit: _Unit
-    chain: UnitChain
     before: _Existing | None
     met: frozenset[int]
     criteria: list[CriterionResult] | None = None
@@ -144,14 +144,19 @@ def _empty_result(year: int, set_code: str, dry_run: bool, errors: list[ImportEr
 
 
 async def _units(session: AsyncSession, codes: Sequence[str], day: dt.date) -> dict[str, _Unit]:
+    """The communes of the file as valid on the day, by code: kept for the whole request, so their
+    level, kind and parent code (the same few texts for thousands of communes) are one object each."""
     out: dict[str, _Unit] = {}
+    texts: dict[str, str] = {}
     for start in range(0, len(codes), CHUNK):
         rows = await session.execute(
             select(U.c.id, U.c.code, U.c.name, U.c.level, U.c.kind, U.c.parent_code)
             .where(U.c.code.in_(codes[start:start + CHUNK]), valid_on(day))
         )
         for r in rows:
-            out[r.code] = _Unit(r.id, r.code, r.name, r.level, r.kind, r.parent_code)
+            parent = texts.setdefault(r.parent_code, r.parent_code) if r.parent_code is not None else None
+            out[r.code] = _Unit(r.id, r.code, r.name, texts.setdefault(r.level, r.level),
+                                texts.setdefault(r.kind, r.kind), parent)
     return out
 
 
@@ -267,8 +272,10 @@ async def import_assessments(
     if not dry_run:
         await criteria_service.hold(session, cset)
     set_rules = await assessments_service.set_indicators(session, cset.code)
-    parsed = await run_in_threadpool(rules.parse, table, cset.criteria_count, set_rules)
-    table.rows.clear()  # the cells are not read again: ``files`` are consumed (~15 MB for a national file)
+    # the cells are not read again: ``files`` are consumed, each row dropped once parsed (~15 MB for a
+    # national file, which the parsed rows would otherwise come on top of)
+    parsed = await run_in_threadpool(partial(rules.parse, consume=True), table, cset.criteria_count, set_rules)
+    table.rows.clear()
     # every error counted, the first 1,000 (by row, then column) kept, in whatever order they are found
     errors: sheets.Errors[ImportError_] = sheets.Errors()
     errors.extend([_error(e.row, e.column, e.value, e.message) for e in parsed.errors])
@@ -278,7 +285,7 @@ async def import_assessments(
 
     code_col, name_col = parsed.code_column, parsed.name_column
     out_of_scope: sheets.Errors[ImportError_] = sheets.Errors()
-    good: list[tuple[rules.ParsedRow, _Unit, UnitChain]] = []
+    good: list[rules.ParsedRow] = []  # their units by code; chains are worked out when audited
     for row in parsed.rows:
         unit = units.get(row.code)
         if unit is None:
@@ -297,7 +304,7 @@ async def import_assessments(
             out_of_scope.add(_error(row.row, code_col, row.code,
                                        f"{principal.actor} may not write assessments of {unit.name} ({unit.code})"))
             continue
-        good.append((row, unit, units_rules.chain_in(unit.id, unit.code, unit.parent_code, tree)))
+        good.append(row)
 
     lock = not dry_run and not errors
     judges = _Judges(session, year, set_rules)
@@ -306,19 +313,19 @@ async def import_assessments(
     unchanged = 0
     shared: dict[frozenset[int], frozenset[int]] = {}  # the rows' sets of marks, one object each
     for start in range(0, len(good), WRITE_CHUNK):  # a chunk of rows at a time: what they leave is dropped
-        part = good[start:start + WRITE_CHUNK]
-        existing = await _existing(session, [u.id for _, u, _ in part], year, kind=kind, lock=lock)
+        part = [(row, units[row.code]) for row in good[start:start + WRITE_CHUNK]]
+        existing = await _existing(session, [u.id for _, u in part], year, kind=kind, lock=lock)
         # with indicator columns, what a row leaves depends on the values recorded (kept under the file's)
         # and on the commune's thresholds: worked out here, so that an unchanged row is told apart (and
         # again when written: a plan keeps only its marks)
         kept: dict[int, list[CriterionResult]] = {}
         if parsed.indicator_columns:
             kept = await _criteria_of(session, [b.id for b in existing.values() if b.row.criteria_set == cset.code])
-            await judges.prefetch([u.id for _, u, _ in part])
-        for row, unit, chain in part:
+            await judges.prefetch([u.id for _, u in part])
+        for row, unit in part:
             before = existing.get(unit.id)
             same = before is not None and before.row.criteria_set == cset.code
-            plan = _Plan(row, unit, chain, before, row.met)
+            plan = _Plan(row, unit, before, row.met)
             criteria: list[CriterionResult] | None = None
             if parsed.indicator_columns:
                 old = kept.get(before.id, []) if before is not None and same else []
@@ -349,13 +356,18 @@ async def import_assessments(
     if not dry_run and (new_rows or changed):
         # the stored report aggregates' epochs of every district written, taken in code order first
         await stored_reports.hold_epochs(session, [p.unit.parent_code for p in (*new_rows, *changed)])
-        await _write(session, cset, year, kind, new_rows, changed, principal, judges)
+        await _write(session, cset, year, kind, new_rows, changed, principal, judges, tree)
     return result
+
+
+def _chain(unit: _Unit, tree: units_rules.Tree) -> UnitChain:
+    """The commune's chain in the year (worked out when needed, never kept for every row of a file)."""
+    return units_rules.chain_in(unit.id, unit.code, unit.parent_code, tree)
 
 
 def _may_write(principal: Principal, unit: _Unit, tree: units_rules.Tree) -> bool:
     """``auth.rules.allowed`` for an assessment write on the commune, over its chain of unit ids in the year."""
-    chain = units_rules.chain_in(unit.id, unit.code, unit.parent_code, tree)
+    chain = _chain(unit, tree)
     return allowed(principal.role, principal.unit_id, Action.assessment_write, chain.ids, is_person=principal.is_person)
 
 
@@ -396,20 +408,24 @@ class _Judges:
 
     def __init__(self, session: AsyncSession, year: int, indicators: rules.IndicatorRules) -> None:
         self.session, self.year, self.indicators = session, year, indicators
+        # read once per commune for the whole request (planned and written by the same attributes),
+        # equal ones one object: a few distinct (group, region) pairs among thousands of communes
         self._attributes: dict[int, units_rules.YearAttributes] = {}
+        self._shared: dict[units_rules.YearAttributes, units_rules.YearAttributes] = {}
 
     async def prefetch(self, unit_ids: Sequence[int]) -> None:
         wanted = [i for i in unit_ids if i not in self._attributes]
         if self.indicators and wanted:
-            self._attributes.update(await units_service.attributes_in_year_of(self.session, wanted, self.year))
+            for unit_id, attrs in (await units_service.attributes_in_year_of(self.session, wanted, self.year)).items():
+                self._attributes[unit_id] = self._shared.setdefault(attrs, attrs)
 
     async def __call__(self, unit: _Unit, kept: Sequence[CriterionResult], row: rules.ParsedRow
                        ) -> assessment_rules.Judge:
-        if not self.indicators or not (any(c.indicators for c in kept)
-                                       or any(v is not None for vs in row.indicators.values() for v in vs.values())):
+        if not self.indicators or not (any(c.indicators for c in kept) or rules.has_values(row)):
             return assessment_rules.NO_JUDGE
         if unit.id not in self._attributes:
-            self._attributes[unit.id] = await units_service.attributes_in_year(self.session, unit.id, self.year)
+            attrs = await units_service.attributes_in_year(self.session, unit.id, self.year)
+            self._attributes[unit.id] = self._shared.setdefault(attrs, attrs)
         attrs = self._attributes[unit.id]
         return assessment_rules.Judge(year=self.year, region=attrs.region, commune_group=attrs.commune_group,
                                       indicators=self.indicators)
@@ -424,34 +440,35 @@ async def _write(
     changed: list[_Plan],
     principal: Principal,
     judges: _Judges,
+    tree: units_rules.Tree,
 ) -> None:
     """Write the rows, ``WRITE_CHUNK`` at a time (their criteria, audit views and records and the
     statements' parameters are built for a chunk and dropped), in the request's one transaction:
     the creations, then the changes, each with its audit records, in the rows' order."""
     now = utcnow()
     for start in range(0, len(new_rows), WRITE_CHUNK):
-        await _create(session, cset, year, kind, new_rows[start:start + WRITE_CHUNK], principal, judges, now)
+        await _create(session, cset, year, kind, new_rows[start:start + WRITE_CHUNK], principal, judges, tree, now)
     for start in range(0, len(changed), WRITE_CHUNK):
-        await _update(session, cset, year, kind, changed[start:start + WRITE_CHUNK], principal, judges, now)
+        await _update(session, cset, year, kind, changed[start:start + WRITE_CHUNK], principal, judges, tree, now)
 
 
-def _recorder(records: list[dict[str, Any]], principal: Principal, year: int, kind: str, now: dt.datetime
-              ) -> Callable[[_Plan, str, AssessmentPublic | None, AssessmentPublic], None]:
+def _recorder(records: list[dict[str, Any]], principal: Principal, year: int, kind: str, tree: units_rules.Tree,
+              now: dt.datetime) -> Callable[[_Plan, str, AssessmentPublic | None, AssessmentPublic], None]:
     def record(plan: _Plan, action: str, before: AssessmentPublic | None, after: AssessmentPublic) -> None:
         records.append(audit.entry(actor=principal.actor, action=action, entity=assessments_service.ENTITY,
                                    key=assessments_service.audit_key(plan.unit.code, year, kind), before=before,
                                    after=after,
-                                   unit_chain=plan.chain.codes, at=now))
+                                   unit_chain=_chain(plan.unit, tree).codes, at=now))
 
     return record
 
 
 async def _create(session: AsyncSession, cset: CriteriaSet, year: int, kind: str, plans: list[_Plan],
-                  principal: Principal, judges: _Judges, now: dt.datetime) -> None:
+                  principal: Principal, judges: _Judges, tree: units_rules.Tree, now: dt.datetime) -> None:
     """Create a chunk of assessments: their rows, criteria rows and audit records."""
     count = cset.criteria_count
     records: list[dict[str, Any]] = []
-    record = _recorder(records, principal, year, kind, now)
+    record = _recorder(records, principal, year, kind, tree, now)
     views: list[tuple[_Plan, list[CriterionResult], AssessmentPublic]] = []
     for plan in plans:
         judge = await judges(plan.unit, (), plan.row)  # NO_JUDGE for a row without indicator values
@@ -479,10 +496,10 @@ async def _create(session: AsyncSession, cset: CriteriaSet, year: int, kind: str
 
 
 async def _update(session: AsyncSession, cset: CriteriaSet, year: int, kind: str, plans: list[_Plan],
-                  principal: Principal, judges: _Judges, now: dt.datetime) -> None:
+                  principal: Principal, judges: _Judges, tree: units_rules.Tree, now: dt.datetime) -> None:
     """Change a chunk of assessments: their rows, the criteria rows that change, audit records."""
     records: list[dict[str, Any]] = []
-    record = _recorder(records, principal, year, kind, now)
+    record = _recorder(records, principal, year, kind, tree, now)
     kept = await _criteria_of(session, [plan.before.id for plan in plans if plan.before is not None])
     await judges.prefetch([plan.unit.id for plan in plans if plan.criteria is None
                            and any(c.indicators for c in kept.get(plan.before.id if plan.before else -1, []))])

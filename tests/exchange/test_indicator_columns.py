@@ -181,3 +181,53 @@ def test_written_files_read_back_the_same_values(write):
     values = {r.code: r.indicators for r in parsed.rows}
     assert values["02812"] == {10: {"10.1": 41.5}, 15: {"15.1": -3}, 17: {"17.1": False}}
     assert values["02800"] == {10: {"10.1": 1e-7}, 15: {"15.1": None}, 17: {"17.1": None}}
+
+
+def _sheet_with_repeats() -> sheets.Sheet:
+    """Rows repeating values (equal cells are one ``Cell``), bad values among them, a blank row and
+    an end marker: what ``parse`` must read the same whether or not it consumes the sheet."""
+    rows = [[*HEADER_19, "10.1", "15.1", "17.1"]]
+    for i in range(40):
+        rows.append([f"{10000 + i:05d}", f"Xã {i}", *marks(i % 20), ["41,5", "36", "abc", ""][i % 4],
+                     ["90", "1e309", "85,0"][i % 3], ["x", "Không", "có lẽ", ""][i % 4]])
+    rows += [[""] * 5, ["02812", "", *marks(3), "40", "", "x"], ["Tổng hợp", "", "x"], ["02800", "", "x"]]
+    return sheets.read(csv_bytes(rows), max_rows=100, max_unzipped_bytes=10**6)[0]
+
+
+def test_parse_reads_the_same_rows_and_errors_when_it_consumes_the_sheet():
+    kept = _sheet_with_repeats()
+    consumed = _sheet_with_repeats()
+    header = list(consumed.rows[0])
+    parsed = rules.parse(kept, 19, INDICATORS)
+    assert parsed.rows and parsed.errors and parsed.skipped == 0
+    assert rules.parse(consumed, 19, INDICATORS, consume=True) == parsed
+    assert consumed.rows == [header]  # each row dropped once read; the header left
+    assert len(kept.rows) == 45
+
+
+def test_rows_repeating_a_value_share_its_parsed_value_and_its_errors():
+    parsed = rules.parse(_sheet_with_repeats(), 19, INDICATORS)
+    by_row = {row: [(e.column, e.message) for e in parsed.errors if e.row == row] for row in (4, 8)}
+    # rows 4 and 8 repeat 10.1's "abc" and 17.1's "có lẽ" (i = 2 and 6): the same errors, read once
+    assert [column for column, _ in by_row[4]] == ["V", "X"] and by_row[4] == by_row[8]
+    first, again = parsed.rows[0], next(r for r in parsed.rows[1:] if r.indicators[10] == {"10.1": 41.5})
+    assert first.indicators[10]["10.1"] is again.indicators[10]["10.1"]  # one float, not one per row
+
+
+def test_a_true_cell_and_a_one_cell_are_read_apart():
+    """The memo of readings is by cell, not by equal value (``True == 1``)."""
+    sheet = sheets.Sheet("t", [[Cell(v) for v in [*HEADER_19, "17.1", "10.1"]],
+                               [Cell("02812"), sheets.BLANK, *[sheets.BLANK] * 19, Cell(1), Cell(True)],
+                               [Cell("02800"), sheets.BLANK, *[sheets.BLANK] * 19, Cell(True), Cell(1)]])
+    parsed = rules.parse(sheet, 19, INDICATORS)
+    assert [(e.row, e.column) for e in parsed.errors] == [(2, "W")]  # a yes/no is not a number
+    assert parsed.rows[0].indicators[17] == {"17.1": True} and parsed.rows[0].indicators[10] == {"10.1": 1}
+    assert type(parsed.rows[0].indicators[10]["10.1"]) is int
+
+
+@pytest.mark.parametrize(("values", "has"), [((), False), ((None,), False), ((None, 0), True), ((False,), True)])
+def test_has_values(values, has):
+    columns = tuple((10, f"10.{k}") for k in range(len(values)))
+    row = rules.ParsedRow(row=2, code="02812", name=None, met=frozenset(),
+                          indicators=rules.RowValues(columns, tuple(values)))
+    assert rules.has_values(row) is has
