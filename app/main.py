@@ -104,17 +104,18 @@ TAGS = [
 ]
 
 
-# Requests whose work runs in threads (a sign-in hashes its password, an upload is read and an
-# export built off the event loop) and the endpoints monitoring needs answered at once: they never
+# Requests whose work runs in threads (a sign-in hashes its password, an upload is read, an export
+# built and a static file read off the event loop) and the endpoints monitoring needs answered at once: they never
 # wait for a turn (a flood of sign-ins would otherwise hold every turn while the loop sat idle).
 _FILE_SUFFIXES = (".xlsx", ".csv", ".svg")
 _MONITORING = frozenset({"/healthz", "/readyz", "/metrics"})
+_STATIC = "/static/"  # files, read in threads
 _FORMS = (b"multipart/form-data", b"application/x-www-form-urlencoded")
 
 
 def runs_off_the_loop(scope: Scope) -> bool:
     path: str = scope["path"]
-    if path.endswith(_FILE_SUFFIXES) or path in _MONITORING:
+    if path.endswith(_FILE_SUFFIXES) or path in _MONITORING or path.startswith(_STATIC):
         return True
     content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
     return content_type.lower().startswith(_FORMS)

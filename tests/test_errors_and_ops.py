@@ -92,20 +92,54 @@ async def test_api_requests_take_turns_and_sign_ins_uploads_exports_and_monitori
     taken: list[str] = []
     take = turns.take
 
-    async def counting_take():
-        taken.append("turn")
-        return await take()
+    async def counting_take(*, read: bool):
+        taken.append("read" if read else "write")
+        return await take(read=read)
 
     turns.take = counting_take
     await put_assessment(client, code="02812", year=2021, met=10)
     for _ in range(2):
         assert (await client.get("/api/v1/units/084/summary", params={"year": 2021})).status_code == 200
-    assert len(taken) == 3
+    assert taken == ["write", "read", "read"]
     assert (await client.post("/api/v1/auth/token", data={"username": "nobody", "password": "wrong"})).status_code == 401
     assert (await client.get("/api/v1/units/084/report.csv", params={"year": 2021})).status_code == 200
     for path in ("/healthz", "/readyz", "/metrics"):
         assert (await client.get(path)).status_code == 200
-    assert len(taken) == 3
+    assert (await client.get("/static/does-not-exist.css")).status_code == 404
+    assert taken == ["write", "read", "read"]
+
+
+async def test_a_write_waiting_for_a_lock_gives_its_turn_back(db, app, client):
+    """A write waiting for a lock another transaction holds (an import's, say) gives its turn back
+    once its statement has waited WAIT_SECONDS: the writes queued behind it go on. Without that,
+    the request below would wait for the blocked one's turn, which waits for the lock this test
+    holds until that request is answered: the timeout would fail the test."""
+    import asyncio
+
+    from httpx import ASGITransport, AsyncClient
+    from sqlalchemy import text
+
+    from app.core.admission import AdmissionMiddleware
+    from tests.builders import criteria, put_assessment
+
+    path = "/api/v1/communes/02812/assessments/2021"
+    app.state.turns.limit = 1  # one write at a time (before the first request makes the queues)
+    await put_assessment(client, code="02812", year=2021, met=10)
+    layer = app.middleware_stack
+    while not isinstance(layer, AdmissionMiddleware):
+        layer = layer.app
+    layer.turn_seconds = 60  # only the statement's wait gives the turn back here
+    async with asyncio.timeout(20):
+        async with db.transaction() as holder:  # SQLite: the write lock; PostgreSQL: the row's lock
+            lock = " FOR UPDATE" if db.dialect == "postgresql" else ""
+            await holder.execute(text(f"SELECT id FROM assessment WHERE commune_code = '02812'{lock}"))
+            blocked = asyncio.create_task(client.put(path, json={"criteria": criteria(12)}))
+            await asyncio.sleep(0.2)  # it has its turn, and waits for the lock
+            async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as anonymous:
+                queued = await anonymous.put(path, json={"criteria": criteria(13)})  # needs no lock: 401
+            assert queued.status_code == 401
+            assert not blocked.done()
+        assert (await blocked).status_code == 200
 
 
 async def test_metrics_count_requests_by_route_and_assessments_by_status(client):

@@ -217,8 +217,9 @@ async def create_user(session: AsyncSession, actor: Principal, data: UserCreate)
     if (await session.execute(select(col(User.id)).where(col(User.username) == data.username))).first():
         raise Conflict(f"The username {data.username!r} is taken.")
     unit = await _check_binding(session, data.role, data.unit_code)
+    password_hash = await asyncio.to_thread(hash_password, data.password)  # ~0.1 s of CPU: off the event loop
     user = User(
-        username=data.username, password_hash=hash_password(data.password), role=data.role,
+        username=data.username, password_hash=password_hash, role=data.role,
         unit_code=unit.code if unit else None, unit_id=unit.id if unit else None, created_at=utcnow(),
     )
     session.add(user)
@@ -257,7 +258,7 @@ async def update_user(session: AsyncSession, actor: Principal, username: str, da
     if changes.get("disabled") is not None:
         user.disabled = changes["disabled"]
     if changes.get("password"):
-        user.password_hash = hash_password(changes["password"])
+        user.password_hash = await asyncio.to_thread(hash_password, changes["password"])
     if revoke:  # every token issued before answers 401 from the commit on
         user.token_generation = (user.token_generation or 0) + 1
     await session.flush()

@@ -11,9 +11,10 @@ lot, the quickest rise a little), and throughput does not drop, since a few requ
 still fill the database's waits.
 
 What is not held back: a request's turn is given back when its answer starts (a slow reader
-never holds one), or after ``turn_seconds`` when it runs longer (a request waiting for a lock
-that an import holds, say, does not stall the worker's other requests behind it: it runs on
-without a turn); a body is read before the request queues (a slow sender never holds one;
+never holds one), when one of its statements runs past ``WAIT_SECONDS`` (a write waiting for a
+lock that an import holds, say, does not stall the requests queued behind it: it runs on
+without a turn; the database layer calls ``statement_started``), and after ``turn_seconds`` in
+any case; reads and writes queue apart; a body is read before the request queues (a slow sender never holds one;
 bodies above ``prefetch_bytes``, or without a length, are not queued at all); and whatever
 ``exempt`` names (work done in threads, say, which does not compete for the worker's thread).
 """
@@ -22,32 +23,52 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PREFETCH_BYTES = 64 * 1024
-TURN_SECONDS = 0.5  # far above a request's own cost (milliseconds), far below a wait for another's lock
+TURN_SECONDS = 0.5  # far above a request's own cost (milliseconds): a safety net for long ones
+# A statement still running after this is waiting (for a lock another transaction holds, for
+# SQLite's write lock, or on a long query): not for this worker's thread, so its turn is given
+# back; the statements of a write take a millisecond or two each.
+WAIT_SECONDS = 0.025
+READS = frozenset({"GET", "HEAD"})
+
+# The running request's "give my turn back" (None outside a turn), for the database layer.
+_give_back: ContextVar[Callable[[], None] | None] = ContextVar("ntm_turn", default=None)
+
+
+def statement_started() -> asyncio.TimerHandle | None:
+    """Called as a statement starts: if it runs longer than ``WAIT_SECONDS``, the request's turn
+    is given back (the request runs on without one). Cancel the handle when the statement ends."""
+    give_back = _give_back.get()
+    if give_back is None:
+        return None
+    return asyncio.get_running_loop().call_later(WAIT_SECONDS, give_back)
 
 
 class Turns:
-    """One worker's turns: at most ``limit`` holders at once (0: no limit); the others wait, first
-    come first served (``asyncio.Semaphore`` wakes its waiters in order). Made per worker, used
-    from its event loop only."""
+    """One worker's turns: at most ``limit`` reads (GET, HEAD) and ``limit`` writes at once (0: no
+    limit); the others wait, first come first served, reads and writes each in a queue of their
+    own (a burst of writes never holds the reads back). ``asyncio.Semaphore`` wakes its waiters in
+    order. Made per worker, used from its event loop only."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.waiting = 0  # requests waiting for a turn now (for /metrics)
-        self._slots: asyncio.Semaphore | None = None  # made in the worker's own event loop
+        self._lanes: dict[bool, asyncio.Semaphore] = {}  # made in the worker's own event loop
 
-    async def take(self) -> asyncio.Semaphore:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.limit)
+    async def take(self, *, read: bool) -> asyncio.Semaphore:
+        lane = self._lanes.get(read)
+        if lane is None:
+            lane = self._lanes[read] = asyncio.Semaphore(self.limit)
         self.waiting += 1
         try:
-            await self._slots.acquire()
+            await lane.acquire()
         finally:
             self.waiting -= 1
-        return self._slots
+        return lane
 
 
 class AdmissionMiddleware:
@@ -69,7 +90,7 @@ class AdmissionMiddleware:
             return
         if body:
             receive = await _prefetched(receive)
-        slots = await self.turns.take()
+        lane = await self.turns.take(read=scope["method"] in READS)
         held = True
 
         def give_back() -> None:
@@ -77,7 +98,7 @@ class AdmissionMiddleware:
             if held:
                 held = False
                 overtime.cancel()
-                slots.release()
+                lane.release()
 
         overtime = asyncio.get_running_loop().call_later(self.turn_seconds, give_back)
 
@@ -86,9 +107,11 @@ class AdmissionMiddleware:
                 give_back()  # the work is done; sending the answer needs no turn
             await send(message)
 
+        token = _give_back.set(give_back)
         try:
             await self.app(scope, receive, answering)
         finally:
+            _give_back.reset(token)
             give_back()
 
 

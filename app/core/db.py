@@ -24,6 +24,7 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.util import await_
 from sqlmodel import Field, SQLModel
 
+from app.core.admission import statement_started
 from app.core.cache import SCOPE_PREFIX, Generation, ResponseCache, WriteScope
 from app.core.changes import CHANGE_TABLE, CHANNEL, REPORTS, WATCHED, topics_of
 from app.core.config import Settings
@@ -166,6 +167,30 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+_TURN_TIMER = "ntm_turn_timer"
+
+
+def _give_turns_back_while_waiting(engine: AsyncEngine) -> None:
+    """A statement that runs past ``admission.WAIT_SECONDS`` — waiting for a row lock, for SQLite's
+    write lock (``BEGIN IMMEDIATE``), or on a long query — gives its request's turn back: the
+    worker's thread is free meanwhile, and the requests queued behind it go on (README "Turns")."""
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _started(conn: Any, _cursor: Any, _statement: str, _params: Any, _context: Any, _many: bool) -> None:
+        conn.info[_TURN_TIMER] = statement_started()
+
+    @event.listens_for(engine.sync_engine, "after_cursor_execute")
+    def _ended(conn: Any, _cursor: Any, _statement: str, _params: Any, _context: Any, _many: bool) -> None:
+        if (timer := conn.info.pop(_TURN_TIMER, None)) is not None:
+            timer.cancel()
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _failed(context: Any) -> None:
+        connection = context.connection
+        if connection is not None and (timer := connection.info.pop(_TURN_TIMER, None)) is not None:
+            timer.cancel()
+
+
 _FRESH = "ntm_fresh"  # a pool record's info: its connection was just opened and not used yet
 
 
@@ -264,6 +289,7 @@ class Database:
         self._background: set[asyncio.Task[None]] = set()
         self.cache = ResponseCache(self.engine.url, max_bytes=settings.report_cache_max_bytes)
         watch_slow_queries(self.engine, settings.slow_query_ms)
+        _give_turns_back_while_waiting(self.engine)
 
     @property
     def dialect(self) -> str:

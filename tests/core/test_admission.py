@@ -9,6 +9,7 @@ import asyncio
 import httpx
 import pytest
 
+from app.core import admission
 from app.core.admission import AdmissionMiddleware, Turns
 from app.main import runs_off_the_loop
 
@@ -177,7 +178,7 @@ async def test_a_body_is_read_before_the_request_queues_and_handed_on_unchanged(
             slow = asyncio.create_task(http.put("/slow", content=trickle(), headers={"Content-Length": "23"}))
             await settle()
             app.gate("quick").set()
-            assert (await http.get("/quick")).text == "quick"
+            assert (await http.put("/quick", content=b"{}")).text == "quick"  # a write: the same queue
             assert app.log[0] == "start quick"
             sent.set()
             app.gate("slow").set()
@@ -217,7 +218,7 @@ async def test_exempt_requests_large_bodies_and_bodies_without_a_length_never_qu
         app = Recorder()
         http, turns = client(app, 1, exempt=lambda scope: scope["path"] == "/metrics", prefetch_bytes=10)
         async with http:
-            held = asyncio.create_task(http.get("/held"))
+            held = [asyncio.create_task(http.get("/held")), asyncio.create_task(http.put("/held-w", content=b"{}"))]
             await settle()
             for name in ("metrics", "large", "chunked"):
                 app.gate(name).set()
@@ -228,9 +229,59 @@ async def test_exempt_requests_large_bodies_and_bodies_without_a_length_never_qu
                 yield b"abc"
 
             assert (await http.put("/chunked", content=chunks())).text == "chunked"  # transfer-encoding: chunked
-            assert turns.waiting == 0 and "start held" in app.log and "end held" not in app.log
+            assert turns.waiting == 0 and {"start held", "start held-w"} <= set(app.log)
+            assert "end held" not in app.log and "end held-w" not in app.log
             app.gate("held").set()
-            await held
+            app.gate("held-w").set()
+            await asyncio.gather(*held)
+
+
+async def test_reads_and_writes_queue_apart():
+    """A burst of writes never holds the reads back, nor reads the writes."""
+    async with asyncio.timeout(5):
+        app = Recorder()
+        http, turns = client(app, 1)
+        async with http:
+            write = asyncio.create_task(http.put("/w1", content=b"{}"))
+            await settle()
+            second = asyncio.create_task(http.put("/w2", content=b"{}"))
+            read = asyncio.create_task(http.get("/r1"))
+            await settle()
+            assert app.log == ["start w1", "start r1"] and turns.waiting == 1
+            app.gate("r1").set()
+            assert (await read).text == "r1"
+            for name in ("w1", "w2"):
+                app.gate(name).set()
+            await asyncio.gather(write, second)
+        assert app.log.index("start w2") > app.log.index("answered w1")
+
+
+async def test_a_statement_that_waits_gives_the_turn_back():
+    """``statement_started`` (the database layer calls it): a statement still running after
+    WAIT_SECONDS (waiting for a lock, say) gives its request's turn back; outside a turn, nothing."""
+    assert admission.statement_started() is None
+    async with asyncio.timeout(5):
+        app = Recorder()
+        timers: list[asyncio.TimerHandle | None] = []
+
+        async def waiting_on_a_lock(scope, receive, send):
+            if scope["path"] == "/locked":
+                timers.append(admission.statement_started())
+            await app(scope, receive, send)
+
+        http, _ = client(waiting_on_a_lock, 1, turn_seconds=60)
+        async with http:
+            locked = asyncio.create_task(http.put("/locked", content=b"{}"))
+            await settle()
+            quick = asyncio.create_task(http.put("/quick", content=b"{}"))
+            await settle()
+            assert "start quick" not in app.log
+            app.gate("quick").set()
+            assert (await quick).text == "quick"  # after WAIT_SECONDS, not after the 60 s of a turn
+            assert app.log[:2] == ["start locked", "start quick"] and "answered locked" not in app.log
+            app.gate("locked").set()
+            await locked
+        assert isinstance(timers[0], asyncio.TimerHandle)
 
 
 async def test_no_limit_queues_nothing():
@@ -257,6 +308,7 @@ async def test_no_limit_queues_nothing():
     ("/api/v1/units/084/trend.svg", b"", True),
     ("/metrics", b"", True),
     ("/healthz", b"", True),
+    ("/static/dashboard.css", b"", True),
     ("/readyz", b"", True),
 ])
 def test_what_runs_off_the_loop_never_waits_for_a_turn(path, content_type, exempt):
