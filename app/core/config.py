@@ -110,9 +110,8 @@ class Settings(BaseSettings):
     import_concurrency: int = Field(default=2, ge=1, le=64, description="Imports at once per worker (503 past it)")
     worker_concurrency: int = Field(
         default=2, ge=0, le=1000,
-        description="Reads, and writes, a worker runs at once; the others wait their turn in arrival order, "
-                    "reads and writes apart (0: no limit). Sign-ins, uploads, file exports, static files and the "
-                    "health and metrics endpoints never wait",
+        description="Requests a worker runs at once; the others wait their turn in arrival order (0: no limit). "
+                    "Sign-ins, uploads, file exports, static files and the health and metrics endpoints never wait",
     )
     # slow clients: the request line and headers must arrive within header_timeout_seconds of the
     # connection opening (or of the previous response), the body within body_timeout_seconds (408)
