@@ -61,6 +61,15 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+async def in_order(*requests) -> list[asyncio.Task]:
+    """Send the requests one after the other, each arrived (and queued, or started) before the next."""
+    tasks = []
+    for request in requests:
+        tasks.append(asyncio.create_task(request))
+        await settle()
+    return tasks
+
+
 async def test_at_most_limit_run_and_the_others_wait_in_arrival_order():
     async with asyncio.timeout(5):  # a broken admission fails here instead of hanging the suite
         app = Recorder()
@@ -90,10 +99,7 @@ async def test_a_turn_is_given_back_when_the_answer_starts_not_when_its_body_end
         app.after_start["slow"] = asyncio.Event()
         http, _ = client(app, 1)
         async with http:
-            slow = asyncio.create_task(http.get("/slow"))
-            await settle()
-            nxt = asyncio.create_task(http.get("/next"))
-            await settle()
+            slow, nxt = await in_order(http.get("/slow"), http.get("/next"))
             assert "start next" not in app.log
             app.gate("slow").set()
             await settle()
@@ -110,10 +116,7 @@ async def test_a_request_that_runs_past_its_turn_gives_it_back_and_runs_on():
         app = Recorder()
         http, _ = client(app, 1, turn_seconds=0.05)
         async with http:
-            stuck = asyncio.create_task(http.get("/stuck"))
-            await settle()
-            nxt = asyncio.create_task(http.get("/next"))
-            await settle()
+            stuck, nxt = await in_order(http.get("/stuck"), http.get("/next"))
             assert "start next" not in app.log
             await asyncio.sleep(0.1)
             assert app.log == ["start stuck", "start next"]  # stuck still running, without a turn
@@ -147,10 +150,7 @@ async def test_a_request_cancelled_while_waiting_leaves_no_turn_taken():
         app = Recorder()
         http, turns = client(app, 1)
         async with http:
-            first = asyncio.create_task(http.get("/first"))
-            await settle()
-            gone = asyncio.create_task(http.get("/gone"))
-            await settle()
+            first, gone = await in_order(http.get("/first"), http.get("/gone"))
             assert turns.waiting == 1
             gone.cancel()
             await settle()
@@ -243,10 +243,7 @@ async def test_reads_wait_behind_writes_in_the_one_queue():
         app = Recorder()
         http, turns = client(app, 1)
         async with http:
-            write = asyncio.create_task(http.put("/w1", content=b"{}"))
-            await settle()
-            read = asyncio.create_task(http.get("/r1"))
-            await settle()
+            write, read = await in_order(http.put("/w1", content=b"{}"), http.get("/r1"))
             assert app.log == ["start w1"] and turns.waiting == 1
             app.gate("w1").set()
             app.gate("r1").set()
@@ -269,10 +266,7 @@ async def test_a_statement_that_waits_gives_the_turn_back():
 
         http, _ = client(waiting_on_a_lock, 1, turn_seconds=60)
         async with http:
-            locked = asyncio.create_task(http.put("/locked", content=b"{}"))
-            await settle()
-            quick = asyncio.create_task(http.put("/quick", content=b"{}"))
-            await settle()
+            locked, quick = await in_order(http.put("/locked", content=b"{}"), http.put("/quick", content=b"{}"))
             assert "start quick" not in app.log
             app.gate("quick").set()
             assert (await quick).text == "quick"  # after WAIT_SECONDS, not after the 60 s of a turn
