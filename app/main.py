@@ -104,9 +104,10 @@ TAGS = [
 ]
 
 
-# Requests whose work runs in threads (a sign-in hashes its password, an upload is read, an export
-# built and a static file read off the event loop) and the endpoints monitoring needs answered at once: they never
-# wait for a turn (a flood of sign-ins would otherwise hold every turn while the loop sat idle).
+# Requests whose work runs in threads (a sign-in hashes its password; an upload is read, an export
+# built and a static file read off the event loop) and the endpoints monitoring needs answered at
+# once: they never wait for a turn (a flood of sign-ins would otherwise hold every turn while the
+# loop sat idle).
 _FILE_SUFFIXES = (".xlsx", ".csv", ".svg")
 _MONITORING = frozenset({"/healthz", "/readyz", "/metrics"})
 _STATIC = "/static/"  # files, read in threads

@@ -91,7 +91,7 @@ class AdmissionMiddleware:
             return
         if body:
             receive = await _prefetched(receive)
-        lane = await self.turns.take()
+        slots = await self.turns.take()
         held = True
 
         def give_back() -> None:
@@ -99,7 +99,7 @@ class AdmissionMiddleware:
             if held:
                 held = False
                 overtime.cancel()
-                lane.release()
+                slots.release()
 
         overtime = asyncio.get_running_loop().call_later(self.turn_seconds, give_back)
 
