@@ -125,8 +125,11 @@ def _error(row: int, column: str | None, value: str | None, message: str) -> Imp
     return ImportError_(row=row, column=column, value=value, message=message)
 
 
-async def read_file(data: sheets.Source, *, max_rows: int, max_unzipped_bytes: int) -> list[sheets.Sheet]:
-    """Parse the upload (bytes, or the spooled upload file, read in place) off the event loop."""
+async def read_file(data: sheets.Source, *, max_rows: int, max_unzipped_bytes: int, year: int, dry_run: bool,
+                    kind: str = AssessmentKind.chuan) -> list[sheets.Sheet]:
+    """Parse the upload (bytes, or the spooled upload file, read in place) off the event loop. A
+    file that cannot be read is a 422 for the request's year, kind and dry run (no set judged it:
+    ``criteria_set`` is empty)."""
     try:
         return await run_in_threadpool(sheets.read, data, max_rows=max_rows, max_unzipped_bytes=max_unzipped_bytes)
     except sheets.SheetError as exc:
@@ -134,7 +137,8 @@ async def read_file(data: sheets.Source, *, max_rows: int, max_unzipped_bytes: i
             raise UnsupportedFile(exc.message) from None
         if exc.status == 413:
             raise PayloadTooLarge(exc.message) from None
-        raise ImportRejected(_empty_result(0, "", False, [_error(1, None, None, exc.message)])) from None
+        raise ImportRejected(_empty_result(year, "", dry_run, [_error(1, None, None, exc.message)], kind=kind)
+                             ) from None
 
 
 def _empty_result(year: int, set_code: str, dry_run: bool, errors: list[ImportError_], *,
@@ -226,7 +230,8 @@ async def run_import(
                 raise InvalidInput.field("header", "Idempotency-Key",
                                          "This Idempotency-Key was used for a different upload; use a new key.")
             return Imported(ImportResult.model_validate(earlier.result), replayed=True)
-    files = await read_file(source, max_rows=limits.max_rows, max_unzipped_bytes=limits.max_unzipped_bytes)
+    files = await read_file(source, max_rows=limits.max_rows, max_unzipped_bytes=limits.max_unzipped_bytes,
+                            year=year, dry_run=dry_run, kind=kind)
     result = await import_assessments(session, principal=principal, files=files, year=year, dry_run=dry_run,
                                       kind=kind)
     if keyed and idempotency_key is not None:

@@ -184,8 +184,10 @@ async def test_hostile_workbooks_are_refused_not_expanded(db, client, app):
     start = sheet.index(b"?>") + 2 if b"?>" in sheet else 0
     entries["xl/worksheets/sheet1.xml"] = sheet[:start] + doctype + sheet[start:].replace(
         b"S\xc3\xa1n Ch\xe1\xba\xa3i", b"&lol3;")
-    body = assert_problem(await upload(client, _zip(entries)), 422)
+    body = assert_problem(await upload(client, _zip(entries), dry_run=True), 422)
     assert "entities" in body["errors"][0]["message"] or "cannot be read" in body["errors"][0]["message"]
+    # the answer is about this request: its year and dry run (it said year 0), no set judged it
+    assert (body["year"], body["dry_run"], body["kind"], body["criteria_set"], body["rows"]) == (2021, True, "chuan", "", 0)
     assert (await client.get("/api/v1/communes/02812/assessments/2021")).status_code == 404
 
 
