@@ -31,7 +31,7 @@ async def measure(base: str, token: str, url: str, blocked: int) -> str:
         for path, body in writes:
             await http.put(path, json=body)
         codes = [path.split("/")[4] for path, _ in writes]
-        holder = await asyncpg.connect(url.replace("+asyncpg", ""))
+        holder = await asyncpg.connect(url)
         transaction = holder.transaction()
         await transaction.start()
         await holder.execute("SELECT id FROM assessment WHERE year = 2026 AND commune_code = ANY($1) FOR UPDATE", codes)
