@@ -175,16 +175,19 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_docs(app)
     app.add_middleware(CatchAllMiddleware)  # outermost: no error escapes to reset the connection
-    app.include_router(ops_router)
-    app.include_router(web_router)
-    app.mount("/static", StaticFiles(directory=WEB_STATIC), name="web-static")
+    # A request is matched against the routes in order, twice (FastAPI finds its route, then
+    # handles it), so the most requested come first: the reports, then the writes. No route
+    # shadows another (tests/contract/test_routes.py): the order changes only the time taken.
+    protected = [Depends(authenticate)]
+    for router in (reports_router, assessments_router, units_router, attributes_router, criteria_router,
+                   recognitions_router, targets_router, exchange_router, plan_indicators_router, indicators_router):
+        app.include_router(router, prefix=API_PREFIX, dependencies=protected)
     app.include_router(token_router, prefix=API_PREFIX)
     app.include_router(auth_router, prefix=API_PREFIX)
     app.include_router(audit_router, prefix=API_PREFIX)
-    protected = [Depends(authenticate)]
-    for router in (units_router, attributes_router, criteria_router, assessments_router, recognitions_router,
-                   targets_router, reports_router, exchange_router, plan_indicators_router, indicators_router):
-        app.include_router(router, prefix=API_PREFIX, dependencies=protected)
+    app.include_router(ops_router)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=WEB_STATIC), name="web-static")
     _document_security(app)
     return app
 
