@@ -59,6 +59,13 @@ AFTERWARDS_KEY = "ntm_afterwards"
 # session.info: a read transaction's reports generation, read before its first statement (what
 # ``remembered`` keeps is labelled with it: never older than its label); None in write transactions
 MEMO_GENERATION_KEY = "ntm_memo_generation"
+# session.info of read transactions (``Database.transaction(write=False)``): any write in one is refused
+READ_ONLY_KEY = "ntm_read_only"
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A write attempted in a read transaction: a programming error (a 500), refused before it is sent.
+    On PostgreSQL a read's statements each commit on their own, so nothing may write there."""
 
 
 class ChangeToken(SQLModel, table=True):
@@ -92,6 +99,12 @@ _DML = re.compile(r"\b(?:insert\s+(?:or\s+\w+\s+)?into|update|delete\s+from)\s+\
 _WRITE_WORDS = re.compile(r"\b(?:insert|update|delete|truncate|copy|merge|drop|alter)\b", re.I)
 
 
+@event.listens_for(TrackedSession, "before_flush")
+def _refuse_flush_in_reads(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(READ_ONLY_KEY) and (session.new or session.dirty or session.deleted):
+        raise ReadOnlyViolation("a read transaction cannot write (ORM changes pending)")
+
+
 @event.listens_for(TrackedSession, "do_orm_execute")
 def _on_execute(state: ORMExecuteState) -> None:
     statement = state.statement
@@ -104,6 +117,8 @@ def _on_execute(state: ORMExecuteState) -> None:
     elif state.is_insert or state.is_update or state.is_delete:
         table = getattr(statement, "table", None)
         _note(state.session, {table.name} if table is not None and hasattr(table, "name") else set(WATCHED))
+    if state.session.info.get(READ_ONLY_KEY) and WRITTEN_KEY in state.session.info:
+        raise ReadOnlyViolation("a read transaction cannot write")
 
 
 @event.listens_for(TrackedSession, "after_commit")
@@ -283,8 +298,14 @@ class Database:
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False, class_=AsyncSession,
             sync_session_class=TrackedSession,
         )
+        # PostgreSQL: read transactions send no BEGIN and no COMMIT (two round trips of a cold
+        # district summary's six). Under READ COMMITTED, PostgreSQL's level and ours, each statement
+        # sees what was committed before it began, inside a transaction or not: a read sees nothing
+        # different. SQLite keeps its read transactions: there they hold one snapshot throughout.
+        reads = self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.dialect == "postgresql" else self.engine
         self.read_sessionmaker = async_sessionmaker(
-            self.engine, expire_on_commit=False, class_=AsyncSession, sync_session_class=TrackedSession
+            reads, expire_on_commit=False, class_=AsyncSession, sync_session_class=TrackedSession,
+            info={READ_ONLY_KEY: True},
         )
         self._background: set[asyncio.Task[None]] = set()
         self.cache = ResponseCache(self.engine.url, max_bytes=settings.report_cache_max_bytes)
