@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,9 +15,7 @@ from app.reports import queries, rules, stored
 from app.reports.models import (
     FlagName,
     FlagRow,
-    RecognizedCommunes,
     Summary,
-    SummaryRow,
     TrendBasis,
     TrendRow,
 )
@@ -43,27 +42,29 @@ def _rule_target(target: Target | None) -> rules.Target | None:
 def _row(
     unit: AdminUnit, year: int, cset: CriteriaSet, agg: queries.Aggregate, target: Target | None, *,
     districts: DistrictCount | None, levels: list[str],
-) -> SummaryRow:
+) -> dict[str, Any]:
+    """A ``SummaryRow``'s fields, as plain values: validated once, into the row or the answer that holds them."""
     figures = rules.summarize(agg.status_groups(), bands=_bands(cset), target=_rule_target(target), gained=agg.gained)
     eligible = figures.commune_count + len(agg.missing)
     recognized = rules.recognition_figures(agg.recognized, below_standard=agg.recognized_below, eligible=eligible)
-    return SummaryRow(
-        unit_code=unit.code,
-        unit_name=unit.name,
-        year=year,
-        criteria_set=cset.code,
-        eligible_count=eligible,
-        recognized_communes=RecognizedCommunes(**recognized.recognized_communes),
-        recognized_percent=recognized.recognized_percent,
-        recognized_below_standard_count=recognized.recognized_below_standard_count,
-        recognized_districts=districts.recognized if districts is not None and districts.districts else None,
-        unit_recognitions=levels,
+    return {
+        "unit_code": unit.code,
+        "unit_name": unit.name,
+        "year": year,
+        "criteria_set": cset.code,
+        "eligible_count": eligible,
+        "recognized_communes": recognized.recognized_communes,
+        "recognized_percent": recognized.recognized_percent,
+        "recognized_below_standard_count": recognized.recognized_below_standard_count,
+        "recognized_districts": districts.recognized if districts is not None and districts.districts else None,
+        "unit_recognitions": levels,
         # plain dicts: validated into Coverage by pydantic-core (faster than a model_construct each)
-        criteria_coverage=[{"number": n, "communes_met": agg.coverage.get(n, 0)} for n in range(1, cset.criteria_count + 1)],
-        carried_forward=sorted(agg.carried_forward),
-        missing=sorted(agg.missing),
+        "criteria_coverage": [{"number": n, "communes_met": agg.coverage.get(n, 0)}
+                              for n in range(1, cset.criteria_count + 1)],
+        "carried_forward": sorted(agg.carried_forward),
+        "missing": sorted(agg.missing),
         **figures.__dict__,
-    )
+    }
 
 
 def _merge(parts: list[queries.Aggregate]) -> queries.Aggregate:
@@ -103,7 +104,7 @@ async def summary(session: AsyncSession, unit: AdminUnit, year: int, *, approved
     ]
     row = _row(unit, year, cset, _merge(list(by_child.values())), targets.get(unit.id),  # type: ignore[arg-type]
                districts=whole, levels=levels.get((unit.id, year), []))  # type: ignore[arg-type]
-    return Summary(**row.model_dump(), children=children)
+    return Summary.model_validate({**row, "children": children})
 
 
 async def flags(
@@ -184,9 +185,9 @@ async def trend(
                                                      range(lo, hi + 1), above_communes=True)
     districts = district_counts(below, levels)
     return [
-        TrendRow(**_row(unit, year, cset, _merge(list(by_year.get(year, {}).values())), targets.get(year),
-                        districts=districts.get(year, (None, {}))[0],
-                        levels=levels.get((unit.id, year), [])).__dict__)  # type: ignore[arg-type]
+        TrendRow.model_validate(_row(unit, year, cset, _merge(list(by_year.get(year, {}).values())), targets.get(year),
+                                     districts=districts.get(year, (None, {}))[0],
+                                     levels=levels.get((unit.id, year), [])))  # type: ignore[arg-type]
         for year, cset in sorted(in_force.items())
     ]
 
@@ -230,6 +231,6 @@ async def _trend_current(
         row = _row(unit, year, cset, _merge(list(by_year.get(year, {}).values())), targets.get(year),
                    districts=None, levels=levels.get((unit.id, year), []))  # type: ignore[arg-type]
         split = sorted(u.code for u in approximate if u.kind == UnitKind.xa.value and u.valid_on(year_end(year)))
-        out.append(TrendRow(**row.__dict__, basis=TrendBasis.current, approximate=bool(split),
-                            approximate_communes=split))
+        out.append(TrendRow.model_validate({**row, "basis": TrendBasis.current, "approximate": bool(split),
+                                            "approximate_communes": split}))
     return out
