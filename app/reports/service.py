@@ -22,6 +22,7 @@ from app.reports.models import (
 from app.reports.walk import DistrictCount, district_counts, walk
 from app.targets import service as targets_service
 from app.targets.models import Target
+from app.targets.service import Plan
 from app.units.models import AdminUnit, UnitKind, UnitLevel
 from app.units.service import year_end
 
@@ -30,7 +31,7 @@ def _bands(cset: CriteriaSet) -> list[rules.BandEdge]:
     return [rules.BandEdge(label=b["label"], min=b["min"], max=b["max"]) for b in cset.bands]
 
 
-def _rule_target(target: Target | None) -> rules.Target | None:
+def _rule_target(target: Target | Plan | None) -> rules.Target | None:
     if target is None:
         return None
     return rules.Target(
@@ -40,11 +41,12 @@ def _rule_target(target: Target | None) -> rules.Target | None:
 
 
 def _row(
-    unit: AdminUnit, year: int, cset: CriteriaSet, agg: queries.Aggregate, target: Target | None, *,
-    districts: DistrictCount | None, levels: list[str],
+    unit: AdminUnit, year: int, cset: CriteriaSet, agg: queries.Aggregate, target: Target | Plan | None, *,
+    districts: DistrictCount | None, levels: list[str], bands: list[rules.BandEdge],
 ) -> dict[str, Any]:
-    """A ``SummaryRow``'s fields, as plain values: validated once, into the row or the answer that holds them."""
-    figures = rules.summarize(agg.status_groups(), bands=_bands(cset), target=_rule_target(target), gained=agg.gained)
+    """A ``SummaryRow``'s fields, as plain values: validated once, into the row or the answer that holds them.
+    ``bands``: the set's (``_bands(cset)``, made once for all the rows of an answer)."""
+    figures = rules.summarize(agg.status_groups(), bands=bands, target=_rule_target(target), gained=agg.gained)
     eligible = figures.commune_count + len(agg.missing)
     recognized = rules.recognition_figures(agg.recognized, below_standard=agg.recognized_below, eligible=eligible)
     return {
@@ -92,18 +94,19 @@ async def summary(session: AsyncSession, unit: AdminUnit, year: int, *, approved
     by_child = by_year.get(year, {})
     kids = [k for k in kids if k.code in by_child]
     ids: list[int] = [unit.id, *(k.id for k in kids)]  # type: ignore[list-item]
-    targets = await targets_service.targets_for(session, ids, year) if _planned(kind) else {}
+    targets = await targets_service.plans_for(session, ids, year) if _planned(kind) else {}
     # the levels of the unit, its children and the districts below it: one query
     levels = await recognitions_service.valid_levels(session, [*ids, *below.district_ids()], range(year, year + 1),
                                                      above_communes=True)
     whole, below_child = district_counts(below, levels).get(year, (None, {}))
+    bands = _bands(cset)
     children = [
         _row(k, year, cset, by_child[k.code], targets.get(k.id), districts=below_child.get(k.code),  # type: ignore[arg-type]
-             levels=levels.get((k.id, year), []))  # type: ignore[arg-type]
+             levels=levels.get((k.id, year), []), bands=bands)  # type: ignore[arg-type]
         for k in kids
     ]
     row = _row(unit, year, cset, _merge(list(by_child.values())), targets.get(unit.id),  # type: ignore[arg-type]
-               districts=whole, levels=levels.get((unit.id, year), []))  # type: ignore[arg-type]
+               districts=whole, levels=levels.get((unit.id, year), []), bands=bands)  # type: ignore[arg-type]
     return Summary.model_validate({**row, "children": children})
 
 
@@ -187,7 +190,7 @@ async def trend(
     return [
         TrendRow.model_validate(_row(unit, year, cset, _merge(list(by_year.get(year, {}).values())), targets.get(year),
                                      districts=districts.get(year, (None, {}))[0],
-                                     levels=levels.get((unit.id, year), [])))  # type: ignore[arg-type]
+                                     levels=levels.get((unit.id, year), []), bands=_bands(cset)))  # type: ignore[arg-type]
         for year, cset in sorted(in_force.items())
     ]
 
@@ -229,7 +232,7 @@ async def _trend_current(
     out: list[TrendRow] = []
     for year, cset in sorted(in_force.items()):
         row = _row(unit, year, cset, _merge(list(by_year.get(year, {}).values())), targets.get(year),
-                   districts=None, levels=levels.get((unit.id, year), []))  # type: ignore[arg-type]
+                   districts=None, levels=levels.get((unit.id, year), []), bands=_bands(cset))  # type: ignore[arg-type]
         split = sorted(u.code for u in approximate if u.kind == UnitKind.xa.value and u.valid_on(year_end(year)))
         out.append(TrendRow.model_validate({**row, "basis": TrendBasis.current, "approximate": bool(split),
                                             "approximate_communes": split}))

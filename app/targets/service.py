@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,15 +33,27 @@ async def get(session: AsyncSession, unit: AdminUnit, year: int, *, for_update: 
     return (await session.execute(stmt)).scalars().first()
 
 
-# built once: every summary reads its unit's and children's targets
-TARGETS_FOR = select(Target).where(col(Target.unit_id).in_(bindparam("ids", expanding=True)), col(Target.year) == bindparam("year"))
+class Plan(NamedTuple):
+    """What a summary reads of a unit's target: its two plan figures."""
+
+    average_criteria: Decimal
+    min_additional_criteria: int | None
 
 
-async def targets_for(session: AsyncSession, unit_ids: Sequence[int], year: int) -> dict[int, Target]:
+# built once: every summary reads its unit's and children's plans (only the figures: a province's
+# target also lists its communes' targets, which a national summary would decode 63 times)
+PLANS_FOR = (
+    select(col(Target.unit_id), col(Target.average_tenths), col(Target.min_additional_criteria))
+    .where(col(Target.unit_id).in_(bindparam("ids", expanding=True)), col(Target.year) == bindparam("year"))
+)
+
+
+async def plans_for(session: AsyncSession, unit_ids: Sequence[int], year: int) -> dict[int, Plan]:
+    """The plan figures of these units' targets for the year, by unit id (units without one: absent)."""
     if not unit_ids:
         return {}
-    rows = await session.execute(TARGETS_FOR, {"ids": list(unit_ids), "year": year})
-    return {t.unit_id: t for t in rows.scalars()}
+    rows = await session.execute(PLANS_FOR, {"ids": list(unit_ids), "year": year})
+    return {unit_id: Plan(Decimal(tenths).scaleb(-1), minimum) for unit_id, tenths, minimum in rows}
 
 
 async def targets_by_year(session: AsyncSession, unit: AdminUnit, first: int, last: int) -> dict[int, Target]:
