@@ -91,13 +91,14 @@ async def _cached(request: Request, compute: Callable[[AsyncSession], Awaitable[
     Most hits never get here: ``CachedReportsMiddleware`` answers them before routing. Those that
     do (API keys, a token not seen since the last change of an account) have just been authenticated."""
     db: Database = request.app.state.db
-    query = request.url.query.encode("latin-1")
-    subject = report_subject(request.url.path, query)
-    assert subject is not None, request.url.path  # only the report routes call this
-    match = REPORT_PATHS.fullmatch(request.url.path)
+    # the scope's path and query, as CachedReportsMiddleware reads them (no URL object built)
+    path, query = request.scope["path"], request.scope["query_string"]
+    subject = report_subject(path, query)
+    assert subject is not None, path  # only the report routes call this
+    match = REPORT_PATHS.fullmatch(path)
     assert match is not None
     known = _KNOWN_QUERIES.setdefault(match.group("report"), declared_queries(request.scope["route"]))
-    key = cache_key(request.url.path, query, known)
+    key = cache_key(path, query, known)
     stamp = await db.cache.stamp(subject)
     fresh = wants_fresh(request.headers.get("cache-control", ""))
     if not fresh:
