@@ -99,9 +99,18 @@ _DML = re.compile(r"\b(?:insert\s+(?:or\s+\w+\s+)?into|update|delete\s+from)\s+\
 _WRITE_WORDS = re.compile(r"\b(?:insert|update|delete|truncate|copy|merge|drop|alter)\b", re.I)
 
 
+# a statement that writes, by its first word (after any comments): what a read transaction refuses
+# of plain SQL (a keyword elsewhere, in a string or a name, is no write)
+_WRITE_STATEMENT = re.compile(
+    r"^(?:\s+|--[^\n]*\n|/\*.*?\*/)*(?:(?:insert|update|delete|truncate|copy|merge|drop|alter|create|grant|revoke)\b"
+    r"|with\b.*\b(?:insert|update|delete)\b)", re.I | re.S)
+
+
 @event.listens_for(TrackedSession, "before_flush")
 def _refuse_flush_in_reads(session: Session, _context: Any, _instances: Any) -> None:
-    if session.info.get(READ_ONLY_KEY) and (session.new or session.dirty or session.deleted):
+    if session.info.get(READ_ONLY_KEY) and (
+        session.new or session.deleted or any(session.is_modified(obj) for obj in session.dirty)
+    ):
         raise ReadOnlyViolation("a read transaction cannot write (ORM changes pending)")
 
 
@@ -117,7 +126,10 @@ def _on_execute(state: ORMExecuteState) -> None:
     elif state.is_insert or state.is_update or state.is_delete:
         table = getattr(statement, "table", None)
         _note(state.session, {table.name} if table is not None and hasattr(table, "name") else set(WATCHED))
-    if state.session.info.get(READ_ONLY_KEY) and WRITTEN_KEY in state.session.info:
+    if state.session.info.get(READ_ONLY_KEY) and (
+        state.is_insert or state.is_update or state.is_delete
+        or (isinstance(statement, TextClause) and _WRITE_STATEMENT.match(statement.text))
+    ):
         raise ReadOnlyViolation("a read transaction cannot write")
 
 
@@ -246,6 +258,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         return engine
     engine = create_async_engine(
         url,
+        # the level every rule here is written for (row locks re-checked by a queued writer; a read's
+        # statements each on their own snapshot, ``Database.__init__``), whatever the server's default
+        isolation_level="READ COMMITTED",
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
@@ -299,9 +314,11 @@ class Database:
             sync_session_class=TrackedSession,
         )
         # PostgreSQL: read transactions send no BEGIN and no COMMIT (two round trips of a cold
-        # district summary's six). Under READ COMMITTED, PostgreSQL's level and ours, each statement
-        # sees what was committed before it began, inside a transaction or not: a read sees nothing
-        # different. SQLite keeps its read transactions: there they hold one snapshot throughout.
+        # district summary's six). Under READ COMMITTED, the level of every write here
+        # (``create_engine``), each statement sees what was committed before it began, inside a
+        # transaction or not: a read sees nothing different. Write statements are refused in them
+        # (``_on_execute``, ``_refuse_flush_in_reads``). SQLite keeps its read transactions: there
+        # they hold one snapshot throughout.
         reads = self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.dialect == "postgresql" else self.engine
         self.read_sessionmaker = async_sessionmaker(
             reads, expire_on_commit=False, class_=AsyncSession, sync_session_class=TrackedSession,
