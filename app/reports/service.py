@@ -61,7 +61,7 @@ def _row(
         "recognized_districts": districts.recognized if districts is not None and districts.districts else None,
         "unit_recognitions": levels,
         # plain dicts: validated into Coverage by pydantic-core (faster than a model_construct each)
-        "criteria_coverage": [{"number": n, "communes_met": agg.coverage.get(n, 0)}
+        "criteria_coverage": [{"number": n, "communes_met": agg.coverage[n - 1] if n <= len(agg.coverage) else 0}
                               for n in range(1, cset.criteria_count + 1)],
         "carried_forward": sorted(agg.carried_forward),
         "missing": sorted(agg.missing),

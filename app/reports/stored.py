@@ -148,7 +148,7 @@ def _apply(agg: Aggregate, body: list[Any], coverage_set: str | None, coverage_c
     agg.gain_communes += body[2]
     agg.recognized_below += body[3]
     # inlined (a national summary applies ~770 bodies): the same sums as ``add_group`` and the loops of ``_consume``
-    groups, recognized, coverage = agg.groups, agg.recognized, agg.coverage
+    groups, recognized = agg.groups, agg.recognized
     i = 5
     for _ in range(body[4]):
         key = (body[i], body[i + 1])
@@ -162,11 +162,7 @@ def _apply(agg: Aggregate, body: list[Any], coverage_set: str | None, coverage_c
     for _ in range(count):
         code, length = body[i], body[i + 1]
         if coverage_set is not None and code == coverage_set:
-            if len(coverage) < coverage_count:  # every criterion of the set present, as ``_consume`` leaves it
-                for n in range(1, coverage_count + 1):
-                    coverage.setdefault(n, 0)
-            for n, value in enumerate(body[i + 2:i + 2 + min(length, coverage_count)], 1):
-                coverage[n] += value
+            agg.add_coverage(body[i + 2:i + 2 + min(length, coverage_count)], coverage_count)
         i += 2 + length
     count, i = body[i], i + 1
     agg.carried_forward.extend(body[i:i + count])
