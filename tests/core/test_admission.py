@@ -1,6 +1,7 @@
-"""Admission: at most N requests of a worker at once, the rest in arrival order; a turn is given
-back when the answer starts, on an error and on a cancelled wait; bodies are read before a
-request queues; exempt requests and bodies without a length never queue (no database)."""
+"""Admission: at most N requests of a worker at once, the rest in arrival order (reads and writes
+each, alternating while both wait); a turn is given back when the answer starts, on an error and
+on a cancelled wait; bodies are read before a request queues; exempt requests and bodies without
+a length never queue (no database)."""
 
 from __future__ import annotations
 
@@ -236,9 +237,9 @@ async def test_exempt_requests_large_bodies_and_bodies_without_a_length_never_qu
             await asyncio.gather(*held)
 
 
-async def test_reads_wait_behind_writes_in_the_one_queue():
-    """Reads and writes share one queue: a read that came after a write waits for its turn too
-    (with a queue each, a write shared the worker with the reads again; bench/README "Turns")."""
+async def test_a_read_waits_while_a_write_holds_the_turn():
+    """Reads and writes share the turns: a read that came while a write runs waits for it (with
+    turns of their own, a write shared the worker with the reads again; bench/README "Turns")."""
     async with asyncio.timeout(5):
         app = Recorder()
         http, turns = client(app, 1)
@@ -306,3 +307,52 @@ async def test_no_limit_queues_nothing():
 def test_what_runs_off_the_loop_never_waits_for_a_turn(path, content_type, exempt):
     headers = [(b"content-type", content_type)] if content_type else []
     assert runs_off_the_loop({"type": "http", "path": path, "headers": headers}) is exempt
+
+
+async def _served(turns: Turns, queued: list[tuple[str, bool]]) -> list[str]:
+    """With the one turn held: queue these (name, is a write) in order, then hand the turn on until
+    every one has had it; the order they got it in."""
+    order: list[str] = []
+
+    async def one(name: str, write: bool) -> None:
+        await turns.take(write=write)
+        order.append(name)
+
+    tasks = await in_order(*(one(name, write) for name, write in queued))
+    for _ in queued:
+        turns.release()
+        await settle()
+    await asyncio.gather(*tasks)
+    turns.release()
+    return order
+
+
+async def test_while_reads_and_writes_wait_they_take_turns():
+    """A write waits for at most one read per write ahead of it, not for every read that came first."""
+    async with asyncio.timeout(5):
+        turns = Turns(1)
+        await turns.take()
+        order = await _served(turns, [("r1", False), ("r2", False), ("r3", False), ("w1", True), ("w2", True)])
+        assert order == ["w1", "r1", "w2", "r2", "r3"]
+        assert turns.waiting == 0 and await asyncio.wait_for(turns.take(), 1) is turns  # the turn is free again
+
+
+async def test_a_burst_of_writes_leaves_reads_every_other_turn():
+    async with asyncio.timeout(5):
+        turns = Turns(1)
+        await turns.take()
+        order = await _served(turns, [("w1", True), ("w2", True), ("w3", True), ("r1", False), ("r2", False)])
+        assert order == ["w1", "r1", "w2", "r2", "w3"]
+
+
+async def test_a_turn_handed_to_a_waiter_cancelled_before_it_ran_goes_to_the_next():
+    async with asyncio.timeout(5):
+        turns = Turns(1)
+        await turns.take()
+        first, second = await in_order(turns.take(), turns.take())
+        turns.release()  # handed to the first waiter...
+        first.cancel()  # ...which is cancelled before it runs
+        await settle()
+        assert first.cancelled() and second.done() and turns.waiting == 0
+        turns.release()
+        assert await asyncio.wait_for(turns.take(), 1) is turns
