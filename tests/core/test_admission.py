@@ -327,22 +327,19 @@ async def _served(turns: Turns, queued: list[tuple[str, bool]]) -> list[str]:
     return order
 
 
-async def test_while_reads_and_writes_wait_they_take_turns():
-    """A write waits for at most one read per write ahead of it, not for every read that came first."""
+@pytest.mark.parametrize(("queued", "order"), [
+    # a write waits for at most one read per write ahead of it, not for every read that came first
+    ("r1 r2 r3 w1 w2", "w1 r1 w2 r2 r3"),
+    # a burst of writes leaves the reads every other turn
+    ("w1 w2 w3 r1 r2", "w1 r1 w2 r2 w3"),
+])
+async def test_while_reads_and_writes_wait_they_take_turns(queued: str, order: str):
     async with asyncio.timeout(5):
         turns = Turns(1)
         await turns.take()
-        order = await _served(turns, [("r1", False), ("r2", False), ("r3", False), ("w1", True), ("w2", True)])
-        assert order == ["w1", "r1", "w2", "r2", "r3"]
+        served = await _served(turns, [(name, name.startswith("w")) for name in queued.split()])
+        assert served == order.split()
         assert turns.waiting == 0 and await asyncio.wait_for(turns.take(), 1) is turns  # the turn is free again
-
-
-async def test_a_burst_of_writes_leaves_reads_every_other_turn():
-    async with asyncio.timeout(5):
-        turns = Turns(1)
-        await turns.take()
-        order = await _served(turns, [("w1", True), ("w2", True), ("w3", True), ("r1", False), ("r2", False)])
-        assert order == ["w1", "r1", "w2", "r2", "w3"]
 
 
 async def test_a_turn_handed_to_a_waiter_cancelled_before_it_ran_goes_to_the_next():
