@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
 from app.assessments.rules import standard_reached
 from app.recognitions import rules as recognition_rules
@@ -200,9 +201,9 @@ class Target:
     min_additional_criteria: int | None = None
 
 
-@dataclass(frozen=True)
-class StatusGroup:
-    """Communes sharing a (met_count, criteria_count): the aggregate SQL returns one per group."""
+class StatusGroup(NamedTuple):
+    """Communes sharing a (met_count, criteria_count): the aggregate SQL returns one per group
+    (a tuple: a national summary makes ~700 of them)."""
 
     met_count: int
     criteria_count: int
@@ -239,13 +240,15 @@ def summarize(
     ``gained`` is rule 9's total in Y − total in Y−1 over the same communes (None when
     no commune has a status in both years).
     """
-    groups = list(groups)
-    count = sum(g.communes for g in groups)
-    total = sum(g.met_count * g.communes for g in groups)
-    max_total = sum(g.criteria_count * g.communes for g in groups)
+    count = total = max_total = standard = 0
     histogram: dict[int, int] = {}
-    for g in groups:
-        histogram[g.met_count] = histogram.get(g.met_count, 0) + g.communes
+    for met_count, criteria_count, communes in groups:
+        count += communes
+        total += met_count * communes
+        max_total += criteria_count * communes
+        histogram[met_count] = histogram.get(met_count, 0) + communes
+        if standard_reached(met_count, criteria_count):
+            standard += communes
     exact = average(total, count)
     official = None if exact is None else round_half_up(exact)
     goal: Decimal | None = None
@@ -267,7 +270,7 @@ def summarize(
         average_exact=None if exact is None else exact_decimal(exact),
         average=official,
         bands=band_counts(histogram, bands),
-        standard_communes_count=sum(g.communes for g in groups if standard_reached(g.met_count, g.criteria_count)),
+        standard_communes_count=standard,
         additional_criteria_gained=gained,
         target_average=goal,
         target_met=reached,
