@@ -67,38 +67,39 @@ class Turns:
         self._last = 0  # the queue (0: reads, 1: writes) the last waiter handed a turn came from
 
     async def take(self, write: bool = False) -> Turns:
-        """Wait for a turn; give it back with ``release()``."""
-        if self._free > 0 and not self._queues[0] and not self._queues[1]:
+        """Wait for a turn; give it back with ``release()``. A waiter leaves its queue itself (as
+        ``asyncio.Semaphore``'s do): ``release`` only hands the turn to the first one still waiting."""
+        if self._free > 0:  # then nobody is waiting (a turn given back goes to a waiter first)
             self._free -= 1
             return self
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queues[write].append(waiter)
+        queue = self._queues[write]
+        queue.append(waiter)
         self.waiting += 1
         try:
-            await waiter
-        except BaseException:
-            if waiter.done() and not waiter.cancelled():
+            try:
+                await waiter
+            finally:
+                queue.remove(waiter)
+                self.waiting -= 1
+        except asyncio.CancelledError:
+            if not waiter.cancelled():
                 self.release()  # handed a turn, then cancelled before it could run: pass it on
-            else:
-                self._queues[write].remove(waiter)
             raise
-        finally:
-            self.waiting -= 1
         return self
 
     def release(self) -> None:
         """Give a turn back: to the next waiter (reads and writes in turn while both wait), or free."""
-        while True:
-            reads, writes = self._queues
-            if not reads and not writes:
-                self._free += 1
-                return
-            queue = 1 if writes and (not reads or self._last == 0) else 0
-            waiter = self._queues[queue].popleft()
-            if not waiter.done():
-                self._last = queue
-                waiter.set_result(None)
-                return
+        # the first still waiting of each queue (the others are leaving: handed a turn, or cancelled)
+        reads, writes = (next((w for w in queue if not w.done()), None) for queue in self._queues)
+        if writes is not None and (reads is None or self._last == 0):
+            self._last = 1
+            writes.set_result(None)
+        elif reads is not None:
+            self._last = 0
+            reads.set_result(None)
+        else:
+            self._free += 1
 
 
 class AdmissionMiddleware:

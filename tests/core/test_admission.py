@@ -353,3 +353,59 @@ async def test_a_turn_handed_to_a_waiter_cancelled_before_it_ran_goes_to_the_nex
         assert first.cancelled() and second.done() and turns.waiting == 0
         turns.release()
         assert await asyncio.wait_for(turns.take(), 1) is turns
+
+
+async def test_a_waiter_cancelled_as_the_turn_is_handed_on_is_skipped():
+    """A waiter cancelled (its client gone) in the same instant as a turn is given back: the turn
+    goes to the next waiter, and the cancelled one ends cancelled (no error of the queue's own)."""
+    async with asyncio.timeout(5):
+        turns = Turns(1)
+        await turns.take()
+        gone, next_ = await in_order(turns.take(), turns.take())
+        gone.cancel()  # cancelled now; it learns so only when it next runs
+        turns.release()
+        await settle()
+        assert gone.cancelled() and next_.done() and turns.waiting == 0
+        turns.release()
+        assert await asyncio.wait_for(turns.take(), 1) is turns
+
+
+@pytest.mark.parametrize("seed", range(40))
+async def test_no_turn_is_lost_or_doubled_whatever_is_cancelled_when(seed: int):
+    """Random requests, reads and writes, some cancelled while they wait, as a turn is handed on
+    or while they hold one: never more than the limit at once, and afterwards every turn is free."""
+    import random
+
+    rng = random.Random(seed)
+    limit = rng.randint(1, 3)
+    turns = Turns(limit)
+    holding = 0
+    most = 0
+
+    async def request(pause: int) -> None:
+        nonlocal holding, most
+        await turns.take(write=rng.random() < 0.3)
+        holding += 1
+        most = max(most, holding)
+        try:
+            for _ in range(pause):
+                await asyncio.sleep(0)
+        finally:
+            holding -= 1
+            turns.release()
+
+    async with asyncio.timeout(5):
+        tasks = [asyncio.create_task(request(rng.randint(0, 5))) for _ in range(30)]
+        for _ in range(60):
+            await asyncio.sleep(0)
+            if rng.random() < 0.3:
+                rng.choice(tasks).cancel()
+        ended = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(e is None or isinstance(e, asyncio.CancelledError) for e in ended), ended
+    assert most <= limit and holding == 0 and turns.waiting == 0
+    for _ in range(limit):  # every turn is free again, and no more than those
+        await asyncio.wait_for(turns.take(), 1)
+    extra = asyncio.create_task(turns.take())
+    await settle()
+    assert not extra.done()
+    extra.cancel()
