@@ -5,7 +5,7 @@ Why. A worker is one thread. Left alone, asyncio shares it among every request i
 time a request waits for the database, the others run. A request of many round trips (a write:
 a dozen statements) then waits behind every other request at each of them, and under load its
 answer time grows with the number of requests in flight, not with its own cost (measured in
-``bench/README.md``, "Turns"). Letting only a few run at once, first come first served, gives
+``bench/README.md``, "Turns"). Letting only a few run at once, in the order they came, gives
 each admitted request the worker nearly to itself: answer times even out (the slowest fall a
 lot, the quickest rise a little), and throughput does not drop, since a few requests in flight
 still fill the database's waits. Writes and reads wait in a queue each and take turns while
@@ -121,7 +121,8 @@ class AdmissionMiddleware:
             return
         if body:
             receive = await _prefetched(receive)
-        slots = await self.turns.take(write=scope["method"] not in ("GET", "HEAD"))
+        turns = self.turns
+        await turns.take(write=scope["method"] not in ("GET", "HEAD"))
         held = True
 
         def give_back() -> None:
@@ -129,7 +130,7 @@ class AdmissionMiddleware:
             if held:
                 held = False
                 overtime.cancel()
-                slots.release()
+                turns.release()
 
         overtime = asyncio.get_running_loop().call_later(self.turn_seconds, give_back)
 

@@ -110,7 +110,8 @@ class Settings(BaseSettings):
     import_concurrency: int = Field(default=2, ge=1, le=64, description="Imports at once per worker (503 past it)")
     worker_concurrency: int = Field(
         default=2, ge=0, le=1000,
-        description="Requests a worker runs at once; the others wait their turn in arrival order (0: no limit). "
+        description="Requests a worker runs at once; the others wait their turn, reads and writes each in arrival "
+                    "order, alternating while both wait (0: no limit). "
                     "Sign-ins, uploads, file exports, static files and the health and metrics endpoints never wait",
     )
     # slow clients: the request line and headers must arrive within header_timeout_seconds of the
