@@ -43,7 +43,7 @@ def upgrade() -> None:
         sa.Column("body", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("parent_code", "kind", "approved_only", "year", name=op.f("pk_report_agg")),
     )
-    aggregate_epochs.install(op)
+    aggregate_epochs.install(op, retag=False)  # as first made; 22c4e6a8b0d2 re-tags
 
 
 def downgrade() -> None:

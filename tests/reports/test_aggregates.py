@@ -213,3 +213,46 @@ async def test_storing_aggregates_stales_no_cached_report(db, client):
         assert EVERYTHING in set((await session.execute(select(ReportAggEpoch.parent_code))).scalars())
 
 
+
+
+async def _valid_years(db: Database, parent: str) -> dict[str, list[int]]:
+    """Per kind, the years whose stored row of ``parent`` (approved_only false) is still valid."""
+    async with db.transaction(write=False) as session:
+        epoch = (await session.execute(select(ReportAggEpoch.epoch).where(ReportAggEpoch.parent_code == parent))).scalar()
+        rows = (await session.execute(select(ReportAgg.kind, ReportAgg.year, ReportAgg.epoch)
+                                      .where(ReportAgg.parent_code == parent, ReportAgg.approved_only.is_(False)))).all()
+    out: dict[str, list[int]] = {}
+    for kind, year, tag in rows:
+        if tag == epoch:
+            out.setdefault(kind, []).append(year)
+    return {kind: sorted(years) for kind, years in out.items()}
+
+
+async def test_a_write_keeps_valid_the_stored_rows_it_cannot_move(db, client):
+    """An assessment of kind K in year Y moves the figures of kind K from Y on only: the rows of the
+    years before, and of the other kinds, stay valid (re-tagged by the trigger), in the API's
+    transaction and in plain SQL alike; the figures still equal the live computation."""
+    await load_demo(db)
+    await assert_same(db, "084", 2024, False, "trend")  # stores 084's chuan rows of 2019…2024 (its last year)
+    async with db.transaction(write=False) as session:
+        epochs = {code: epoch for code, epoch in await session.execute(select(ReportAggEpoch.parent_code, ReportAggEpoch.epoch))}
+    # and rows of another kind, as its reads would have stored them
+    await stored.store(db, [stored._tagged("084", "nang_cao", False, y, epochs, []) for y in YEARS])
+    assert await _valid_years(db, "084") == {"chuan": list(range(2019, 2025)), "nang_cao": YEARS}
+
+    await put_assessment(client, code="02812", year=2023, met=10)
+    assert await _valid_years(db, "084") == {"chuan": [2019, 2020, 2021, 2022], "nang_cao": YEARS}
+    async with db.transaction() as conn:  # plain SQL, two rows in one statement
+        await conn.execute(text("UPDATE assessment SET status = 'draft' WHERE commune_code IN ('02803', '02806') "
+                                "AND year IN (2021, 2022) AND kind = 'chuan'"))
+    assert await _valid_years(db, "084") == {"chuan": [2019, 2020], "nang_cao": YEARS}
+    async with db.transaction() as conn:  # moved to another year: stales from the earlier of the two
+        await conn.execute(text("UPDATE assessment SET year = 2018 WHERE commune_code = '02812' AND year = 2020"))
+    assert await _valid_years(db, "084") == {"nang_cao": YEARS}
+    async with db.transaction() as conn:  # moved to another kind: both kinds from the year on
+        await conn.execute(text("UPDATE assessment SET kind = 'nang_cao' WHERE commune_code = '02812' AND year = 2023"))
+    assert await _valid_years(db, "084") == {"nang_cao": [2019, 2020, 2021, 2022]}
+    for year in (2019, 2020, 2021, 2022, 2023, 2024):
+        await assert_same(db, "084", year, False)
+        await assert_same(db, "10", year, False)
+    await assert_same(db, "084", 2024, False, "trend")
