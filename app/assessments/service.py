@@ -24,6 +24,7 @@ from app.audit import service as audit
 from app.auth.access import authorize
 from app.auth.models import Principal
 from app.auth.rules import Action
+from app.core import aggregate_epochs
 from app.core.errors import FieldError, InvalidInput, NotFound
 from app.core.preconditions import IfMatch
 from app.core.types import utcnow
@@ -482,6 +483,7 @@ async def rejudge(session: AsyncSession) -> tuple[int, int]:
     judged = select(col(AssessmentCriterion.assessment_id)).where(col(AssessmentCriterion.indicators).is_not(None))
     ids = sorted(set((await session.execute(judged)).scalars()))
     checked = changed = 0
+    parents: set[str | None] = set()
     judges: dict[int, Judges] = {}
     for start in range(0, len(ids), REJUDGE_CHUNK):
         part = ids[start:start + REJUDGE_CHUNK]
@@ -502,5 +504,7 @@ async def rejudge(session: AsyncSession) -> tuple[int, int]:
             if bits != assessment.indicator_conflicts:
                 assessment.indicator_conflicts = bits
                 changed += 1
+                parents.add(commune.parent_code)
         await session.flush()
+    await aggregate_epochs.hold(session, parents)  # after the rows, in code order: the lock order
     return checked, changed

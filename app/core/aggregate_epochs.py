@@ -21,7 +21,12 @@ migration that rebuilds one of these tables on SQLite (batch mode) drops its tri
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, false, literal_column
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
 
 EPOCH_TABLE = "report_agg_epoch"
 AGG_TABLE = "report_agg"
@@ -126,8 +131,8 @@ def ddl_install(dialect: str, *, retag: bool = True) -> list[str]:
             else:
                 # a parent: per row (each names its own), deferred to the commit: the epoch's row lock
                 # is taken last and held only while committing, so writers of one district queue
-                # briefly and a writer holding it never waits for another's data rows (no deadlock
-                # with an import); still in the writer's transaction, atomically with its data
+                # briefly and a writer holding it never waits for another's data rows (the lock
+                # order, see ``hold``); still in the writer's transaction, atomically with its data
                 out.append(f"CREATE CONSTRAINT TRIGGER ntm_agg_{table} AFTER INSERT OR UPDATE OR DELETE ON {table} "
                            f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ntm_agg_{table}()")
             if source is not None:  # TRUNCATE has no rows to name a parent by: everything moves
@@ -176,3 +181,34 @@ def triggers_in_database_sql(dialect: str) -> str:
 
 
 TABLES = frozenset(_SOURCES)
+
+
+# the epoch table's two columns, for ``hold`` (its model is ``app.reports.tables.ReportAggEpoch``)
+_EPOCHS = Table(EPOCH_TABLE, MetaData(), Column("parent_code", String(8), primary_key=True), Column("epoch", BigInteger))
+HOLD_CHUNK = 500  # codes per statement (2 parameters each)
+
+
+async def hold(session: AsyncSession, parent_codes: Iterable[str | None]) -> None:
+    """PostgreSQL: lock the epoch rows of these parents (creating the missing ones), in code order,
+    *after* writing the assessments of many parents (an import, an upkeep command), before the
+    commit.
+
+    The lock order of every writer is: data rows first, epoch rows last. The epoch triggers are
+    deferred to the commit, so a PUT, ``psql`` or any writer takes its epoch rows there, after its
+    rows. A writer of many parents would take them at the commit in the order its rows were
+    written, and two such writers could take them crosswise; taken here in code order they queue
+    instead. A writer holding epoch rows waits only for other epoch rows, never for data rows, so
+    it never closes a cycle with a writer still at its rows. (Taken *before* the rows, an import
+    deadlocked with a PUT creating the same assessment: each held what the other waited for.)
+
+    One statement per chunk: ``ON CONFLICT DO UPDATE … WHERE false`` locks an existing row without
+    writing it. SQLite writers are serialised anyway: nothing to do."""
+    codes = sorted({code for code in parent_codes if code is not None})
+    if not codes or session.get_bind().dialect.name != "postgresql":
+        return
+    for start in range(0, len(codes), HOLD_CHUNK):
+        stmt = postgresql.insert(_EPOCHS).values(
+            [{"parent_code": code, "epoch": literal_column(POSTGRESQL_START)} for code in codes[start:start + HOLD_CHUNK]]
+        )
+        await session.execute(stmt.on_conflict_do_update(index_elements=[_EPOCHS.c.parent_code],
+                                                         set_={"epoch": _EPOCHS.c.epoch}, where=false()))

@@ -30,7 +30,7 @@ from app.audit import service as audit
 from app.audit.models import AuditRecord
 from app.auth.models import Principal
 from app.auth.rules import Action, allowed
-from app.core import sheets
+from app.core import aggregate_epochs, sheets
 from app.core.errors import AppError, InvalidInput, OutcomeProblem, PayloadTooLarge
 from app.core.types import utcnow
 from app.criteria import service as criteria_service
@@ -42,7 +42,6 @@ from app.exchange.workbooks import CommuneLine, ReportData
 from app.plan_indicators import service as plan_indicators
 from app.reports import queries
 from app.reports import service as reports_service
-from app.reports import stored as stored_reports
 from app.units import rules as units_rules
 from app.units import service as units_service
 from app.units.models import AdminUnit
@@ -359,9 +358,9 @@ async def import_assessments(
         errors.extend(out_of_scope)
         raise ImportRejected(result, errors=errors)
     if not dry_run and (new_rows or changed):
-        # the stored report aggregates' epochs of every district written, taken in code order first
-        await stored_reports.hold_epochs(session, [p.unit.parent_code for p in (*new_rows, *changed)])
         await _write(session, cset, year, kind, new_rows, changed, principal, judges, tree)
+        # then the report epochs of every district written, in code order (the lock order: ``hold``)
+        await aggregate_epochs.hold(session, [p.unit.parent_code for p in (*new_rows, *changed)])
     return result
 
 

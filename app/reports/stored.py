@@ -28,11 +28,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, literal_column, or_, select
+from sqlalchemy import Table, and_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.aggregate_epochs import POSTGRESQL_START
 from app.core.db import AFTERWARDS_KEY, AGGREGATES_KEY, Database
 from app.criteria.models import AssessmentKind, CriteriaSet
 from app.recognitions.rules import attests
@@ -285,24 +284,3 @@ async def rebuild(db: Database) -> dict[str, int]:
                 await store(db, rows)
                 stored += len(rows)
     return {"deleted": deleted, "stored": stored, "parents": len(parents), "kinds": len(kinds), "years": len(years)}
-
-
-_CLOCK_START: Any = literal_column(POSTGRESQL_START)  # as the triggers start a new epoch row
-
-
-async def hold_epochs(session: AsyncSession, parent_codes: Sequence[str | None]) -> None:
-    """PostgreSQL: take the epoch rows of these parents, in code order, before writing many
-    assessments at once (an import). The deferred epoch triggers then find them already held at
-    commit, in whatever order the rows were written, so two imports touching the same districts
-    queue one behind the other instead of deadlocking. SQLite writers are serialised anyway."""
-    codes = sorted({code for code in parent_codes if code is not None})
-    if not codes or _dialect(session) != "postgresql":
-        return
-    for start in range(0, len(codes), STORE_CHUNK):
-        part = codes[start:start + STORE_CHUNK]
-        await session.execute(postgresql.insert(EPOCHS).values([{"parent_code": c, "epoch": _CLOCK_START} for c in part])
-                              .on_conflict_do_nothing(index_elements=[EPOCHS.c.parent_code]))
-    for start in range(0, len(codes), STORE_CHUNK):
-        part = codes[start:start + STORE_CHUNK]
-        await session.execute(select(EPOCHS.c.parent_code).where(EPOCHS.c.parent_code.in_(part))
-                              .order_by(EPOCHS.c.parent_code).with_for_update())

@@ -1,0 +1,65 @@
+"""Every writer takes its data rows first and its parents' report epoch rows last (the deferred
+epoch triggers at the commit; an import, many parents, in code order after its rows:
+``aggregate_epochs.hold``). So an import and a PUT writing the same assessment queue one behind
+the other, whichever goes first. (The import used to take the epochs before its rows: with a PUT
+creating the same assessment, each held what the other waited for, and PostgreSQL killed one after
+a second — a 500.)"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from app.assessments import service as assessments_service
+from app.core import aggregate_epochs
+from tests.builders import criteria
+from tests.exchange.files import HEADER_19, marks, upload, xlsx
+
+COMMUNE, YEAR = "02812", 2022
+URL = f"/api/v1/communes/{COMMUNE}/assessments/{YEAR}"
+FILE = xlsx([HEADER_19, [COMMUNE, "Sán Chải", *marks(15)], ["02800", "Nàn Sán", *marks(9)]])
+
+
+def _pause(monkeypatch, module, name):
+    """Make ``module.name`` stop, once called, until ``go_on`` is set: (reached, go_on)."""
+    reached, go_on = asyncio.Event(), asyncio.Event()
+    original = getattr(module, name)
+
+    async def paused(*args, **kwargs):
+        result = await original(*args, **kwargs) if name == "hold" else None
+        reached.set()
+        await go_on.wait()
+        return result if name == "hold" else await original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, paused)
+    return reached, go_on
+
+
+@pytest.mark.parametrize("first", ["put", "import"])
+async def test_an_import_and_a_put_creating_the_same_assessment_queue(client, backend, monkeypatch, first):
+    if backend != "postgresql":
+        pytest.skip("SQLite writers queue whole transactions (BEGIN IMMEDIATE): nothing interleaves")
+    if first == "put":  # the PUT has inserted its new row (not committed) when the import comes
+        reached, go_on = _pause(monkeypatch, assessments_service, "_audit")
+        ahead = asyncio.create_task(client.put(URL, json={"criteria": criteria(12)}))
+    else:  # the import has written its rows and holds its epochs when the PUT comes
+        reached, go_on = _pause(monkeypatch, aggregate_epochs, "hold")
+        ahead = asyncio.create_task(upload(client, FILE, year=YEAR))
+    try:
+        await asyncio.wait_for(reached.wait(), 10)
+        behind = asyncio.create_task(upload(client, FILE, year=YEAR) if first == "put"
+                                     else client.put(URL, json={"criteria": criteria(12)}))
+        await asyncio.sleep(0.3)
+        assert not behind.done(), behind.result().text  # it waits for the one ahead
+    finally:
+        go_on.set()
+    responses = {first: await asyncio.wait_for(ahead, 10),
+                 "import" if first == "put" else "put": await asyncio.wait_for(behind, 10)}
+    assert responses[first].status_code in (200, 201), responses[first].text
+    # the one behind finds the assessment created meanwhile: a conflict, to reload and send again;
+    # never a deadlock (500, or 503 once PostgreSQL has killed one)
+    behind = responses["import" if first == "put" else "put"]
+    assert behind.status_code == 409, behind.text
+    stored = (await client.get(URL, headers={"Cache-Control": "no-cache"})).json()
+    assert stored["met_count"] == (12 if first == "put" else 15)
