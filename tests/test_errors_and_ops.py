@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
+from app.assessments import service as assessments_service
+from tests.builders import criteria
 from tests.helpers import assert_problem
 
 
@@ -298,3 +301,22 @@ def test_nul_field_names_the_first_string_or_key_holding_it():
 async def test_integers_in_queries_are_digits_only(client, path, params, field):
     body = assert_problem(await client.get(path, params=params), 422, field=field)
     assert "whole number" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("sqlstate", ["40P01", "40001"])
+async def test_a_transaction_the_database_rolled_back_is_503_to_send_again(client, monkeypatch, sqlstate):
+    """A deadlock or serialization failure undid the whole transaction: 503 with Retry-After, not 500."""
+    class RolledBack(Exception):
+        pass
+
+    RolledBack.sqlstate = sqlstate  # type: ignore[attr-defined]  # as asyncpg's errors carry it
+
+    async def rolled_back(*args, **kwargs):
+        raise DBAPIError("UPDATE report_agg_epoch …", {}, RolledBack("deadlock detected"))
+
+    monkeypatch.setattr(assessments_service, "put", rolled_back)
+    response = await client.put("/api/v1/communes/02812/assessments/2021", json={"criteria": criteria(10)})
+    body = assert_problem(response, 503)
+    assert response.headers["retry-after"] == "1"
+    assert "send it again" in body["detail"]
+    assert "x-request-id" in response.headers

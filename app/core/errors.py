@@ -332,6 +332,18 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+# PostgreSQL's "transaction rollback" states: a deadlock, a serialization failure. The database
+# undid the whole transaction (nothing of the change was made); the same request can simply be
+# sent again. Lock order prevents the known deadlocks (``aggregate_epochs.hold``): this answers
+# any other with 503, not 500.
+_ROLLED_BACK_SQLSTATES = frozenset({"40001", "40P01"})
+ROLLED_BACK_RETRY_AFTER_SECONDS = 1
+
+
+def rolled_back(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _ROLLED_BACK_SQLSTATES
+
+
 def _unavailable_problem(method: str, path: str, exc: BaseException) -> tuple[dict[str, Any], dict[str, str]]:
     log.warning("database unavailable on %s %s: %s", method, path, exc)
     return (ServiceUnavailable("The database is unavailable; retry shortly.").to_problem(instance=path),
@@ -343,6 +355,10 @@ def failure_problem(method: str, path: str, exc: BaseException) -> tuple[dict[st
     unavailable, else 500. (body, headers)."""
     if database_unavailable(exc):
         return _unavailable_problem(method, path, exc)
+    if rolled_back(exc):
+        log.warning("transaction rolled back by the database on %s %s: %s", method, path, exc)
+        return (ServiceUnavailable("The change collided with a concurrent one and was not made; send it again.")
+                .to_problem(instance=path), {"Retry-After": str(ROLLED_BACK_RETRY_AFTER_SECONDS)})
     log.error("unhandled error on %s %s", method, path, exc_info=exc)
     return Problem(
         type=PROBLEM_BASE + "internal-error",
@@ -377,18 +393,30 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted({m for ms, fixed in matches if fixed == most for m in ms})
 
 
+UNAVAILABLE_DESCRIPTION = (
+    "Service unavailable: the database is unreachable or refuses work for a while, or rolled the "
+    "transaction back (a deadlock); nothing was changed. Send the request again after `Retry-After` seconds"
+)
+RETRY_AFTER_HEADER = {"Retry-After": {"description": "Seconds to wait before sending the request again",
+                                      "schema": {"type": "integer", "minimum": 1}}}
+
+
 def document_problems(spec: dict[str, Any]) -> None:
     """Every 4xx/5xx response in the OpenAPI document is a problem body (FastAPI documents its own
     422 as ``application/json``); operations with a request body also document 400 (unparseable
-    body) and 413 (body over the cap)."""
+    body) and 413 (body over the cap); every ``/api/`` operation documents 503 (``failure_problem``)."""
     ref = {"$ref": "#/components/schemas/Problem"}
-    for operations in spec.get("paths", {}).values():
+    for path, operations in spec.get("paths", {}).items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             if "requestBody" in operation:
                 for status, text in (("400", "The body cannot be parsed"),
                                      ("413", "Payload too large: the body is over the size cap")):
                     responses.setdefault(status, {"description": text})
+            if path.startswith("/api/"):  # what reads or writes the database (not /healthz, /metrics)
+                unavailable = responses.setdefault("503", {})
+                unavailable.setdefault("description", UNAVAILABLE_DESCRIPTION)
+                unavailable.setdefault("headers", RETRY_AFTER_HEADER)
             for status, response in responses.items():
                 if not status.startswith(("4", "5")):
                     continue
@@ -422,7 +450,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         422: "Invalid input: `/problems/validation-error` when the request does not match this schema, "
              "`/problems/rule-violation` when it breaks a domain rule; `errors` names each bad field and why",
         428: "Precondition required: send `If-Match` with the ETag you read (`current_version` gives it)",
-        503: "Not ready",
+        503: "Service unavailable: the server is busy (other imports running, say) or the database "
+             "unavailable; nothing was changed. Send the request again after `Retry-After` seconds",
     }
     return {
         status: {

@@ -179,3 +179,14 @@ def test_unit_names_carry_their_pattern_in_create_and_update(spec):
     for model in ("UnitCreate", "UnitUpdate"):
         name = spec["components"]["schemas"][model]["properties"]["name"]
         assert name["pattern"] == NAME_PATTERN and name["maxLength"] == 200, model
+
+
+def test_every_api_operation_documents_503_with_retry_after(spec):
+    """The database unreachable or a transaction it rolled back: 503 and when to send again."""
+    for path, method, operation in operations(spec):
+        response = operation["responses"].get("503")
+        if not path.startswith("/api/"):
+            continue
+        assert response is not None, (method, path)
+        assert response["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}, (method, path)
+    assert "503" not in spec["paths"]["/healthz"]["get"]["responses"]
