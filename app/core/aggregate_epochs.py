@@ -88,8 +88,13 @@ def _postgresql_bump(retag: bool) -> str:
                 ON CONFLICT (parent_code) DO UPDATE SET epoch = {EPOCH_TABLE}.epoch + 1
                 RETURNING epoch INTO now_at;
                 IF from_year IS NOT NULL THEN
+                    -- rows a reader's store holds are skipped, not waited for (they stay stale: safe);
+                    -- so a committing writer never waits for a store that waits for it
                     UPDATE {AGG_TABLE} SET epoch = now_at
-                    WHERE parent_code = code AND epoch = now_at - 1 AND (year < from_year OR kind <> of_kind);
+                    WHERE ctid = ANY (ARRAY(
+                        SELECT ctid FROM {AGG_TABLE}
+                        WHERE parent_code = code AND epoch = now_at - 1 AND (year < from_year OR kind <> of_kind)
+                        FOR UPDATE SKIP LOCKED));
                 END IF;
             END IF;
         END $$ LANGUAGE plpgsql"""
