@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.admission import GONE
 from app.core.config import API_PREFIX
 
 
@@ -36,6 +37,9 @@ class Metrics:
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
+
+
+GONE_LABEL = "gone-while-waiting"  # the route label of requests dropped before they ran (status 499)
 
 
 class MetricsMiddleware:
@@ -69,6 +73,8 @@ class MetricsMiddleware:
                 label = API_PREFIX + template  # included routers' routes carry paths without the prefix
             else:
                 label = template
+            if scope.get("state", {}).get(GONE):  # its client left while it waited for a turn: it never ran
+                status, label = 499, GONE_LABEL
             self.metrics.requests.labels(scope["method"], label, str(status)).inc()
             self.metrics.latency.labels(scope["method"], label).observe(time.perf_counter() - started)
 

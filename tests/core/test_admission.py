@@ -409,3 +409,129 @@ async def test_no_turn_is_lost_or_doubled_whatever_is_cancelled_when(seed: int):
     await settle()
     assert not extra.done()
     extra.cancel()
+
+
+def _scope(path: str, method: str = "GET") -> dict:
+    return {"type": "http", "method": method, "path": path, "headers": [], "query_string": b""}
+
+
+def _leaving(left: asyncio.Event):
+    """A client's ``receive``: its (empty) body, then ``http.disconnect`` once ``left`` is set."""
+    told: list[bool] = []
+
+    async def receive():
+        if not told:
+            told.append(True)
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await left.wait()
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+async def test_a_request_whose_client_leaves_while_it_waits_never_runs():
+    """Under load, a client that gave up (closed the connection) while its request waited for a
+    turn costs nothing more: the request is dropped, no turn is lost, the others run as before."""
+    async with asyncio.timeout(5):  # a broken admission fails here instead of hanging the suite
+        app = Recorder()
+        http, turns = client(app, 1)
+        middleware = AdmissionMiddleware(app, turns=turns, listen_after=0)
+        left = asyncio.Event()
+        sent: list[dict] = []
+
+        async def send(message):
+            sent.append(message)
+
+        gone_scope = _scope("/gone")
+        async with http:
+            first, queued = await in_order(http.get("/first"), http.put("/queued", content=b'{"a": 1}'))
+            gone = asyncio.create_task(middleware(gone_scope, _leaving(left), send))
+            await settle()
+            assert turns.waiting == 2
+            left.set()
+            await gone
+            assert turns.waiting == 1 and sent == [] and gone_scope["state"][admission.GONE] is True
+            app.gate("first").set()
+            app.gate("queued").set()
+            assert (await first).text == "first"
+            assert (await queued).text == "queued"  # it waited too, and still got its body
+            app.gate("later").set()
+            assert (await http.get("/later")).text == "later"
+        assert "start gone" not in app.log
+        assert app.bodies["queued"] == b'{"a": 1}'
+        assert turns.free and turns.waiting == 0
+
+
+@pytest.mark.parametrize("seed", range(20))
+async def test_no_turn_is_lost_whenever_clients_leave_or_requests_are_cancelled(seed: int):
+    import random
+
+    rng = random.Random(seed)
+    limit = rng.randint(1, 3)
+    turns = Turns(limit)
+    running = most = 0
+
+    async def app(scope, receive, send):
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            assert (await receive())["type"] == "http.request"  # what was heard meanwhile comes first
+            for _ in range(rng.randint(0, 4)):
+                await asyncio.sleep(0)
+        finally:
+            running -= 1
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = AdmissionMiddleware(app, turns=turns, listen_after=0)
+
+    async def ignore(message):
+        return None
+
+    async with asyncio.timeout(5):
+        leaving = [asyncio.Event() for _ in range(30)]
+        tasks = [asyncio.create_task(middleware(_scope(f"/{i}", rng.choice(["GET", "PUT"])), _leaving(left), ignore))
+                 for i, left in enumerate(leaving)]
+        for _ in range(60):
+            await asyncio.sleep(0)
+            if rng.random() < 0.3:
+                rng.choice(leaving).set()
+            if rng.random() < 0.1:
+                rng.choice(tasks).cancel()
+        for left in leaving:  # the rest leave once answered (as a client does)
+            left.set()
+        ended = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(e is None or isinstance(e, asyncio.CancelledError) for e in ended), ended
+    assert most <= limit and running == 0 and turns.waiting == 0
+    for _ in range(limit):  # every turn is free again, and no more than those
+        await asyncio.wait_for(turns.take(), 1)
+    assert not turns.free
+
+
+async def test_a_request_dropped_while_waiting_is_counted_as_499():
+    from app.ops.metrics import GONE_LABEL, Metrics, MetricsMiddleware
+
+    async with asyncio.timeout(5):
+        app = Recorder()
+        turns = Turns(1)
+        metrics = Metrics()
+        stack = MetricsMiddleware(AdmissionMiddleware(app, turns=turns, listen_after=0), metrics=metrics)
+        left = asyncio.Event()
+
+        async def send(message):
+            raise AssertionError(message)  # nothing is sent to a client that left
+
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=stack), base_url="http://t")
+        async with http:
+            first = asyncio.create_task(http.get("/first"))
+            await settle()
+            gone = asyncio.create_task(stack(_scope("/api/v1/units/VN/summary"), _leaving(left), send))
+            await settle()
+            left.set()
+            await gone
+            app.gate("first").set()
+            await first
+        text = metrics.render()[0].decode()
+        assert f'ntm_http_requests_total{{method="GET",route="{GONE_LABEL}",status="499"}} 1.0' in text
+        assert 'status="200"} 1.0' in text  # /first, counted as before
