@@ -21,6 +21,8 @@ without a turn; the database layer calls ``statement_started``), and after ``tur
 any case; a body is read before the request queues (a slow sender never holds one;
 bodies above ``prefetch_bytes``, or without a length, are not queued at all); and whatever
 ``exempt`` names (work done in threads, say, which does not compete for the worker's thread).
+A request still waiting after ``listen_after`` listens for its client going away, and is
+dropped, never run, if the client leaves before its turn comes (``GONE`` in its scope's state).
 """
 
 from __future__ import annotations
