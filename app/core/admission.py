@@ -229,17 +229,7 @@ async def _turn_unless_gone(turns: Turns, write: bool, receive: Receive, listen_
         return None
     if listener is None:
         return receive
-
-    async def replay() -> Message:
-        nonlocal failure
-        if heard:
-            return heard.pop(0)
-        if failure is not None:
-            error, failure = failure, None
-            raise error
-        return await receive()
-
-    return replay
+    return _replay(heard, failure, receive)
 
 
 def _body_length(scope: Scope) -> int | None:
@@ -269,6 +259,11 @@ async def _prefetched(receive: Receive) -> Receive:
                 break
     except Exception as exc:  # noqa: BLE001 - re-raised to the application, where it belongs
         failure = exc
+    return _replay(messages, failure, receive)
+
+
+def _replay(messages: list[Message], failure: BaseException | None, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``messages`` first, then raises ``failure`` (if any), then is ``receive``."""
 
     async def replay() -> Message:
         nonlocal failure
