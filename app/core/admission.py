@@ -214,6 +214,7 @@ async def _turn_unless_gone(turns: Turns, write: bool, receive: Receive, listen_
         nonlocal listener
         listener = asyncio.ensure_future(listen())
 
+    taken: Turns | None = None
     timer = loop.call_later(listen_after, start_listening)
     try:
         taken = await turns.take(write=write, gone=gone)
@@ -224,7 +225,10 @@ async def _turn_unless_gone(turns: Turns, write: bool, receive: Receive, listen_
             try:
                 await listener
             except asyncio.CancelledError:
-                pass
+                if _cancelling():  # this request was cancelled meanwhile too, not only its listener
+                    if taken is not None:
+                        turns.release()
+                    raise
     if taken is None:
         return None
     if listener is None:

@@ -104,8 +104,12 @@ class BodyLimitMiddleware:
         refused: AppError | None = None
         deadline: float | None = None
 
+        complete = False
+
         async def counting_receive() -> Message:
-            nonlocal seen, refused, deadline
+            nonlocal seen, refused, deadline, complete
+            if complete:  # the body is in: what comes now (a disconnect) has no deadline
+                return await receive()
             loop = asyncio.get_running_loop()
             deadline = deadline or loop.time() + self.timeout
             try:
@@ -119,6 +123,7 @@ class BodyLimitMiddleware:
                 if seen > cap:
                     refused = PayloadTooLarge(f"The request body is larger than {cap} bytes.")
                     raise refused
+                complete = not message.get("more_body", False)
             return message
 
         replaced = False

@@ -535,3 +535,56 @@ async def test_a_request_dropped_while_waiting_is_counted_as_499():
         text = metrics.render()[0].decode()
         assert f'ntm_http_requests_total{{method="GET",route="{GONE_LABEL}",status="499"}} 1.0' in text
         assert 'status="200"} 1.0' in text  # /first, counted as before
+
+
+async def _call(app, path: str, receive) -> list[int]:
+    out: list[dict] = []
+
+    async def send(message):
+        out.append(message)
+
+    await app(_scope(path), receive, send)
+    return [m["status"] for m in out if m["type"] == "http.response.start"]
+
+
+async def test_a_wait_longer_than_the_body_deadline_is_no_late_body():
+    """The body limit's deadline is for a body arriving: a request that waits longer than it for
+    its turn, listening for its client meanwhile, is answered, not refused with 408."""
+    from app.core.middleware import BodyLimitMiddleware
+
+    async with asyncio.timeout(5):
+        app = Recorder()
+        turns = Turns(1)
+        stack = BodyLimitMiddleware(AdmissionMiddleware(app, turns=turns, listen_after=0), max_bytes=1024, timeout=0.05)
+        first = asyncio.create_task(_call(stack, "/first", _leaving(asyncio.Event())))
+        await settle()
+        queued = asyncio.create_task(_call(stack, "/queued", _leaving(asyncio.Event())))
+        await asyncio.sleep(0.15)  # three times the body deadline, waiting for the turn
+        app.gate("first").set()
+        app.gate("queued").set()
+        assert await first == [200]
+        assert await queued == [200]
+
+
+async def test_a_request_cancelled_as_it_is_handed_its_turn_ends_cancelled():
+    async with asyncio.timeout(5):
+        app = Recorder()
+        turns = Turns(1)
+        middleware = AdmissionMiddleware(app, turns=turns, listen_after=0)
+        first = asyncio.create_task(_call(middleware, "/first", _leaving(asyncio.Event())))
+        await settle()
+        queued = asyncio.create_task(_call(middleware, "/queued", _leaving(asyncio.Event())))
+        await settle()  # waiting, and listening
+        release = turns.release
+
+        def release_then_cancel() -> None:
+            release()  # hands the turn to the queued request, which is cancelled before it runs
+            asyncio.get_running_loop().call_soon(queued.cancel)
+
+        turns.release = release_then_cancel  # type: ignore[method-assign]
+        app.gate("first").set()
+        assert await first == [200]
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        assert "start queued" not in app.log
+        assert turns.free and turns.waiting == 0
