@@ -480,8 +480,11 @@ async def rejudge(session: AsyncSession) -> tuple[int, int]:
     existed (migration 17c3e5a7b9d1 set them to 0) or before their set's thresholds were known
     show their conflicts again. A derived column: no version bump, no audit record. Returns
     (assessments checked, assessments changed)."""
-    judged = select(col(AssessmentCriterion.assessment_id)).where(col(AssessmentCriterion.indicators).is_not(None))
-    ids = sorted(set((await session.execute(judged)).scalars()))
+    # in commune order (then kind, year), as an import locks its rows: the two queue, never crosswise
+    order = (col(Assessment.unit_id), col(Assessment.kind), col(Assessment.year))
+    judged = (select(col(Assessment.id), *order).join(AssessmentCriterion, col(AssessmentCriterion.assessment_id) == col(Assessment.id))
+              .where(col(AssessmentCriterion.indicators).is_not(None)).distinct().order_by(*order))
+    ids = [row[0] for row in await session.execute(judged)]
     checked = changed = 0
     parents: set[str | None] = set()
     judges: dict[int, Judges] = {}
@@ -489,7 +492,7 @@ async def rejudge(session: AsyncSession) -> tuple[int, int]:
         part = ids[start:start + REJUDGE_CHUNK]
         rows = await session.execute(
             select(Assessment, AdminUnit).join(AdminUnit, col(AdminUnit.id) == col(Assessment.unit_id))
-            .where(col(Assessment.id).in_(part)).order_by(col(Assessment.id)).with_for_update(of=Assessment)
+            .where(col(Assessment.id).in_(part)).order_by(*order).with_for_update(of=Assessment)
         )
         pairs = list(rows.all())
         criteria = await criteria_rows(session, [a.id for a, _ in pairs])  # type: ignore[misc]

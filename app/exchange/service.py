@@ -163,6 +163,17 @@ async def _units(session: AsyncSession, codes: Sequence[str], day: dt.date) -> d
     return out
 
 
+async def _lock_existing(session: AsyncSession, unit_ids: Sequence[int], year: int, *, kind: str) -> None:
+    """Lock the assessments the file may change, in commune order (``unit_ids`` sorted), before
+    reading them chunk by chunk in the file's order: two imports of the same communes listed in
+    different orders (or an import and ``ntm assessments rejudge``) queue instead of each holding
+    a row the other waits for."""
+    for start in range(0, len(unit_ids), CHUNK):
+        await session.execute(select(A.c.id).where(A.c.year == year, A.c.kind == kind,
+                                                   A.c.unit_id.in_(unit_ids[start:start + CHUNK]))
+                              .order_by(A.c.unit_id).with_for_update())
+
+
 async def _existing(session: AsyncSession, unit_ids: Sequence[int], year: int, *, kind: str, lock: bool
                     ) -> dict[int, _Existing]:
     out: dict[int, _Existing] = {}
@@ -311,6 +322,8 @@ async def import_assessments(
         good.append(row)
 
     lock = not dry_run and not errors
+    if lock:
+        await _lock_existing(session, sorted({units[row.code].id for row in good}), year, kind=kind)
     judges = _Judges(session, year, set_rules)
     new_rows: list[_Plan] = []
     changed: list[_Plan] = []

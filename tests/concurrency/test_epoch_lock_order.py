@@ -1,4 +1,5 @@
-"""Every writer takes its data rows first and its parents' report epoch rows last (the deferred
+"""Lock order. Data rows: an import locks the assessments it may change in commune order first
+(so does ``ntm assessments rejudge``). Epoch rows: every writer takes its data rows first and its parents' report epoch rows last (the deferred
 epoch triggers at the commit; an import, many parents, in code order after its rows:
 ``aggregate_epochs.hold``). So an import and a PUT writing the same assessment queue one behind
 the other, whichever goes first. (The import used to take the epochs before its rows: with a PUT
@@ -63,3 +64,44 @@ async def test_an_import_and_a_put_creating_the_same_assessment_queue(client, ba
     assert behind.status_code == 409, behind.text
     stored = (await client.get(URL, headers={"Cache-Control": "no-cache"})).json()
     assert stored["met_count"] == (12 if first == "put" else 15)
+
+
+async def test_two_imports_of_the_same_communes_in_crossing_orders_queue(client, backend, monkeypatch):
+    """Each import locks the assessments it may change in commune order before it reads them in
+    its file's order, a chunk at a time: two files listing the same communes in opposite orders
+    queue (before, each held the row the other waited for)."""
+    if backend != "postgresql":
+        pytest.skip("SQLite writers queue whole transactions (BEGIN IMMEDIATE): nothing interleaves")
+    from app.exchange import service as exchange_service
+    from tests.builders import put_assessment
+
+    for code in ("02800", "02812"):
+        await put_assessment(client, code=code, year=2021, met=5)
+    monkeypatch.setattr(exchange_service, "WRITE_CHUNK", 1)  # a row at a time, in the file's order
+    reached, go_on = asyncio.Event(), asyncio.Event()
+    original = exchange_service._existing
+
+    async def first_chunk_then_pause(*args, **kwargs):
+        found = await original(*args, **kwargs)
+        if not reached.is_set():  # the first import, after its first row
+            reached.set()
+            await go_on.wait()
+        return found
+
+    monkeypatch.setattr(exchange_service, "_existing", first_chunk_then_pause)
+    one = xlsx([HEADER_19, ["02800", "Nàn Sán", *marks(15)], [COMMUNE, "Sán Chải", *marks(15)]])
+    other = xlsx([HEADER_19, [COMMUNE, "Sán Chải", *marks(9)], ["02800", "Nàn Sán", *marks(9)]])
+    ahead = asyncio.create_task(upload(client, one, year=2021))
+    try:
+        await asyncio.wait_for(reached.wait(), 10)
+        behind = asyncio.create_task(upload(client, other, year=2021))
+        await asyncio.sleep(0.3)
+        assert not behind.done(), behind.result().text  # it waits for the first
+    finally:
+        go_on.set()
+    first, second = await asyncio.wait_for(ahead, 10), await asyncio.wait_for(behind, 10)
+    assert first.status_code == 200, first.text
+    assert second.status_code == 200, second.text  # then runs on what the first left: no deadlock
+    for code in ("02800", COMMUNE):
+        stored = (await client.get(f"/api/v1/communes/{code}/assessments/2021", headers={"Cache-Control": "no-cache"})).json()
+        assert stored["met_count"] == 9
