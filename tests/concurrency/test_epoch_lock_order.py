@@ -1,10 +1,10 @@
 """Lock order. Data rows: an import locks the assessments it may change in commune order first
-(so does ``ntm assessments rejudge``). Epoch rows: every writer takes its data rows first and its parents' report epoch rows last (the deferred
-epoch triggers at the commit; an import, many parents, in code order after its rows:
-``aggregate_epochs.hold``). So an import and a PUT writing the same assessment queue one behind
-the other, whichever goes first. (The import used to take the epochs before its rows: with a PUT
-creating the same assessment, each held what the other waited for, and PostgreSQL killed one after
-a second — a 500.)"""
+(so does ``ntm assessments rejudge``). Epoch rows: every writer takes its data rows first and its
+parents' report epoch rows last (the deferred epoch triggers at the commit; an import, many
+parents, in code order after its rows: ``aggregate_epochs.hold``). So imports and PUTs writing the
+same assessments queue one behind the other, whichever goes first. (The import used to take the
+epochs before its rows: with a PUT creating the same assessment, each held what the other waited
+for, and PostgreSQL killed one after a second — a 500.)"""
 
 from __future__ import annotations
 
