@@ -190,8 +190,8 @@ async def _turn_unless_gone(turns: Turns, write: bool, receive: Receive, listen_
     too (``http.disconnect``: it closed the connection, gave up). Gone first: no turn is taken,
     None. The turn first: the ``receive`` to hand the application, which gives what was heard
     meanwhile (the request's empty body, say) before ``receive``'s own messages, as if nobody had
-    listened. (Not from the start: a task per waiting request cost the mixed load 10 % of its
-    throughput, and a request that waits less than that runs before most clients give up.)"""
+    listened. (Not from the start: listening takes a task, and under load most requests wait a
+    few milliseconds, far less than a client waits before giving up.)"""
     loop = asyncio.get_running_loop()
     gone: asyncio.Future[None] = loop.create_future()
     heard: list[Message] = []
