@@ -24,7 +24,7 @@ from app.audit import service as audit
 from app.auth.access import authorize
 from app.auth.models import Principal
 from app.auth.rules import Action
-from app.core import aggregate_epochs
+from app.core import aggregate_epochs, locks
 from app.core.errors import FieldError, InvalidInput, NotFound
 from app.core.preconditions import IfMatch
 from app.core.types import utcnow
@@ -474,17 +474,27 @@ async def transition(
 REJUDGE_CHUNK = 500
 
 
+def bulk_lock_name(year: int, kind: str) -> str:
+    """The lock (``core.locks``) a bulk writer of the year's assessments of ``kind`` holds: an
+    import, ``ntm assessments rejudge``. Two of them lock many rows each, in orders nobody can
+    align (rows that exist, rows created meanwhile, new rows in a file's order), so they take turns
+    rather than deadlock. Single-row writers (a PUT, a step) need none: one row lock each."""
+    return f"ntm:assessments:bulk:{year}:{kind}"
+
+
 async def rejudge(session: AsyncSession) -> tuple[int, int]:
     """Recompute ``indicator_conflicts`` of every stored assessment that holds indicator values,
     with the rules a write uses (``ntm assessments rejudge``): rows written before the column
     existed (migration 17c3e5a7b9d1 set them to 0) or before their set's thresholds were known
     show their conflicts again. A derived column: no version bump, no audit record. Returns
     (assessments checked, assessments changed)."""
-    # in commune order (then kind, year), as an import locks its rows: the two queue, never crosswise
     order = (col(Assessment.unit_id), col(Assessment.kind), col(Assessment.year))
     judged = (select(col(Assessment.id), *order).join(AssessmentCriterion, col(AssessmentCriterion.assessment_id) == col(Assessment.id))
               .where(col(AssessmentCriterion.indicators).is_not(None)).distinct().order_by(*order))
-    ids = [row[0] for row in await session.execute(judged)]
+    found = (await session.execute(judged)).all()
+    # the only bulk writer of those years and kinds meanwhile (an import waits, or is waited for)
+    await locks.hold(session, [bulk_lock_name(year, kind) for _, _, kind, year in found])
+    ids = [row[0] for row in found]
     checked = changed = 0
     parents: set[str | None] = set()
     judges: dict[int, Judges] = {}

@@ -30,7 +30,7 @@ from app.audit import service as audit
 from app.audit.models import AuditRecord
 from app.auth.models import Principal
 from app.auth.rules import Action, allowed
-from app.core import aggregate_epochs, sheets
+from app.core import aggregate_epochs, locks, sheets
 from app.core.errors import AppError, InvalidInput, OutcomeProblem, PayloadTooLarge
 from app.core.types import utcnow
 from app.criteria import service as criteria_service
@@ -161,17 +161,6 @@ async def _units(session: AsyncSession, codes: Sequence[str], day: dt.date) -> d
             out[r.code] = _Unit(r.id, r.code, r.name, texts.setdefault(r.level, r.level),
                                 texts.setdefault(r.kind, r.kind), parent)
     return out
-
-
-async def _lock_existing(session: AsyncSession, unit_ids: Sequence[int], year: int, *, kind: str) -> None:
-    """Lock the assessments the file may change, in commune order (``unit_ids`` sorted), before
-    reading them chunk by chunk in the file's order: two imports of the same communes listed in
-    different orders (or an import and ``ntm assessments rejudge``) queue instead of each holding
-    a row the other waits for."""
-    for start in range(0, len(unit_ids), CHUNK):
-        await session.execute(select(A.c.id).where(A.c.year == year, A.c.kind == kind,
-                                                   A.c.unit_id.in_(unit_ids[start:start + CHUNK]))
-                              .order_by(A.c.unit_id).with_for_update())
 
 
 async def _existing(session: AsyncSession, unit_ids: Sequence[int], year: int, *, kind: str, lock: bool
@@ -322,8 +311,8 @@ async def import_assessments(
         good.append(row)
 
     lock = not dry_run and not errors
-    if lock:
-        await _lock_existing(session, sorted({units[row.code].id for row in good}), year, kind=kind)
+    if lock:  # one bulk writer of the year's assessments of this kind at a time (see bulk_lock_name)
+        await locks.hold(session, [assessments_service.bulk_lock_name(year, kind)])
     judges = _Judges(session, year, set_rules)
     new_rows: list[_Plan] = []
     changed: list[_Plan] = []

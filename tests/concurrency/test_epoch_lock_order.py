@@ -1,5 +1,5 @@
-"""Lock order. Data rows: an import locks the assessments it may change in commune order first
-(so does ``ntm assessments rejudge``). Epoch rows: every writer takes its data rows first and its
+"""Lock order. Data rows: bulk writers of a year's assessments of a kind (imports, ``ntm
+assessments rejudge``) take turns (``core.locks``); single-row writers lock one row. Epoch rows: every writer takes its data rows first and its
 parents' report epoch rows last (the deferred epoch triggers at the commit; an import, many
 parents, in code order after its rows: ``aggregate_epochs.hold``). So imports and PUTs writing the
 same assessments queue one behind the other, whichever goes first. (The import used to take the
@@ -67,9 +67,8 @@ async def test_an_import_and_a_put_creating_the_same_assessment_queue(client, ba
 
 
 async def test_two_imports_of_the_same_communes_in_crossing_orders_queue(client, backend, monkeypatch):
-    """Each import locks the assessments it may change in commune order before it reads them in
-    its file's order, a chunk at a time: two files listing the same communes in opposite orders
-    queue (before, each held the row the other waited for)."""
+    """Two files listing the same communes in opposite orders, read a chunk at a time: the second
+    import waits for the first (before, each held the row the other waited for)."""
     if backend != "postgresql":
         pytest.skip("SQLite writers queue whole transactions (BEGIN IMMEDIATE): nothing interleaves")
     from app.exchange import service as exchange_service
@@ -105,3 +104,79 @@ async def test_two_imports_of_the_same_communes_in_crossing_orders_queue(client,
     for code in ("02800", COMMUNE):
         stored = (await client.get(f"/api/v1/communes/{code}/assessments/2021", headers={"Cache-Control": "no-cache"})).json()
         assert stored["met_count"] == 9
+
+
+async def _two_imports(client, one: bytes, other: bytes, *, between=None):
+    """Import ``one``, paused (``_pause_first``) while ``other`` is sent; ``between()`` runs in the
+    pause first. Both answers."""
+    ahead = asyncio.create_task(upload(client, one, year=2021))
+    try:
+        await asyncio.wait_for(_pause_first.reached.wait(), 10)
+        if between is not None:
+            await between()
+        behind = asyncio.create_task(upload(client, other, year=2021))
+        await asyncio.sleep(0.3)
+        assert not behind.done(), behind.result().text  # it waits for the first
+    finally:
+        _pause_first.go_on.set()
+    return await asyncio.wait_for(ahead, 10), await asyncio.wait_for(behind, 10)
+
+
+class _pause_first:  # noqa: N801 - a namespace for the pause's two events
+    reached: asyncio.Event
+    go_on: asyncio.Event
+
+
+def _pause_at(monkeypatch, module, name: str, *, after: bool) -> None:
+    """The first call of ``module.name`` stops (before or after running) until ``go_on``."""
+    _pause_first.reached, _pause_first.go_on = asyncio.Event(), asyncio.Event()
+    original = getattr(module, name)
+
+    async def paused(*args, **kwargs):
+        first = not _pause_first.reached.is_set()
+        result = await original(*args, **kwargs) if after or not first else None
+        if first:
+            _pause_first.reached.set()
+            await _pause_first.go_on.wait()
+            if not after:
+                result = await original(*args, **kwargs)
+        return result
+
+    monkeypatch.setattr(module, name, paused)
+
+
+async def test_two_imports_creating_the_same_assessments_in_crossing_orders_queue(client, backend, monkeypatch):
+    """No assessment exists yet: the new rows go in in each file's order (before, the two held each
+    other's new rows: a deadlock)."""
+    if backend != "postgresql":
+        pytest.skip("SQLite writers queue whole transactions (BEGIN IMMEDIATE): nothing interleaves")
+    from app.exchange import service as exchange_service
+
+    monkeypatch.setattr(exchange_service, "WRITE_CHUNK", 1)
+    _pause_at(monkeypatch, exchange_service, "_create", after=True)  # the first import, its first row in
+    one = xlsx([HEADER_19, ["02800", "Nàn Sán", *marks(15)], [COMMUNE, "Sán Chải", *marks(15)]])
+    other = xlsx([HEADER_19, [COMMUNE, "Sán Chải", *marks(9)], ["02800", "Nàn Sán", *marks(9)]])
+    first, second = await _two_imports(client, one, other)
+    assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
+    assert second.json()["updated"] == 2  # it ran after the first, on what the first had created
+
+
+async def test_an_assessment_created_while_an_import_runs_leaves_no_deadlock(client, backend, monkeypatch):
+    """A PUT creates an assessment the running import will read next; another import of the same
+    communes comes meanwhile (before, it locked that row first and waited for the import's)."""
+    if backend != "postgresql":
+        pytest.skip("SQLite writers queue whole transactions (BEGIN IMMEDIATE): nothing interleaves")
+    from app.exchange import service as exchange_service
+    from tests.builders import put_assessment
+
+    await put_assessment(client, code=COMMUNE, year=2021, met=5)
+    _pause_at(monkeypatch, exchange_service, "_existing", after=False)  # the import, before it reads
+
+    async def put_new() -> None:
+        response = await client.put("/api/v1/communes/02800/assessments/2021", json={"criteria": criteria(12)})
+        assert response.status_code == 201, response.text
+
+    one = xlsx([HEADER_19, ["02800", "Nàn Sán", *marks(15)], [COMMUNE, "Sán Chải", *marks(15)]])
+    other = xlsx([HEADER_19, ["02800", "Nàn Sán", *marks(9)], [COMMUNE, "Sán Chải", *marks(9)]])
+    first, second = await _two_imports(client, one, other, between=put_new)
+    assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
