@@ -1,10 +1,11 @@
 """Lock order. Data rows: bulk writers of a year's assessments of a kind (imports, ``ntm
-assessments rejudge``) take turns (``core.locks``); single-row writers lock one row. Epoch rows: every writer takes its data rows first and its
-parents' report epoch rows last (the deferred epoch triggers at the commit; an import, many
-parents, in code order after its rows: ``aggregate_epochs.hold``). So imports and PUTs writing the
-same assessments queue one behind the other, whichever goes first. (The import used to take the
-epochs before its rows: with a PUT creating the same assessment, each held what the other waited
-for, and PostgreSQL killed one after a second — a 500.)"""
+assessments rejudge``) take turns (``core.locks``); single-row writers lock one row. Epoch rows:
+every writer takes its data rows first and its parents' report epoch rows last (the deferred
+epoch triggers at the commit; an import, many parents, in code order after its rows:
+``aggregate_epochs.hold``). So imports and PUTs writing the same assessments queue one behind
+the other, whichever goes first. (The import used to take the epochs before its rows: with a PUT
+creating the same assessment, each held what the other waited for, and PostgreSQL killed one
+after a second — a 500.)"""
 
 from __future__ import annotations
 
