@@ -5,18 +5,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import text
+from sqlalchemy import String, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
+# PostgreSQL keeps advisory locks on one bigint and on two integers apart: these take the second
+# form under a class of their own, so no other lock (the sign-in throttle's, on a bigint hash of a
+# username anybody can choose) ever shares a key with them, whatever the hashes
+SPACE = 0x4E544D31  # "NTM1"
+# in the order of their keys (not of their names: two names may share a key), in one statement
+_LOCK = text(
+    "SELECT pg_advisory_xact_lock(:space, k) FROM "
+    "(SELECT DISTINCT hashtext(n) AS k FROM unnest(:names) AS n ORDER BY k OFFSET 0) AS keys"
+).bindparams(bindparam("names", type_=ARRAY(String)))
 
 
 async def hold(session: AsyncSession, names: Iterable[str]) -> None:
     """PostgreSQL: wait until no other transaction holds any of these names, then hold them until
-    this transaction ends (taken in sorted order, so two holders never wait for each other
-    crosswise; two names may share a hash: they then merely queue together). SQLite writers are
-    serialised anyway: nothing to do."""
-    if session.get_bind().dialect.name != "postgresql":
+    this transaction ends (taken in key order, so two holders never wait for each other crosswise;
+    two names that share a key merely queue together). SQLite writers are serialised anyway:
+    nothing to do."""
+    wanted = sorted(set(names))
+    if not wanted or session.get_bind().dialect.name != "postgresql":
         return
-    for name in sorted(set(names)):
-        await session.execute(_LOCK, {"name": name})
+    await session.execute(_LOCK, {"space": SPACE, "names": wanted})
