@@ -175,4 +175,10 @@ class CatchAllMiddleware:
             # a page's request gets a page (the router has put its route in the scope)
             response = failure_response(Request(scope), exc) if "app" in scope else \
                 unexpected_response(scope["method"], scope["path"], exc)
+            # sent past RequestContextMiddleware (inside this one): its headers added here
+            request_id = scope.get("state", {}).get("request_id")
+            if request_id:
+                response.headers["x-request-id"] = request_id
+            for name, value in SECURITY_HEADERS:
+                response.headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
             await response(scope, receive, send)

@@ -78,6 +78,24 @@ async def test_an_unexpected_error_is_a_500_problem_that_does_not_escape(app):
     assert "kaboom" not in json.dumps(body)
 
 
+async def test_an_error_in_a_middleware_is_a_500_problem_with_the_request_id(db, monkeypatch):
+    """Raised outside the router (here: the report cache's middleware), the 500 is answered by the
+    outermost layer, past the one that adds the request id and security headers: it adds them."""
+    from app.core import cache
+
+    async def broken(self, scope, receive, send):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(cache.CachedReportsMiddleware, "__call__", broken)
+    app = create_app(db.settings, database=db)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
+        response = await http.get("/api/v1/units/084", headers={"X-Request-ID": "trace-me-1"})
+    body = assert_problem(response, 500)
+    assert "kaboom" not in json.dumps(body)
+    assert response.headers["x-request-id"] == "trace-me-1"
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
 async def test_database_unreachable_is_503_with_retry_after():
     settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/none", env="test", secret_key=TEST_SECRET,
                         _env_file=None)
