@@ -488,12 +488,12 @@ async def rejudge(session: AsyncSession) -> tuple[int, int]:
     existed (migration 17c3e5a7b9d1 set them to 0) or before their set's thresholds were known
     show their conflicts again. A derived column: no version bump, no audit record. Returns
     (assessments checked, assessments changed)."""
-    order = (col(Assessment.unit_id), col(Assessment.kind), col(Assessment.year))
-    judged = (select(col(Assessment.id), *order).join(AssessmentCriterion, col(AssessmentCriterion.assessment_id) == col(Assessment.id))
-              .where(col(AssessmentCriterion.indicators).is_not(None)).distinct().order_by(*order))
+    judged = (select(col(Assessment.id), col(Assessment.year), col(Assessment.kind))
+              .join(AssessmentCriterion, col(AssessmentCriterion.assessment_id) == col(Assessment.id))
+              .where(col(AssessmentCriterion.indicators).is_not(None)).distinct().order_by(col(Assessment.id)))
     found = (await session.execute(judged)).all()
     # the only bulk writer of those years and kinds meanwhile (an import waits, or is waited for)
-    await locks.hold(session, [bulk_lock_name(year, kind) for _, _, kind, year in found])
+    await locks.hold(session, [bulk_lock_name(year, kind) for _, year, kind in found])
     ids = [row[0] for row in found]
     checked = changed = 0
     parents: set[str | None] = set()
@@ -502,7 +502,7 @@ async def rejudge(session: AsyncSession) -> tuple[int, int]:
         part = ids[start:start + REJUDGE_CHUNK]
         rows = await session.execute(
             select(Assessment, AdminUnit).join(AdminUnit, col(AdminUnit.id) == col(Assessment.unit_id))
-            .where(col(Assessment.id).in_(part)).order_by(*order).with_for_update(of=Assessment)
+            .where(col(Assessment.id).in_(part)).order_by(col(Assessment.id)).with_for_update(of=Assessment)
         )
         pairs = list(rows.all())
         criteria = await criteria_rows(session, [a.id for a, _ in pairs])  # type: ignore[misc]

@@ -23,19 +23,40 @@ URL = f"/api/v1/communes/{COMMUNE}/assessments/{YEAR}"
 FILE = xlsx([HEADER_19, [COMMUNE, "Sán Chải", *marks(15)], ["02800", "Nàn Sán", *marks(9)]])
 
 
-def _pause(monkeypatch, module, name):
-    """Make ``module.name`` stop, once called, until ``go_on`` is set: (reached, go_on)."""
+def _pause(monkeypatch, module, name: str, *, after: bool) -> tuple[asyncio.Event, asyncio.Event]:
+    """The first call of ``module.name`` stops, after running or before, until ``go_on`` is set:
+    (reached, go_on)."""
     reached, go_on = asyncio.Event(), asyncio.Event()
     original = getattr(module, name)
 
     async def paused(*args, **kwargs):
-        result = await original(*args, **kwargs) if name == "hold" else None
+        if reached.is_set():
+            return await original(*args, **kwargs)
+        result = await original(*args, **kwargs) if after else None
         reached.set()
         await go_on.wait()
-        return result if name == "hold" else await original(*args, **kwargs)
+        return result if after else await original(*args, **kwargs)
 
     monkeypatch.setattr(module, name, paused)
     return reached, go_on
+
+
+async def _two_imports(client, one: bytes, other: bytes, pause: tuple[asyncio.Event, asyncio.Event], *,
+                       between=None):
+    """Import ``one`` until ``pause`` stops it; ``between()``; import ``other``, which must wait for
+    the first. Both answers."""
+    reached, go_on = pause
+    ahead = asyncio.create_task(upload(client, one, year=2021))
+    try:
+        await asyncio.wait_for(reached.wait(), 10)
+        if between is not None:
+            await between()
+        behind = asyncio.create_task(upload(client, other, year=2021))
+        await asyncio.sleep(0.3)
+        assert not behind.done(), behind.result().text  # it waits for the first
+    finally:
+        go_on.set()
+    return await asyncio.wait_for(ahead, 10), await asyncio.wait_for(behind, 10)
 
 
 @pytest.mark.parametrize("first", ["put", "import"])
@@ -43,10 +64,10 @@ async def test_an_import_and_a_put_creating_the_same_assessment_queue(client, ba
     if backend != "postgresql":
         pytest.skip("SQLite writers queue whole transactions (BEGIN IMMEDIATE): nothing interleaves")
     if first == "put":  # the PUT has inserted its new row (not committed) when the import comes
-        reached, go_on = _pause(monkeypatch, assessments_service, "_audit")
+        reached, go_on = _pause(monkeypatch, assessments_service, "_audit", after=False)
         ahead = asyncio.create_task(client.put(URL, json={"criteria": criteria(12)}))
     else:  # the import has written its rows and holds its epochs when the PUT comes
-        reached, go_on = _pause(monkeypatch, aggregate_epochs, "hold")
+        reached, go_on = _pause(monkeypatch, aggregate_epochs, "hold", after=True)
         ahead = asyncio.create_task(upload(client, FILE, year=YEAR))
     try:
         await asyncio.wait_for(reached.wait(), 10)
@@ -78,72 +99,15 @@ async def test_two_imports_of_the_same_communes_in_crossing_orders_queue(client,
     for code in ("02800", "02812"):
         await put_assessment(client, code=code, year=2021, met=5)
     monkeypatch.setattr(exchange_service, "WRITE_CHUNK", 1)  # a row at a time, in the file's order
-    reached, go_on = asyncio.Event(), asyncio.Event()
-    original = exchange_service._existing
-
-    async def first_chunk_then_pause(*args, **kwargs):
-        found = await original(*args, **kwargs)
-        if not reached.is_set():  # the first import, after its first row
-            reached.set()
-            await go_on.wait()
-        return found
-
-    monkeypatch.setattr(exchange_service, "_existing", first_chunk_then_pause)
+    pause = _pause(monkeypatch, exchange_service, "_existing", after=True)  # the first import, its first row read
     one = xlsx([HEADER_19, ["02800", "Nàn Sán", *marks(15)], [COMMUNE, "Sán Chải", *marks(15)]])
     other = xlsx([HEADER_19, [COMMUNE, "Sán Chải", *marks(9)], ["02800", "Nàn Sán", *marks(9)]])
-    ahead = asyncio.create_task(upload(client, one, year=2021))
-    try:
-        await asyncio.wait_for(reached.wait(), 10)
-        behind = asyncio.create_task(upload(client, other, year=2021))
-        await asyncio.sleep(0.3)
-        assert not behind.done(), behind.result().text  # it waits for the first
-    finally:
-        go_on.set()
-    first, second = await asyncio.wait_for(ahead, 10), await asyncio.wait_for(behind, 10)
+    first, second = await _two_imports(client, one, other, pause)
     assert first.status_code == 200, first.text
     assert second.status_code == 200, second.text  # then runs on what the first left: no deadlock
     for code in ("02800", COMMUNE):
         stored = (await client.get(f"/api/v1/communes/{code}/assessments/2021", headers={"Cache-Control": "no-cache"})).json()
         assert stored["met_count"] == 9
-
-
-async def _two_imports(client, one: bytes, other: bytes, *, between=None):
-    """Import ``one``, paused (``_pause_first``) while ``other`` is sent; ``between()`` runs in the
-    pause first. Both answers."""
-    ahead = asyncio.create_task(upload(client, one, year=2021))
-    try:
-        await asyncio.wait_for(_pause_first.reached.wait(), 10)
-        if between is not None:
-            await between()
-        behind = asyncio.create_task(upload(client, other, year=2021))
-        await asyncio.sleep(0.3)
-        assert not behind.done(), behind.result().text  # it waits for the first
-    finally:
-        _pause_first.go_on.set()
-    return await asyncio.wait_for(ahead, 10), await asyncio.wait_for(behind, 10)
-
-
-class _pause_first:  # noqa: N801 - a namespace for the pause's two events
-    reached: asyncio.Event
-    go_on: asyncio.Event
-
-
-def _pause_at(monkeypatch, module, name: str, *, after: bool) -> None:
-    """The first call of ``module.name`` stops (before or after running) until ``go_on``."""
-    _pause_first.reached, _pause_first.go_on = asyncio.Event(), asyncio.Event()
-    original = getattr(module, name)
-
-    async def paused(*args, **kwargs):
-        first = not _pause_first.reached.is_set()
-        result = await original(*args, **kwargs) if after or not first else None
-        if first:
-            _pause_first.reached.set()
-            await _pause_first.go_on.wait()
-            if not after:
-                result = await original(*args, **kwargs)
-        return result
-
-    monkeypatch.setattr(module, name, paused)
 
 
 async def test_two_imports_creating_the_same_assessments_in_crossing_orders_queue(client, backend, monkeypatch):
@@ -154,10 +118,10 @@ async def test_two_imports_creating_the_same_assessments_in_crossing_orders_queu
     from app.exchange import service as exchange_service
 
     monkeypatch.setattr(exchange_service, "WRITE_CHUNK", 1)
-    _pause_at(monkeypatch, exchange_service, "_create", after=True)  # the first import, its first row in
+    pause = _pause(monkeypatch, exchange_service, "_create", after=True)  # the first import, its first row in
     one = xlsx([HEADER_19, ["02800", "Nàn Sán", *marks(15)], [COMMUNE, "Sán Chải", *marks(15)]])
     other = xlsx([HEADER_19, [COMMUNE, "Sán Chải", *marks(9)], ["02800", "Nàn Sán", *marks(9)]])
-    first, second = await _two_imports(client, one, other)
+    first, second = await _two_imports(client, one, other, pause)
     assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
     assert second.json()["updated"] == 2  # it ran after the first, on what the first had created
 
@@ -171,7 +135,7 @@ async def test_an_assessment_created_while_an_import_runs_leaves_no_deadlock(cli
     from tests.builders import put_assessment
 
     await put_assessment(client, code=COMMUNE, year=2021, met=5)
-    _pause_at(monkeypatch, exchange_service, "_existing", after=False)  # the import, before it reads
+    pause = _pause(monkeypatch, exchange_service, "_existing", after=False)  # the import, before it reads
 
     async def put_new() -> None:
         response = await client.put("/api/v1/communes/02800/assessments/2021", json={"criteria": criteria(12)})
@@ -179,5 +143,5 @@ async def test_an_assessment_created_while_an_import_runs_leaves_no_deadlock(cli
 
     one = xlsx([HEADER_19, ["02800", "Nàn Sán", *marks(15)], [COMMUNE, "Sán Chải", *marks(15)]])
     other = xlsx([HEADER_19, ["02800", "Nàn Sán", *marks(9)], [COMMUNE, "Sán Chải", *marks(9)]])
-    first, second = await _two_imports(client, one, other, between=put_new)
+    first, second = await _two_imports(client, one, other, pause, between=put_new)
     assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
